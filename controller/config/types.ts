@@ -1,0 +1,54 @@
+// Settings of `runnerctl controller`. Read from a YAML file (`--config FILE`); every field can
+// also come from the environment variable named beside it (the environment wins), which is how
+// the CDK stack configures the controller's ECS service.
+
+/** A secret's source: exactly one of a file, an environment variable or a Secrets Manager ARN. */
+export type SecretSource = { file: string } | { env: string } | { secretArn: string };
+
+export interface ControllerConfig {
+  github: {
+    /** GITHUB_APP_ID */
+    appId: number;
+    /** GITHUB_INSTALLATION_ID. Absent: discovered from the App's installations per owner. */
+    installationId?: number;
+    /**
+     * GITHUB_APP_PRIVATE_KEY (the PEM itself), GITHUB_APP_PRIVATE_KEY_FILE or
+     * GITHUB_APP_PRIVATE_KEY_SECRET_ARN.
+     */
+    privateKey: SecretSource;
+    /** GITHUB_WEBHOOK_SECRET, GITHUB_WEBHOOK_SECRET_FILE or GITHUB_WEBHOOK_SECRET_ARN. Optional. */
+    webhookSecret?: SecretSource;
+    /** GITHUB_API_URL. Default https://api.github.com */
+    apiUrl?: string;
+    /** Token with manage_runners:enterprise for enterprise-scoped pools (GITHUB_ENTERPRISE_TOKEN...). */
+    enterpriseToken?: SecretSource;
+  };
+  aws: {
+    /** AWS_REGION */
+    region?: string;
+    /** RUNNERCTL_DYNAMODB_ENDPOINT, RUNNERCTL_ECS_ENDPOINT, RUNNERCTL_SQS_ENDPOINT (local engines). */
+    dynamodbEndpoint?: string;
+    ecsEndpoint?: string;
+    sqsEndpoint?: string;
+  };
+  /** RUNNERCTL_TABLE */
+  table: string;
+  /** RUNNERCTL_QUEUE_URL. Absent: no SQS consumer (webhooks over HTTP only). */
+  queueUrl?: string;
+  server: {
+    /** RUNNERCTL_PORT. Default 8080: /webhook, /healthz, /readyz, /metrics, /drift */
+    port: number;
+  };
+  /** RUNNERCTL_RUNNER_NAME_PREFIX. Default `rctl`. */
+  runnerNamePrefix: string;
+  /** RUNNERCTL_RESYNC_SECONDS. Default 60. */
+  resyncSeconds: number;
+  /** Client-side pacing (defaults: 180 JIT configs/min, RunTask 20/s with a burst of 100). */
+  pacing: {
+    jitPerMinute: number;
+    runTaskPerSecond: number;
+    runTaskBurst: number;
+  };
+  /** RUNNERCTL_LEASE_SECONDS. Default 15. */
+  leaseSeconds: number;
+}

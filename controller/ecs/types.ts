@@ -1,0 +1,71 @@
+// The narrow ECS interface the controller needs; the SDK implementation and the local cloud
+// both satisfy it.
+
+import type { CapacityProviderName } from '../api/types.ts';
+
+export interface RunnerLaunch {
+  cluster: string;
+  taskDefinition: string;
+  containerName: string;
+  subnets: string[];
+  securityGroups: string[];
+  assignPublicIp: boolean;
+  /** Absent: launch type FARGATE. Present: a one-provider capacity provider strategy. */
+  capacityProvider?: CapacityProviderName;
+  /** Task-level overrides (sizes). */
+  cpu?: number;
+  memory?: number;
+  /** Container environment overrides. Carries the JIT config: never logged. */
+  environment: Record<string, string>;
+  /** RunTask idempotency token (<= 64 ASCII characters), derived from the runner name. */
+  clientToken: string;
+  startedBy: string;
+  group?: string;
+  tags: Record<string, string>;
+}
+
+export type TaskStatus =
+  | 'PROVISIONING'
+  | 'PENDING'
+  | 'ACTIVATING'
+  | 'RUNNING'
+  | 'DEACTIVATING'
+  | 'STOPPING'
+  | 'DEPROVISIONING'
+  | 'STOPPED';
+
+export interface RunnerTask {
+  arn: string;
+  cluster: string;
+  lastStatus: TaskStatus;
+  desiredStatus: 'RUNNING' | 'STOPPED' | string;
+  startedBy?: string;
+  group?: string;
+  capacityProvider?: string;
+  tags: Record<string, string>;
+  stopCode?: string;
+  stoppedReason?: string;
+  exitCode?: number;
+  createdAt?: number;
+  startedAt?: number;
+  stoppedAt?: number;
+}
+
+/**
+ * Contract:
+ * - runTask is idempotent per clientToken: the same token returns the task already started.
+ *   It throws CapacityUnavailableError (FARGATE_SPOT shortage), ThrottledError,
+ *   TaskDefinitionNotFoundError, IdempotencyConflictError or LaunchFailedError.
+ * - describeTasks batches by 100 and omits tasks ECS no longer knows (stopped > ~1 h).
+ * - stopTask resolves for tasks already stopped or gone.
+ */
+export interface EcsProvider {
+  runTask(launch: RunnerLaunch): Promise<RunnerTask>;
+  describeTasks(cluster: string, taskArns: string[]): Promise<RunnerTask[]>;
+  /** ARNs of tasks with this startedBy, RUNNING desired status by default. */
+  listTasks(
+    cluster: string,
+    filter: { startedBy: string; desiredStatus?: 'RUNNING' | 'STOPPED' },
+  ): Promise<string[]>;
+  stopTask(cluster: string, taskArn: string, reason: string): Promise<void>;
+}

@@ -1,0 +1,80 @@
+// The narrow GitHub interface the controller needs. The Octokit implementation and the
+// local cloud both satisfy it and pass the same contract tests.
+
+/** Which runner endpoints to call: /orgs/{org}, /repos/{owner}/{repo} or /enterprises/{enterprise}. */
+export type GitHubScope =
+  | { kind: 'org'; org: string }
+  | { kind: 'repo'; owner: string; repo: string }
+  | { kind: 'enterprise'; enterprise: string };
+
+export interface GitHubRunner {
+  id: number;
+  name: string;
+  os: string;
+  status: 'online' | 'offline';
+  busy: boolean;
+  labels: string[];
+  runnerGroupId?: number;
+  ephemeral?: boolean;
+}
+
+export interface JitConfigRequest {
+  name: string;
+  runnerGroupId: number;
+  /** Every label the runner carries, `self-hosted` included (1 to 100). */
+  labels: string[];
+  workFolder?: string;
+}
+
+export interface JitConfig {
+  runner: GitHubRunner;
+  /** Secret: never logged, never in an error message. */
+  encodedJitConfig: string;
+}
+
+export interface WorkflowJob {
+  id: number;
+  runId: number;
+  runAttempt: number;
+  /** owner/name */
+  repository: string;
+  status: 'queued' | 'waiting' | 'in_progress' | 'completed' | 'pending' | 'requested';
+  conclusion: string | null;
+  labels: string[];
+  name: string;
+  workflowName: string | null;
+  htmlUrl: string;
+  runnerId: number | null;
+  runnerName: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+}
+
+export interface RateLimitSnapshot {
+  limit: number;
+  remaining: number;
+  resetAtMs: number;
+}
+
+/**
+ * Contract:
+ * - generateJitConfig throws RunnerNameExistsError on 409; callers look the runner up by name.
+ * - deleteRunner resolves when the runner is gone (404 counts as gone) and throws
+ *   RunnerBusyError while it runs a job: callers keep the runner and its task.
+ * - Rate limits: calls are paced client-side; a 403/429 with retry-after throws RateLimitedError.
+ */
+export interface GitHubProvider {
+  generateJitConfig(scope: GitHubScope, request: JitConfigRequest): Promise<JitConfig>;
+  getRunner(scope: GitHubScope, id: number): Promise<GitHubRunner | undefined>;
+  findRunnerByName(scope: GitHubScope, name: string): Promise<GitHubRunner | undefined>;
+  /** All self-hosted runners of the scope (paginated); filtered by name prefix when given. */
+  listRunners(scope: GitHubScope, namePrefix?: string): Promise<GitHubRunner[]>;
+  deleteRunner(scope: GitHubScope, id: number): Promise<void>;
+  /** Runner group id by name (org and enterprise scopes; repo scope is always group 1). */
+  resolveRunnerGroupId(scope: GitHubScope, name: string): Promise<number>;
+  /** Queued jobs of one repository: jobs of queued and in_progress runs (matrix jobs wait there). */
+  listQueuedJobs(repository: string): Promise<WorkflowJob[]>;
+  getJob(repository: string, jobId: number): Promise<WorkflowJob | undefined>;
+  rateLimit(): RateLimitSnapshot | undefined;
+}

@@ -1,0 +1,182 @@
+// The records the controller keeps in DynamoDB and the repository interface over them.
+// Every write is one conditional single-item write (no transactions: dynalite has none).
+// docs/store.md documents the table layout.
+
+import type { RunnerPool, RunnerPoolSpec, RunnerPoolStatus, ObjectMeta } from '../api/types.ts';
+
+export interface PoolRecord {
+  name: string;
+  metadata: ObjectMeta;
+  spec: RunnerPoolSpec;
+  /** Bumped when the spec (or metadata labels/annotations) changes; not on status writes. */
+  generation: number;
+  /** Bumped on every write of the record; the condition of every update. */
+  resourceVersion: number;
+  createdAt: string;
+  updatedAt: string;
+  /** Set by `runnerctl delete pool`: the controller drains the pool, then removes the record. */
+  deletionRequestedAt?: string;
+  status?: RunnerPoolStatus;
+}
+
+export type ApplyResult = 'created' | 'configured' | 'unchanged';
+
+/** GitHub's job status as far as demand is concerned. Ranks only move forward (waiting = queued). */
+export type JobStatus = 'queued' | 'waiting' | 'in_progress' | 'completed';
+
+export interface JobRecord {
+  /** workflow_job.id */
+  id: number;
+  runId: number;
+  runAttempt: number;
+  /** owner/name */
+  repository: string;
+  /** Organization login (owner of the repository). */
+  owner: string;
+  labels: string[];
+  status: JobStatus;
+  conclusion?: string;
+  name?: string;
+  workflowName?: string;
+  htmlUrl?: string;
+  /** Pool chosen for the job by the matching rules, when one matched. */
+  pool?: string;
+  runnerName?: string;
+  runnerId?: number;
+  createdAt: string;
+  startedAt?: string;
+  completedAt?: string;
+  updatedAt: string;
+  version: number;
+}
+
+/**
+ * pending      record written, nothing created outside yet
+ * configured   JIT config generated (GitHub runner exists, offline)
+ * launching    task started, runner not yet seen online
+ * idle         runner online and waiting for a job
+ * busy         runner running a job
+ * draining     being removed: GitHub runner delete, then task stop
+ * finished     terminal; kept for the timeline until its TTL expires
+ */
+export type RunnerState =
+  'pending' | 'configured' | 'launching' | 'idle' | 'busy' | 'draining' | 'finished';
+
+export interface TimelineEntry {
+  at: string;
+  event: string;
+  detail?: string;
+}
+
+export interface RunnerRecord {
+  /** Deterministic: chosen once when the record is written, then used for GitHub and ECS. */
+  name: string;
+  pool: string;
+  state: RunnerState;
+  labels: string[];
+  size?: string;
+  cpu?: number;
+  memory?: number;
+  githubRunnerId?: number;
+  taskArn?: string;
+  capacityProvider?: string;
+  jobId?: number;
+  /** Launch attempts so far (registration timeouts and failed starts relaunch). */
+  attempts: number;
+  lastError?: string;
+  createdAt: string;
+  updatedAt: string;
+  timeline: TimelineEntry[];
+  version: number;
+  /** Epoch seconds after which DynamoDB may expire a finished record. */
+  expiresAt?: number;
+}
+
+export interface LeaseRecord {
+  name: string;
+  holder: string;
+  /** Increases every time the lease changes hands; the fencing token. */
+  leaseVersion: number;
+  expiresAtMs: number;
+  version: number;
+}
+
+/** Options of writes that only the lease holder may make. */
+export interface FencedWrite {
+  /** The writer's lease version; the write fails with a FencingError if a newer holder wrote. */
+  fence?: number;
+}
+
+export interface PoolStore {
+  getPool(name: string): Promise<PoolRecord | undefined>;
+  listPools(): Promise<PoolRecord[]>;
+  /** Create or update from a validated document; `unchanged` when spec and metadata are equal. */
+  applyPool(pool: RunnerPool): Promise<{ result: ApplyResult; record: PoolRecord }>;
+  /** Status write; fails with ConflictError when `expectedResourceVersion` is stale. */
+  updatePoolStatus(
+    name: string,
+    status: RunnerPoolStatus,
+    expectedResourceVersion: number,
+  ): Promise<PoolRecord>;
+  /** Marks the pool for deletion (idempotent). NotFoundError when absent. */
+  requestPoolDeletion(name: string): Promise<PoolRecord>;
+  /** Removes the record once drained; ConflictError when stale. */
+  removePool(name: string, expectedResourceVersion: number): Promise<void>;
+}
+
+export interface JobStore {
+  /**
+   * Stores what an event or a resync says about a job. Never moves status backwards:
+   * returns the stored record and whether this write changed it.
+   */
+  recordJob(
+    job: Omit<JobRecord, 'version' | 'updatedAt'>,
+  ): Promise<{ changed: boolean; record: JobRecord }>;
+  getJob(id: number): Promise<JobRecord | undefined>;
+  listJobs(filter?: { status?: JobStatus[]; pool?: string }): Promise<JobRecord[]>;
+  /** Conditional on version (e.g. to set `pool` or bind a runner). */
+  updateJob(job: JobRecord, opts?: FencedWrite): Promise<JobRecord>;
+}
+
+export interface RunnerStore {
+  /** attribute_not_exists; ConflictError when the name is taken. */
+  createRunner(
+    runner: Omit<RunnerRecord, 'version' | 'updatedAt'>,
+    opts?: FencedWrite,
+  ): Promise<RunnerRecord>;
+  getRunner(name: string): Promise<RunnerRecord | undefined>;
+  listRunners(filter?: { pool?: string; states?: RunnerState[] }): Promise<RunnerRecord[]>;
+  /** Conditional on `runner.version`; returns the record with the new version. */
+  updateRunner(runner: RunnerRecord, opts?: FencedWrite): Promise<RunnerRecord>;
+  deleteRunner(name: string, expectedVersion: number, opts?: FencedWrite): Promise<void>;
+}
+
+export interface EventLog {
+  /** True the first time a key is seen (de-duplication of webhook deliveries). */
+  markSeen(key: string, ttlSeconds: number): Promise<boolean>;
+}
+
+export interface RepositoryRegistry {
+  /** Remembers a repository the controller has seen a job for, so resync reads its queue. */
+  touchRepository(fullName: string, seenAt: string): Promise<void>;
+  listRepositories(): Promise<{ fullName: string; lastSeenAt: string }[]>;
+}
+
+export interface LeaseStore {
+  /** Takes the lease when free or expired, or renews it when `holder` has it. */
+  tryAcquire(
+    name: string,
+    holder: string,
+    ttlMs: number,
+    nowMs: number,
+  ): Promise<LeaseRecord | undefined>;
+  release(name: string, holder: string): Promise<void>;
+  getLease(name: string): Promise<LeaseRecord | undefined>;
+}
+
+export interface Store
+  extends PoolStore, JobStore, RunnerStore, EventLog, RepositoryRegistry, LeaseStore {
+  /** Creates the table when missing (local engines and first runs). */
+  ensureTable(): Promise<void>;
+  close(): Promise<void>;
+}
