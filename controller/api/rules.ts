@@ -238,7 +238,7 @@ const fargateCpuMemory: Rule = {
     return [
       {
         path: ['memory'],
-        expected: `memory ${describeFargateMemory(cpu)} MiB for cpu ${cpu}`,
+        expected: `memory (MiB) ${describeFargateMemory(cpu)} for cpu ${cpu}`,
         found: String(memory),
       },
     ];

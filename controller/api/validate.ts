@@ -134,7 +134,7 @@ function describeSchema(schema: SchemaObject | undefined): string {
   if (Array.isArray(schema.enum)) return oneOf(schema.enum);
   if (typeof schema[EXPECTED_KEYWORD] === 'string') return schema[EXPECTED_KEYWORD] as string;
   if (schema.type === 'array' && schema.items?.type) {
-    return `a list of ${describeSchema(schema.items).replace(/^an? /, '')}s`;
+    return `a list, each item ${describeSchema(schema.items)}`;
   }
   if (schema.type === 'object' && schema.properties) {
     return `a mapping with ${Object.keys(schema.properties).join(', ')}`;
