@@ -132,6 +132,12 @@ describe('runnerctl apply', () => {
     expect(r).toEqual({ code: 0, out: 'runnerpool/linux-x64 created\n', err: '' });
   });
 
+  it('--dry-run validates without writing', async () => {
+    const r = await cli(['apply', '--dry-run', '-f', EXAMPLES]);
+    expect(r).toEqual({ code: 0, out: CREATED.replaceAll('created', 'valid (dry run)'), err: '' });
+    expect((await poolsJson()).items).toEqual([]);
+  });
+
   it('an invalid document among valid ones writes nothing and names file, line and field', async () => {
     const dir = examplesCopy();
     writeFileSync(
