@@ -58,8 +58,12 @@ function importSecret(scope: Construct, id: string, reference: string): secretsm
     : secretsmanager.Secret.fromSecretPartialArn(scope, id, reference);
 }
 
-function acknowledge(scope: IConstruct, id: string, reason: string): void {
-  Validations.of(scope).acknowledge({ id, reason });
+/**
+ * Acknowledges one cdk-nag finding (`Rule` or `Rule[finding]`) with its reason, the way cdk-nag
+ * v3 documents it (a bare rule id; CDK records it as `Annotation::<id>`).
+ */
+function acknowledge(scope: IConstruct, rule: string, reason: string): void {
+  Validations.of(scope).acknowledge({ id: rule, reason });
 }
 
 /** Acknowledges AwsSolutions-IAM5 for one wildcard resource, named the way cdk-nag names it. */
