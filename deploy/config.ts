@@ -1,0 +1,480 @@
+// The deployment's settings: a small typed config with defaults, read from a JSON file
+// (deploy/runnerctl.config.example.json documents every field). Pure: no CDK imports, so the
+// validation is testable on its own.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { DeployConfigError } from './errors.ts';
+
+/** One runner task definition family: a valid Fargate cpu/memory pair. */
+export interface RunnerSizeConfig {
+  /** Becomes the family suffix: `<namePrefix>-runner-<name>`. */
+  name: string;
+  /** Fargate CPU units. */
+  cpu: number;
+  /** MiB. */
+  memory: number;
+}
+
+export interface ImageConfig {
+  /** Name of an existing ECR repository in the stack's account and region. */
+  repository: string;
+  /** Image tag. Pin a version; a moving tag makes deployments unrepeatable. */
+  tag: string;
+}
+
+/** Create a VPC (default), or use an existing one by id (no lookups at synthesis). */
+export type NetworkConfig =
+  | { mode: 'create'; maxAzs: number; natGateways: number }
+  | { mode: 'existing'; vpcId: string; availabilityZones: string[]; privateSubnetIds: string[] };
+
+export type CpuArchitecture = 'X86_64' | 'ARM64';
+
+export interface DeployConfig {
+  /** CloudFormation stack name. Default `runnerctl`. */
+  stackName: string;
+  /** Account and region of the stack. Absent: taken from the CDK CLI's environment. */
+  account?: string;
+  region?: string;
+  /** Prefix of the names the stack chooses (task definition families, cluster). Default `runnerctl`. */
+  namePrefix: string;
+  network: NetworkConfig;
+  github: {
+    appId: number;
+    /** Absent: the controller discovers installations per owner. */
+    installationId?: number;
+    /** GitHub Enterprise Server API URL. Absent: https://api.github.com */
+    apiUrl?: string;
+    /** Existing Secrets Manager secret holding the App's PEM private key: ARN or name. */
+    privateKeySecret: string;
+    /** Existing Secrets Manager secret holding the webhook secret: ARN or name. Optional. */
+    webhookSecret?: string;
+  };
+  /** EventBridge bus the GitHub integration writes to: `default` or a bus name. Default `default`. */
+  eventBusName: string;
+  queue: {
+    /** Receives before a message moves to the dead-letter queue. Default 5. */
+    maxReceiveCount: number;
+    /** Default 60. */
+    visibilityTimeoutSeconds: number;
+    /** Default 4. */
+    retentionDays: number;
+  };
+  table: {
+    /** Default true. */
+    deletionProtection: boolean;
+    /** Keep the table when the stack is deleted. Default true. */
+    retainOnDelete: boolean;
+  };
+  controller: {
+    image: ImageConfig;
+    /** Default 512 / 1024. */
+    cpu: number;
+    memory: number;
+    /** Default 2: the tasks elect a leader through a DynamoDB lease. */
+    desiredCount: number;
+    /** Extra non-secret settings of controller/config/types.ts (e.g. RUNNERCTL_RESYNC_SECONDS). */
+    environment: Record<string, string>;
+    cpuArchitecture: CpuArchitecture;
+  };
+  runner: {
+    image: ImageConfig;
+    /** One task definition per size. */
+    sizes: RunnerSizeConfig[];
+    cpuArchitecture: CpuArchitecture;
+  };
+  /** Retention of every log group the stack creates. Default 30. */
+  logRetentionDays: number;
+  /** SNS topic that receives the alarms. Optional. */
+  alarmTopicArn?: string;
+}
+
+export const DEFAULT_RUNNER_SIZES: readonly RunnerSizeConfig[] = [
+  { name: 'small', cpu: 1024, memory: 2048 },
+  { name: 'medium', cpu: 2048, memory: 4096 },
+  { name: 'large', cpu: 4096, memory: 8192 },
+];
+
+/** Values CloudWatch Logs accepts for retention (days). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+  3653,
+] as const;
+
+/** Settings the stack sets itself; `controller.environment` may not override them. */
+const MANAGED_ENVIRONMENT = new Set([
+  'RUNNERCTL_TABLE',
+  'RUNNERCTL_QUEUE_URL',
+  'RUNNERCTL_PORT',
+  'AWS_REGION',
+  'GITHUB_APP_ID',
+  'GITHUB_INSTALLATION_ID',
+  'GITHUB_API_URL',
+]);
+
+/** Valid Fargate task sizes (ECS developer guide, task size). */
+export function isValidFargateSize(cpu: number, memory: number): boolean {
+  const gib = memory / 1024;
+  switch (cpu) {
+    case 256:
+      return [512, 1024, 2048].includes(memory);
+    case 512:
+      return Number.isInteger(gib) && gib >= 1 && gib <= 4;
+    case 1024:
+      return Number.isInteger(gib) && gib >= 2 && gib <= 8;
+    case 2048:
+      return Number.isInteger(gib) && gib >= 4 && gib <= 16;
+    case 4096:
+      return Number.isInteger(gib) && gib >= 8 && gib <= 30;
+    case 8192:
+      return Number.isInteger(gib) && gib >= 16 && gib <= 60 && gib % 4 === 0;
+    case 16384:
+      return Number.isInteger(gib) && gib >= 32 && gib <= 120 && gib % 8 === 0;
+    default:
+      return false;
+  }
+}
+
+type Json = Record<string, unknown>;
+
+/** Reads typed fields of one JSON object and reports errors with the file and field path. */
+class FieldReader {
+  constructor(
+    private readonly source: string,
+    private readonly object: Json,
+    private readonly path: string,
+    allowed: readonly string[],
+  ) {
+    for (const key of Object.keys(object)) {
+      if (!allowed.includes(key)) {
+        this.fail(this.at(key), `unknown field; allowed: ${allowed.join(', ')}`);
+      }
+    }
+  }
+
+  at(key: string): string {
+    return this.path ? `${this.path}.${key}` : key;
+  }
+
+  fail(field: string, message: string): never {
+    throw new DeployConfigError(message, { source: this.source, field });
+  }
+
+  has(key: string): boolean {
+    return this.object[key] !== undefined;
+  }
+
+  string(key: string, fallback?: string, pattern?: RegExp): string {
+    const value = this.object[key] ?? fallback;
+    if (value === undefined) this.fail(this.at(key), 'is required');
+    if (typeof value !== 'string' || value.length === 0) {
+      this.fail(this.at(key), `must be a non-empty string, got ${JSON.stringify(value)}`);
+    }
+    if (pattern && !pattern.test(value)) {
+      this.fail(this.at(key), `${JSON.stringify(value)} does not match ${pattern}`);
+    }
+    return value;
+  }
+
+  optionalString(key: string, pattern?: RegExp): string | undefined {
+    return this.has(key) ? this.string(key, undefined, pattern) : undefined;
+  }
+
+  integer(key: string, fallback?: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+    const value = this.object[key] ?? fallback;
+    if (value === undefined) this.fail(this.at(key), 'is required');
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      this.fail(
+        this.at(key),
+        `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
+      );
+    }
+    return value;
+  }
+
+  boolean(key: string, fallback: boolean): boolean {
+    const value = this.object[key] ?? fallback;
+    if (typeof value !== 'boolean') {
+      this.fail(this.at(key), `must be true or false, got ${JSON.stringify(value)}`);
+    }
+    return value;
+  }
+
+  object_(key: string, allowed: readonly string[]): FieldReader {
+    const value = this.object[key] ?? {};
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      this.fail(this.at(key), `must be an object, got ${JSON.stringify(value)}`);
+    }
+    return new FieldReader(this.source, value as Json, this.at(key), allowed);
+  }
+
+  /** A free-form object (its keys are checked by the caller). */
+  record(key: string): Json {
+    const value = this.object[key] ?? {};
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      this.fail(this.at(key), `must be an object, got ${JSON.stringify(value)}`);
+    }
+    return value as Json;
+  }
+
+  array(key: string): unknown[] | undefined {
+    const value = this.object[key];
+    if (value === undefined) return undefined;
+    if (!Array.isArray(value))
+      this.fail(this.at(key), `must be an array, got ${JSON.stringify(value)}`);
+    return value;
+  }
+}
+
+const NAME = /^[a-z][a-z0-9-]{0,30}$/;
+const ARCHITECTURES: readonly CpuArchitecture[] = ['X86_64', 'ARM64'];
+
+function readImage(parent: FieldReader, key: string, defaultRepository: string): ImageConfig {
+  const image: FieldReader = parent.object_(key, ['repository', 'tag']);
+  return {
+    repository: image.string('repository', defaultRepository, /^[a-z0-9][a-z0-9._/-]{1,255}$/),
+    tag: image.string('tag', undefined, /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/),
+  };
+}
+
+function readArchitecture(reader: FieldReader): CpuArchitecture {
+  const value = reader.string('cpuArchitecture', 'X86_64');
+  if (!ARCHITECTURES.includes(value as CpuArchitecture)) {
+    reader.fail(
+      reader.at('cpuArchitecture'),
+      `must be one of ${ARCHITECTURES.join(', ')}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value as CpuArchitecture;
+}
+
+function readSize(source: string, raw: unknown, field: string): RunnerSizeConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new DeployConfigError(`must be an object, got ${JSON.stringify(raw)}`, { source, field });
+  }
+  const size: FieldReader = new FieldReader(source, raw as Json, field, ['name', 'cpu', 'memory']);
+  const result = {
+    name: size.string('name', undefined, NAME),
+    cpu: size.integer('cpu'),
+    memory: size.integer('memory'),
+  };
+  if (!isValidFargateSize(result.cpu, result.memory)) {
+    size.fail(
+      field,
+      `cpu ${result.cpu} with memory ${result.memory} MiB is not a valid Fargate task size`,
+    );
+  }
+  return result;
+}
+
+/** Validates a parsed config object and fills in the defaults. `source` names it in errors. */
+export function parseDeployConfig(raw: unknown, source: string): DeployConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new DeployConfigError('the config must be a JSON object', { source });
+  }
+  const root: FieldReader = new FieldReader(source, raw as Json, '', [
+    '$comment',
+    'stackName',
+    'account',
+    'region',
+    'namePrefix',
+    'network',
+    'github',
+    'eventBusName',
+    'queue',
+    'table',
+    'controller',
+    'runner',
+    'logRetentionDays',
+    'alarmTopicArn',
+  ]);
+
+  const net: FieldReader = root.object_('network', [
+    'vpcId',
+    'availabilityZones',
+    'privateSubnetIds',
+    'maxAzs',
+    'natGateways',
+  ]);
+  let network: NetworkConfig;
+  if (net.has('vpcId')) {
+    const strings = (key: string, pattern: RegExp): string[] => {
+      const list = net.array(key);
+      if (!list || list.length === 0) net.fail(net.at(key), 'is required (non-empty) with vpcId');
+      return list.map((item, i) => {
+        if (typeof item !== 'string' || !pattern.test(item)) {
+          net.fail(`${net.at(key)}[${i}]`, `${JSON.stringify(item)} does not match ${pattern}`);
+        }
+        return item;
+      });
+    };
+    const availabilityZones = strings('availabilityZones', /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/);
+    const privateSubnetIds = strings('privateSubnetIds', /^subnet-[0-9a-f]+$/);
+    if (availabilityZones.length !== privateSubnetIds.length) {
+      net.fail(
+        net.at('privateSubnetIds'),
+        'needs exactly one subnet per entry of availabilityZones',
+      );
+    }
+    network = {
+      mode: 'existing',
+      vpcId: net.string('vpcId', undefined, /^vpc-[0-9a-f]+$/),
+      availabilityZones,
+      privateSubnetIds,
+    };
+  } else {
+    network = {
+      mode: 'create',
+      maxAzs: net.integer('maxAzs', 2, 1, 6),
+      natGateways: net.integer('natGateways', 1, 0, 6),
+    };
+  }
+
+  const gh: FieldReader = root.object_('github', [
+    'appId',
+    'installationId',
+    'apiUrl',
+    'privateKeySecret',
+    'webhookSecret',
+  ]);
+  const secretRef =
+    /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]{1,512})$/;
+  const github: DeployConfig['github'] = {
+    appId: gh.integer('appId', undefined, 1),
+    installationId: gh.has('installationId')
+      ? gh.integer('installationId', undefined, 1)
+      : undefined,
+    apiUrl: gh.optionalString('apiUrl', /^https:\/\/\S+$/),
+    privateKeySecret: gh.string('privateKeySecret', undefined, secretRef),
+    webhookSecret: gh.optionalString('webhookSecret', secretRef),
+  };
+
+  const q: FieldReader = root.object_('queue', [
+    'maxReceiveCount',
+    'visibilityTimeoutSeconds',
+    'retentionDays',
+  ]);
+  const t: FieldReader = root.object_('table', ['deletionProtection', 'retainOnDelete']);
+
+  const c: FieldReader = root.object_('controller', [
+    'image',
+    'cpu',
+    'memory',
+    'desiredCount',
+    'environment',
+    'cpuArchitecture',
+  ]);
+  const controllerCpu = c.integer('cpu', 512);
+  const controllerMemory = c.integer('memory', 1024);
+  if (!isValidFargateSize(controllerCpu, controllerMemory)) {
+    c.fail(
+      c.at('memory'),
+      `cpu ${controllerCpu} with memory ${controllerMemory} MiB is not a valid Fargate task size`,
+    );
+  }
+  const rawEnv = c.record('environment');
+  const environment: Record<string, string> = {};
+  for (const [name, value] of Object.entries(rawEnv)) {
+    const field = `controller.environment.${name}`;
+    if (!/^[A-Z][A-Z0-9_]*$/.test(name)) {
+      throw new DeployConfigError('variable names are upper case letters, digits and _', {
+        source,
+        field,
+      });
+    }
+    if (MANAGED_ENVIRONMENT.has(name)) {
+      throw new DeployConfigError('is set by the stack itself; use the matching config field', {
+        source,
+        field,
+      });
+    }
+    if (/(SECRET|PRIVATE_KEY|TOKEN|PASSWORD)/.test(name)) {
+      throw new DeployConfigError(
+        'looks like a secret; plain environment variables are visible in the task definition, use Secrets Manager',
+        { source, field },
+      );
+    }
+    if (typeof value !== 'string') {
+      throw new DeployConfigError(`must be a string, got ${JSON.stringify(value)}`, {
+        source,
+        field,
+      });
+    }
+    environment[name] = value;
+  }
+
+  const r: FieldReader = root.object_('runner', ['image', 'sizes', 'cpuArchitecture']);
+  const rawSizes = r.array('sizes');
+  const sizes = rawSizes
+    ? rawSizes.map((size, i) => readSize(source, size, `runner.sizes[${i}]`))
+    : DEFAULT_RUNNER_SIZES.map((size) => ({ ...size }));
+  if (sizes.length === 0) r.fail(r.at('sizes'), 'needs at least one size');
+  const seen = new Set<string>();
+  sizes.forEach((size, i) => {
+    if (seen.has(size.name))
+      r.fail(`runner.sizes[${i}].name`, `duplicate size name ${JSON.stringify(size.name)}`);
+    seen.add(size.name);
+  });
+
+  const logRetentionDays = root.integer('logRetentionDays', 30, 1);
+  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays)) {
+    root.fail(
+      'logRetentionDays',
+      `must be one of ${LOG_RETENTION_DAYS.join(', ')}, got ${logRetentionDays}`,
+    );
+  }
+
+  return {
+    stackName: root.string('stackName', 'runnerctl', /^[A-Za-z][A-Za-z0-9-]{0,127}$/),
+    account: root.optionalString('account', /^\d{12}$/),
+    region: root.optionalString('region', /^[a-z]{2}(-[a-z]+)+-\d$/),
+    namePrefix: root.string('namePrefix', 'runnerctl', NAME),
+    network,
+    github,
+    eventBusName: root.string('eventBusName', 'default', /^[A-Za-z0-9/_.-]{1,256}$/),
+    queue: {
+      maxReceiveCount: q.integer('maxReceiveCount', 5, 1, 1000),
+      visibilityTimeoutSeconds: q.integer('visibilityTimeoutSeconds', 60, 0, 43_200),
+      retentionDays: q.integer('retentionDays', 4, 1, 14),
+    },
+    table: {
+      deletionProtection: t.boolean('deletionProtection', true),
+      retainOnDelete: t.boolean('retainOnDelete', true),
+    },
+    controller: {
+      image: readImage(c, 'image', 'runnerctl/controller'),
+      cpu: controllerCpu,
+      memory: controllerMemory,
+      desiredCount: c.integer('desiredCount', 2, 1, 10),
+      environment,
+      cpuArchitecture: readArchitecture(c),
+    },
+    runner: {
+      image: readImage(r, 'image', 'runnerctl/runner'),
+      sizes,
+      cpuArchitecture: readArchitecture(r),
+    },
+    logRetentionDays,
+    alarmTopicArn: root.optionalString(
+      'alarmTopicArn',
+      /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/,
+    ),
+  };
+}
+
+/** Reads and validates a JSON config file. */
+export function loadDeployConfig(path: string): DeployConfig {
+  if (!existsSync(path)) {
+    throw new DeployConfigError('file not found', { source: path });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new DeployConfigError(
+      `not valid JSON: ${(error as Error).message}`,
+      { source: path },
+      { cause: error },
+    );
+  }
+  return parseDeployConfig(raw, path);
+}

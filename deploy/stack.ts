@@ -1,0 +1,565 @@
+// The whole runnerctl installation in one stack: state table, event queue fed by EventBridge,
+// ECS cluster, the controller service, one runner task definition per size, alarms.
+//
+// IAM model: the controller's task role may only touch this stack's table, queue, cluster and
+// runner task definitions; the runner task role has no permissions at all, because a job runs
+// arbitrary code in that task (and could otherwise read other runners' JIT configs through
+// ecs:DescribeTasks). Secrets reach the controller through ECS `secrets`, read by the
+// controller's execution role, so the running controller needs no Secrets Manager access.
+
+import { Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type { StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct, IConstruct } from 'constructs';
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
+import type { DeployConfig } from './config.ts';
+
+/** Port of the controller's HTTP server (/healthz, /readyz, /metrics, /webhook). */
+export const CONTROLLER_PORT = 8080;
+/** Container name the RunnerPool's `ecs.containerName` defaults to. */
+export const RUNNER_CONTAINER_NAME = 'runner';
+export const TABLE_INDEX_NAME = 'gsi1';
+export const TABLE_TTL_ATTRIBUTE = 'expiresAt';
+
+// The controller image has no curl; Node's fetch does the probe. Exit 0 only on a 2xx.
+const HEALTHCHECK_SCRIPT =
+  `fetch('http://127.0.0.1:${CONTROLLER_PORT}/healthz')` +
+  '.then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))';
+
+export interface RunnerctlStackProps extends StackProps {
+  config: DeployConfig;
+}
+
+/** The family name of a runner size's task definition. */
+export function runnerFamily(config: DeployConfig, sizeName: string): string {
+  return `${config.namePrefix}-runner-${sizeName}`;
+}
+
+/** A secret from config: a full or partial ARN, or a name. */
+function importSecret(scope: Construct, id: string, reference: string): secretsmanager.ISecret {
+  if (!reference.startsWith('arn:')) {
+    return secretsmanager.Secret.fromSecretNameV2(scope, id, reference);
+  }
+  // Complete ARNs end with the 6-character suffix Secrets Manager adds to the name.
+  return /-[A-Za-z0-9]{6}$/.test(reference)
+    ? secretsmanager.Secret.fromSecretCompleteArn(scope, id, reference)
+    : secretsmanager.Secret.fromSecretPartialArn(scope, id, reference);
+}
+
+/**
+ * Acknowledges one cdk-nag finding (`Rule` or `Rule[finding]`) with its reason, the way cdk-nag
+ * v3 documents it (a bare rule id; CDK records it as `Annotation::<id>`).
+ */
+function acknowledge(scope: IConstruct, rule: string, reason: string): void {
+  Validations.of(scope).acknowledge({ id: rule, reason });
+}
+
+/** Acknowledges AwsSolutions-IAM5 for one wildcard resource, named the way cdk-nag names it. */
+function acknowledgeWildcard(scope: IConstruct, resource: string, reason: string): void {
+  const flat = flattenCfnReference(Stack.of(scope).resolve(resource));
+  acknowledge(scope, `AwsSolutions-IAM5[Resource::${flat}]`, reason);
+}
+
+export class RunnerctlStack extends Stack {
+  readonly table: dynamodb.Table;
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly rule: events.Rule;
+  readonly cluster: ecs.Cluster;
+  readonly controllerService: ecs.FargateService;
+  readonly controllerTaskRole: iam.Role;
+  readonly controllerExecutionRole: iam.Role;
+  readonly runnerTaskRole: iam.Role;
+  readonly runnerExecutionRole: iam.Role;
+  readonly runnerTaskDefinitions: Map<string, ecs.FargateTaskDefinition>;
+
+  constructor(scope: Construct, id: string, props: RunnerctlStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const retention = config.logRetentionDays as logs.RetentionDays;
+
+    // ---------------------------------------------------------------- network
+    const vpc = this.network(config);
+    const privateSubnets: ec2.SubnetSelection = { subnets: vpc.privateSubnets };
+    const controllerSecurityGroup = new ec2.SecurityGroup(this, 'ControllerSecurityGroup', {
+      vpc,
+      description: 'runnerctl controller: no inbound; outbound to the GitHub and AWS APIs',
+      allowAllOutbound: true,
+    });
+    const runnerSecurityGroup = new ec2.SecurityGroup(this, 'RunnerSecurityGroup', {
+      vpc,
+      description: 'runnerctl runners: no inbound; outbound to GitHub and what jobs reach',
+      allowAllOutbound: true,
+    });
+
+    // ---------------------------------------------------------------- state
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: TABLE_TTL_ATTRIBUTE,
+      deletionProtection: config.table.deletionProtection,
+      removalPolicy: config.table.retainOnDelete ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    this.table.addGlobalSecondaryIndex({
+      indexName: TABLE_INDEX_NAME,
+      partitionKey: { name: 'gsi1pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'gsi1sk', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+
+    // ---------------------------------------------------------------- events
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.queue = new sqs.Queue(this, 'EventQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(config.queue.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.days(config.queue.retentionDays),
+      deadLetterQueue: {
+        queue: this.deadLetterQueue,
+        maxReceiveCount: config.queue.maxReceiveCount,
+      },
+    });
+    const bus = events.EventBus.fromEventBusName(this, 'EventBus', config.eventBusName);
+    this.rule = new events.Rule(this, 'WorkflowJobRule', {
+      eventBus: bus,
+      description: 'GitHub workflow_job events to the runnerctl controller queue',
+      eventPattern: { source: ['github.com'], detailType: ['workflow_job'] },
+    });
+    // Adds a queue policy that lets EventBridge send on behalf of this rule only (aws:SourceArn).
+    this.rule.addTarget(new eventsTargets.SqsQueue(this.queue));
+
+    // ---------------------------------------------------------------- cluster
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+      enableFargateCapacityProviders: true,
+    });
+    const taskArnsInCluster = this.formatArn({
+      service: 'ecs',
+      resource: 'task',
+      resourceName: `${this.cluster.clusterName}/*`,
+    });
+    const inThisCluster = { ArnEquals: { 'ecs:cluster': this.cluster.clusterArn } };
+
+    // ---------------------------------------------------------------- runners
+    const runnerLogs = new logs.LogGroup(this, 'RunnerLogs', {
+      retention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.runnerTaskRole = new iam.Role(this, 'RunnerTaskRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description:
+        'runnerctl runner tasks: deliberately no permissions (jobs run arbitrary code here)',
+    });
+    this.runnerExecutionRole = new iam.Role(this, 'RunnerExecutionRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'runnerctl runner tasks: pull the runner image and write its logs',
+    });
+    const runnerImage = ecs.ContainerImage.fromEcrRepository(
+      ecr.Repository.fromRepositoryName(this, 'RunnerRepository', config.runner.image.repository),
+      config.runner.image.tag,
+    );
+    this.runnerTaskDefinitions = new Map();
+    for (const size of config.runner.sizes) {
+      const taskDefinition = new ecs.FargateTaskDefinition(
+        this,
+        `RunnerTaskDefinition-${size.name}`,
+        {
+          family: runnerFamily(config, size.name),
+          cpu: size.cpu,
+          memoryLimitMiB: size.memory,
+          taskRole: this.runnerTaskRole,
+          executionRole: this.runnerExecutionRole,
+          runtimePlatform: {
+            operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+            cpuArchitecture: ecs.CpuArchitecture.of(config.runner.cpuArchitecture),
+          },
+        },
+      );
+      taskDefinition.addContainer(RUNNER_CONTAINER_NAME, {
+        containerName: RUNNER_CONTAINER_NAME,
+        image: runnerImage,
+        essential: true,
+        // Fargate's maximum: the runner gets this long between SIGTERM and SIGKILL.
+        stopTimeout: Duration.seconds(120),
+        // An init process reaps the zombies that job steps leave behind.
+        linuxParameters: new ecs.LinuxParameters(taskDefinition, 'LinuxParameters', {
+          initProcessEnabled: true,
+        }),
+        logging: ecs.LogDrivers.awsLogs({ logGroup: runnerLogs, streamPrefix: size.name }),
+      });
+      this.runnerTaskDefinitions.set(size.name, taskDefinition);
+    }
+
+    // ---------------------------------------------------------------- controller
+    const controllerLogs = new logs.LogGroup(this, 'ControllerLogs', {
+      retention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.controllerTaskRole = new iam.Role(this, 'ControllerTaskRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'runnerctl controller: launch and stop runner tasks, its table, its queue',
+    });
+    this.controllerExecutionRole = new iam.Role(this, 'ControllerExecutionRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'runnerctl controller: pull its image, write its logs, inject its secrets',
+    });
+    const controllerPolicy = new iam.Policy(this, 'ControllerPolicy', {
+      roles: [this.controllerTaskRole],
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'RunRunnerTasks',
+          actions: ['ecs:RunTask'],
+          // Any revision of the runner families, and only into this cluster.
+          resources: config.runner.sizes.map((size) =>
+            this.runnerTaskDefinitionArnPattern(config, size.name),
+          ),
+          conditions: inThisCluster,
+        }),
+        new iam.PolicyStatement({
+          sid: 'TagRunnerTasksAtLaunch',
+          // RunTask with tags also needs ecs:TagResource, limited here to tagging at launch.
+          actions: ['ecs:TagResource'],
+          resources: [taskArnsInCluster],
+          conditions: { StringEquals: { 'ecs:CreateAction': 'RunTask' } },
+        }),
+        new iam.PolicyStatement({
+          sid: 'ManageTasksInCluster',
+          actions: ['ecs:StopTask', 'ecs:DescribeTasks'],
+          resources: [taskArnsInCluster],
+          conditions: inThisCluster,
+        }),
+        new iam.PolicyStatement({
+          sid: 'ListTasksInCluster',
+          // ListTasks has no task resource to scope: AWS requires "*", the condition pins the cluster.
+          actions: ['ecs:ListTasks'],
+          resources: ['*'],
+          conditions: inThisCluster,
+        }),
+        new iam.PolicyStatement({
+          sid: 'PassRunnerRoles',
+          actions: ['iam:PassRole'],
+          resources: [this.runnerTaskRole.roleArn, this.runnerExecutionRole.roleArn],
+          conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+        }),
+        new iam.PolicyStatement({
+          sid: 'StateTable',
+          actions: [
+            'dynamodb:DescribeTable',
+            'dynamodb:GetItem',
+            'dynamodb:BatchGetItem',
+            'dynamodb:Query',
+            'dynamodb:Scan',
+            'dynamodb:PutItem',
+            'dynamodb:UpdateItem',
+            'dynamodb:DeleteItem',
+            'dynamodb:ConditionCheckItem',
+          ],
+          resources: [this.table.tableArn, `${this.table.tableArn}/index/${TABLE_INDEX_NAME}`],
+        }),
+        new iam.PolicyStatement({
+          sid: 'ConsumeEventQueue',
+          actions: [
+            'sqs:ReceiveMessage',
+            'sqs:DeleteMessage',
+            'sqs:ChangeMessageVisibility',
+            'sqs:GetQueueAttributes',
+            'sqs:GetQueueUrl',
+          ],
+          resources: [this.queue.queueArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'SendToDeadLetterQueue',
+          actions: ['sqs:SendMessage'],
+          resources: [this.deadLetterQueue.queueArn],
+        }),
+      ],
+    });
+
+    const controllerTaskDefinition = new ecs.FargateTaskDefinition(
+      this,
+      'ControllerTaskDefinition',
+      {
+        family: `${config.namePrefix}-controller`,
+        cpu: config.controller.cpu,
+        memoryLimitMiB: config.controller.memory,
+        taskRole: this.controllerTaskRole,
+        executionRole: this.controllerExecutionRole,
+        runtimePlatform: {
+          operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+          cpuArchitecture: ecs.CpuArchitecture.of(config.controller.cpuArchitecture),
+        },
+      },
+    );
+    const secrets: Record<string, ecs.Secret> = {
+      GITHUB_APP_PRIVATE_KEY: ecs.Secret.fromSecretsManager(
+        importSecret(this, 'GitHubAppPrivateKey', config.github.privateKeySecret),
+      ),
+    };
+    if (config.github.webhookSecret) {
+      secrets.GITHUB_WEBHOOK_SECRET = ecs.Secret.fromSecretsManager(
+        importSecret(this, 'GitHubWebhookSecret', config.github.webhookSecret),
+      );
+    }
+    const environment: Record<string, string> = {
+      ...config.controller.environment,
+      RUNNERCTL_TABLE: this.table.tableName,
+      RUNNERCTL_QUEUE_URL: this.queue.queueUrl,
+      RUNNERCTL_PORT: String(CONTROLLER_PORT),
+      AWS_REGION: Aws.REGION,
+      GITHUB_APP_ID: String(config.github.appId),
+    };
+    if (config.github.installationId !== undefined) {
+      environment.GITHUB_INSTALLATION_ID = String(config.github.installationId);
+    }
+    if (config.github.apiUrl) environment.GITHUB_API_URL = config.github.apiUrl;
+    controllerTaskDefinition.addContainer('controller', {
+      containerName: 'controller',
+      image: ecs.ContainerImage.fromEcrRepository(
+        ecr.Repository.fromRepositoryName(
+          this,
+          'ControllerRepository',
+          config.controller.image.repository,
+        ),
+        config.controller.image.tag,
+      ),
+      essential: true,
+      environment,
+      secrets,
+      portMappings: [{ containerPort: CONTROLLER_PORT }],
+      healthCheck: {
+        command: ['CMD', 'node', '-e', HEALTHCHECK_SCRIPT],
+        interval: Duration.seconds(15),
+        timeout: Duration.seconds(5),
+        retries: 3,
+        startPeriod: Duration.seconds(30),
+      },
+      stopTimeout: Duration.seconds(30),
+      logging: ecs.LogDrivers.awsLogs({ logGroup: controllerLogs, streamPrefix: 'controller' }),
+    });
+
+    this.controllerService = new ecs.FargateService(this, 'ControllerService', {
+      cluster: this.cluster,
+      taskDefinition: controllerTaskDefinition,
+      desiredCount: config.controller.desiredCount,
+      // Both tasks stay up during a deployment; the lease hands leadership over.
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { rollback: true },
+      // The control plane stays on on-demand capacity; runners may use Spot.
+      capacityProviderStrategies: [{ capacityProvider: 'FARGATE', weight: 1 }],
+      vpcSubnets: privateSubnets,
+      securityGroups: [controllerSecurityGroup],
+      assignPublicIp: false,
+    });
+    this.controllerService.node.addDependency(controllerPolicy);
+
+    // ---------------------------------------------------------------- alarms
+    this.alarms(config);
+
+    // ---------------------------------------------------------------- outputs
+    new CfnOutput(this, 'TableName', { value: this.table.tableName });
+    new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
+    new CfnOutput(this, 'ControllerServiceName', { value: this.controllerService.serviceName });
+    new CfnOutput(this, 'RunnerTaskDefinitionFamilies', {
+      description: 'For RunnerPool spec.ecs.taskDefinition (one per size)',
+      value: config.runner.sizes.map((size) => runnerFamily(config, size.name)).join(','),
+    });
+    new CfnOutput(this, 'RunnerSubnetIds', {
+      description: 'For RunnerPool spec.ecs.subnets',
+      value: Fn.join(
+        ',',
+        vpc.privateSubnets.map((subnet) => subnet.subnetId),
+      ),
+    });
+    new CfnOutput(this, 'RunnerSecurityGroupId', {
+      description: 'For RunnerPool spec.ecs.securityGroups',
+      value: runnerSecurityGroup.securityGroupId,
+    });
+
+    this.acknowledgeFindings(config, controllerTaskDefinition, controllerPolicy, taskArnsInCluster);
+  }
+
+  private network(config: DeployConfig): ec2.IVpc {
+    const { network } = config;
+    if (network.mode === 'existing') {
+      return ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
+        vpcId: network.vpcId,
+        availabilityZones: network.availabilityZones,
+        privateSubnetIds: network.privateSubnetIds,
+      });
+    }
+    const flowLogs = new logs.LogGroup(this, 'VpcFlowLogs', {
+      retention: config.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    return new ec2.Vpc(this, 'Vpc', {
+      maxAzs: network.maxAzs,
+      natGateways: network.natGateways,
+      subnetConfiguration: [
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        {
+          name: 'private',
+          subnetType:
+            network.natGateways > 0
+              ? ec2.SubnetType.PRIVATE_WITH_EGRESS
+              : ec2.SubnetType.PRIVATE_ISOLATED,
+          cidrMask: 20,
+        },
+      ],
+      // Avoids a custom-resource Lambda; nothing here uses the default security group.
+      restrictDefaultSecurityGroup: false,
+      flowLogs: {
+        rejected: {
+          trafficType: ec2.FlowLogTrafficType.REJECT,
+          destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs),
+        },
+      },
+    });
+  }
+
+  private alarms(config: DeployConfig): void {
+    const period = Duration.minutes(1);
+    const alarms: cloudwatch.Alarm[] = [];
+
+    alarms.push(
+      new cloudwatch.Alarm(this, 'DeadLetterMessagesAlarm', {
+        alarmDescription:
+          'runnerctl: workflow_job events the controller failed to process reached the dead-letter queue',
+        metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period,
+          statistic: 'Maximum',
+        }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
+    // Container Insights publishes the service's desired and running task counts.
+    const serviceMetric = (metricName: string) =>
+      new cloudwatch.Metric({
+        namespace: 'ECS/ContainerInsights',
+        metricName,
+        dimensionsMap: {
+          ClusterName: this.cluster.clusterName,
+          ServiceName: this.controllerService.serviceName,
+        },
+        statistic: 'Minimum',
+        period,
+      });
+    alarms.push(
+      new cloudwatch.Alarm(this, 'ControllerUnhealthyAlarm', {
+        alarmDescription:
+          'runnerctl: fewer controller tasks running than desired for 5 minutes (crash loop, failing health check or no capacity)',
+        metric: new cloudwatch.MathExpression({
+          expression: `FILL(desired, ${config.controller.desiredCount}) - FILL(running, 0)`,
+          usingMetrics: {
+            desired: serviceMetric('DesiredTaskCount'),
+            running: serviceMetric('RunningTaskCount'),
+          },
+          label: 'Controller tasks missing',
+          period,
+        }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 5,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+    );
+
+    alarms.push(
+      new cloudwatch.Alarm(this, 'EventBacklogAlarm', {
+        alarmDescription:
+          'runnerctl: the oldest workflow_job event has waited more than 5 minutes (controller not consuming)',
+        metric: this.queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum' }),
+        threshold: 300,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 5,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
+    if (config.alarmTopicArn) {
+      const topic = sns.Topic.fromTopicArn(this, 'AlarmTopic', config.alarmTopicArn);
+      for (const alarm of alarms) {
+        alarm.addAlarmAction(new cloudwatchActions.SnsAction(topic));
+        alarm.addOkAction(new cloudwatchActions.SnsAction(topic));
+      }
+    }
+  }
+
+  /** cdk-nag (AwsSolutions) findings that are intended, each acknowledged with its reason. */
+  private acknowledgeFindings(
+    config: DeployConfig,
+    controllerTaskDefinition: ecs.FargateTaskDefinition,
+    controllerPolicy: iam.Policy,
+    taskArnsInCluster: string,
+  ): void {
+    acknowledge(
+      controllerTaskDefinition,
+      'AwsSolutions-ECS2',
+      'Only non-secret settings (table name, queue URL, region, App ID, port) are plain ' +
+        'environment variables; the App private key and webhook secret come from Secrets ' +
+        'Manager through ECS secrets.',
+    );
+    acknowledgeWildcard(
+      controllerPolicy,
+      '*',
+      'ecs:ListTasks cannot be scoped to a resource; the statement is limited to this ' +
+        'cluster by the ecs:cluster condition.',
+    );
+    acknowledgeWildcard(
+      controllerPolicy,
+      taskArnsInCluster,
+      'Runner task ARNs are only known at launch; the wildcard covers tasks of this ' +
+        'cluster only (StopTask, DescribeTasks, and TagResource at RunTask).',
+    );
+    for (const size of config.runner.sizes) {
+      acknowledgeWildcard(
+        controllerPolicy,
+        this.runnerTaskDefinitionArnPattern(config, size.name),
+        'RunTask names the runner family without a revision; the wildcard covers the ' +
+          'revisions of this one family, launched only into this cluster.',
+      );
+    }
+    for (const role of [this.controllerExecutionRole, this.runnerExecutionRole]) {
+      acknowledgeWildcard(
+        role,
+        '*',
+        'ecr:GetAuthorizationToken does not support resource-level permissions; the image ' +
+          'pull actions themselves are limited to the configured repository.',
+      );
+    }
+  }
+
+  private runnerTaskDefinitionArnPattern(config: DeployConfig, sizeName: string): string {
+    return this.formatArn({
+      service: 'ecs',
+      resource: 'task-definition',
+      resourceName: `${runnerFamily(config, sizeName)}:*`,
+    });
+  }
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Entrypoint of the runnerctl runner image: start one single-use (JIT) GitHub Actions runner.
+#
+# The controller passes the encoded JIT config as a container environment override. We move it
+# out of the environment before the runner starts, so the jobs the runner executes cannot read
+# it from their inherited environment, and hand it to run.sh as its argument instead.
+# ECS stops a task with SIGTERM (then SIGKILL after the stop timeout): we forward SIGTERM and
+# SIGINT to the runner and exit with the runner's own exit code.
+set -euo pipefail
+
+readonly JIT_CONFIG_ENV_NAME=RUNNERCTL_JIT_CONFIG
+RUNNER_HOME="${RUNNER_HOME:-/home/runner}"
+
+log() {
+  printf 'runnerctl-entrypoint: %s\n' "$*" >&2
+}
+
+if [[ -z "${RUNNERCTL_JIT_CONFIG:-}" ]]; then
+  # Never print the value, only whether it is there.
+  log "the environment variable ${JIT_CONFIG_ENV_NAME} is missing or empty;" \
+    "this image must be started by the runnerctl controller, which passes the runner's JIT config in it"
+  exit 64
+fi
+
+jit_config="${RUNNERCTL_JIT_CONFIG}"
+unset RUNNERCTL_JIT_CONFIG
+
+if [[ ! -x "${RUNNER_HOME}/run.sh" ]]; then
+  log "no executable run.sh in RUNNER_HOME=${RUNNER_HOME}"
+  exit 66
+fi
+
+runner_pid=""
+# A signal that arrived before the runner was started: do not start it at all.
+early_signal=""
+
+# shellcheck disable=SC2317 # called by the traps below, which shellcheck cannot see
+forward() {
+  local signal="$1"
+  if [[ -n "${runner_pid}" ]]; then
+    log "received SIG${signal}, forwarding it to the runner (pid ${runner_pid})"
+    kill -s "${signal}" "${runner_pid}" 2>/dev/null || true
+  else
+    early_signal="${signal}"
+  fi
+}
+trap 'forward TERM' TERM
+trap 'forward INT' INT
+
+cd "${RUNNER_HOME}"
+
+if [[ -n "${early_signal}" ]]; then
+  log "received SIG${early_signal} before the runner started; not starting it"
+  [[ "${early_signal}" == TERM ]] && exit 143
+  exit 130
+fi
+
+# Without job control bash may start a background command with SIGINT and SIGQUIT ignored, and
+# a signal ignored on entry cannot be trapped by run.sh: start it from a subshell that restores
+# the default dispositions explicitly, then exec (so runner_pid is run.sh itself).
+(
+  trap - INT QUIT TERM
+  exec ./run.sh --jitconfig "${jit_config}"
+) &
+runner_pid=$!
+jit_config=""
+
+# `wait` returns early (status > 128) whenever a trapped signal arrives; keep waiting while the
+# runner is alive, then collect its real exit status (bash remembers it for reaped children).
+while kill -0 "${runner_pid}" 2>/dev/null; do
+  wait "${runner_pid}" || true
+done
+status=0
+wait "${runner_pid}" || status=$?
+log "runner exited with status ${status}"
+exit "${status}"
