@@ -129,7 +129,7 @@ const TYPE_NAMES: Record<string, string> = {
 
 function foundType(v: unknown): string {
   if (typeof v === 'string') return `the string ${showValue(v)}`;
-  if (typeof v === 'number') return Number.isInteger(v) ? `the number ${v}` : `the number ${v}`;
+  if (typeof v === 'number') return `the number ${v}`;
   return showValue(v);
 }
 
