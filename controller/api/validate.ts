@@ -54,7 +54,9 @@ function pathToString(segments: readonly Segment[]): string {
   if (segments.length === 0) return '(document)';
   let out = '';
   for (const s of segments) {
-    out += typeof s === 'number' ? `[${s}]` : out === '' ? s : `.${s}`;
+    if (typeof s === 'number') out += `[${s}]`;
+    else if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(s)) out += `[${JSON.stringify(s)}]`;
+    else out += out === '' ? s : `.${s}`;
   }
   return out;
 }
