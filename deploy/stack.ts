@@ -7,7 +7,7 @@
 // ecs:DescribeTasks). Secrets reach the controller through ECS `secrets`, read by the
 // controller's execution role, so the running controller needs no Secrets Manager access.
 
-import { Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -324,7 +324,7 @@ export class RunnerctlStack extends Stack {
       RUNNERCTL_TABLE: this.table.tableName,
       RUNNERCTL_QUEUE_URL: this.queue.queueUrl,
       RUNNERCTL_PORT: String(CONTROLLER_PORT),
-      AWS_REGION: Aws.REGION,
+      AWS_REGION: this.region,
       GITHUB_APP_ID: String(config.github.appId),
     };
     if (config.github.installationId !== undefined) {
@@ -403,11 +403,18 @@ export class RunnerctlStack extends Stack {
   private network(config: DeployConfig): ec2.IVpc {
     const { network } = config;
     if (network.mode === 'existing') {
-      return ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
+      const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
         vpcId: network.vpcId,
         availabilityZones: network.availabilityZones,
         privateSubnetIds: network.privateSubnetIds,
       });
+      Validations.of(vpc).acknowledge({
+        id: '@aws-cdk/aws-ec2:noSubnetRouteTableId',
+        reason:
+          'The stack only places tasks in the existing subnets; it never reads or changes ' +
+          'their route tables, so their ids are not needed.',
+      });
+      return vpc;
     }
     const flowLogs = new logs.LogGroup(this, 'VpcFlowLogs', {
       retention: config.logRetentionDays as logs.RetentionDays,
