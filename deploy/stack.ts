@@ -353,6 +353,11 @@ export class RunnerctlStack extends Stack {
         startPeriod: Duration.seconds(30),
       },
       stopTimeout: Duration.seconds(30),
+      // Node as PID 1 would ignore SIGTERM unless it installs a handler; an init process
+      // forwards ECS's SIGTERM to it.
+      linuxParameters: new ecs.LinuxParameters(controllerTaskDefinition, 'LinuxParameters', {
+        initProcessEnabled: true,
+      }),
       logging: ecs.LogDrivers.awsLogs({ logGroup: controllerLogs, streamPrefix: 'controller' }),
     });
 
