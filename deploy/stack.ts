@@ -47,15 +47,11 @@ export function runnerFamily(config: DeployConfig, sizeName: string): string {
   return `${config.namePrefix}-runner-${sizeName}`;
 }
 
-/** A secret from config: a full or partial ARN, or a name. */
+/** A secret from config: its name, or its complete ARN (config.ts refuses partial ARNs). */
 function importSecret(scope: Construct, id: string, reference: string): secretsmanager.ISecret {
-  if (!reference.startsWith('arn:')) {
-    return secretsmanager.Secret.fromSecretNameV2(scope, id, reference);
-  }
-  // Complete ARNs end with the 6-character suffix Secrets Manager adds to the name.
-  return /-[A-Za-z0-9]{6}$/.test(reference)
+  return reference.startsWith('arn:')
     ? secretsmanager.Secret.fromSecretCompleteArn(scope, id, reference)
-    : secretsmanager.Secret.fromSecretPartialArn(scope, id, reference);
+    : secretsmanager.Secret.fromSecretNameV2(scope, id, reference);
 }
 
 /**

@@ -106,6 +106,12 @@ describe('parseDeployConfig', () => {
     ['github.appId', undefined, 'github.appId', 'is required'],
     ['github.appId', '123', 'github.appId', 'must be an integer'],
     ['github.privateKeySecret', 'arn:aws:s3:::bucket', 'github.privateKeySecret', 'does not match'],
+    [
+      'github.webhookSecret',
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ci/key',
+      'github.webhookSecret',
+      'does not match',
+    ],
     ['controller.image.tag', undefined, 'controller.image.tag', 'is required'],
     ['stackname', 'x', 'stackname', 'unknown field'],
     ['runner.sizes', [], 'runner.sizes', 'at least one size'],
