@@ -319,6 +319,9 @@ export class RunnerctlStack extends Stack {
       ...config.controller.environment,
       RUNNERCTL_TABLE: this.table.tableName,
       RUNNERCTL_QUEUE_URL: this.queue.queueUrl,
+      // Where the SQS consumer moves poison messages at once (the redrive policy would only
+      // move them after maxReceiveCount receives).
+      RUNNERCTL_DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
       RUNNERCTL_PORT: String(CONTROLLER_PORT),
       AWS_REGION: this.region,
       GITHUB_APP_ID: String(config.github.appId),

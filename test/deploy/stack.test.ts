@@ -208,6 +208,7 @@ describe('cluster and controller service', () => {
     expect(environment).toEqual({
       RUNNERCTL_TABLE: { Ref: id.Table },
       RUNNERCTL_QUEUE_URL: { Ref: id.EventQueue },
+      RUNNERCTL_DEAD_LETTER_QUEUE_URL: { Ref: id.DeadLetterQueue },
       RUNNERCTL_PORT: '8080',
       AWS_REGION: { Ref: 'AWS::Region' },
       GITHUB_APP_ID: '123456',
