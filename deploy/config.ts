@@ -44,9 +44,9 @@ export interface DeployConfig {
     installationId?: number;
     /** GitHub Enterprise Server API URL. Absent: https://api.github.com */
     apiUrl?: string;
-    /** Existing Secrets Manager secret holding the App's PEM private key: ARN or name. */
+    /** Existing Secrets Manager secret holding the App's PEM private key: name or complete ARN. */
     privateKeySecret: string;
-    /** Existing Secrets Manager secret holding the webhook secret: ARN or name. Optional. */
+    /** Existing Secrets Manager secret holding the webhook secret: name or complete ARN. Optional. */
     webhookSecret?: string;
   };
   /** EventBridge bus the GitHub integration writes to: `default` or a bus name. Default `default`. */
@@ -104,6 +104,7 @@ export const LOG_RETENTION_DAYS = [
 const MANAGED_ENVIRONMENT = new Set([
   'RUNNERCTL_TABLE',
   'RUNNERCTL_QUEUE_URL',
+  'RUNNERCTL_DEAD_LETTER_QUEUE_URL',
   'RUNNERCTL_PORT',
   'AWS_REGION',
   'GITHUB_APP_ID',
@@ -336,8 +337,10 @@ export function parseDeployConfig(raw: unknown, source: string): DeployConfig {
     'privateKeySecret',
     'webhookSecret',
   ]);
+  // A secret name, or its complete ARN (with the 6-character suffix Secrets Manager appends).
+  // Partial ARNs are refused: they cannot be told apart from complete ones reliably.
   const secretRef =
-    /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]{1,512})$/;
+    /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}|[A-Za-z0-9/_+=.@-]{1,512})$/;
   const github: DeployConfig['github'] = {
     appId: gh.integer('appId', undefined, 1),
     installationId: gh.has('installationId')

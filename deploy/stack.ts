@@ -7,7 +7,7 @@
 // ecs:DescribeTasks). Secrets reach the controller through ECS `secrets`, read by the
 // controller's execution role, so the running controller needs no Secrets Manager access.
 
-import { Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -47,15 +47,11 @@ export function runnerFamily(config: DeployConfig, sizeName: string): string {
   return `${config.namePrefix}-runner-${sizeName}`;
 }
 
-/** A secret from config: a full or partial ARN, or a name. */
+/** A secret from config: its name, or its complete ARN (config.ts refuses partial ARNs). */
 function importSecret(scope: Construct, id: string, reference: string): secretsmanager.ISecret {
-  if (!reference.startsWith('arn:')) {
-    return secretsmanager.Secret.fromSecretNameV2(scope, id, reference);
-  }
-  // Complete ARNs end with the 6-character suffix Secrets Manager adds to the name.
-  return /-[A-Za-z0-9]{6}$/.test(reference)
+  return reference.startsWith('arn:')
     ? secretsmanager.Secret.fromSecretCompleteArn(scope, id, reference)
-    : secretsmanager.Secret.fromSecretPartialArn(scope, id, reference);
+    : secretsmanager.Secret.fromSecretNameV2(scope, id, reference);
 }
 
 /**
@@ -323,8 +319,11 @@ export class RunnerctlStack extends Stack {
       ...config.controller.environment,
       RUNNERCTL_TABLE: this.table.tableName,
       RUNNERCTL_QUEUE_URL: this.queue.queueUrl,
+      // Where the SQS consumer moves poison messages at once (the redrive policy would only
+      // move them after maxReceiveCount receives).
+      RUNNERCTL_DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
       RUNNERCTL_PORT: String(CONTROLLER_PORT),
-      AWS_REGION: Aws.REGION,
+      AWS_REGION: this.region,
       GITHUB_APP_ID: String(config.github.appId),
     };
     if (config.github.installationId !== undefined) {
@@ -353,6 +352,11 @@ export class RunnerctlStack extends Stack {
         startPeriod: Duration.seconds(30),
       },
       stopTimeout: Duration.seconds(30),
+      // Node as PID 1 would ignore SIGTERM unless it installs a handler; an init process
+      // forwards ECS's SIGTERM to it.
+      linuxParameters: new ecs.LinuxParameters(controllerTaskDefinition, 'LinuxParameters', {
+        initProcessEnabled: true,
+      }),
       logging: ecs.LogDrivers.awsLogs({ logGroup: controllerLogs, streamPrefix: 'controller' }),
     });
 
@@ -403,11 +407,18 @@ export class RunnerctlStack extends Stack {
   private network(config: DeployConfig): ec2.IVpc {
     const { network } = config;
     if (network.mode === 'existing') {
-      return ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
+      const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
         vpcId: network.vpcId,
         availabilityZones: network.availabilityZones,
         privateSubnetIds: network.privateSubnetIds,
       });
+      Validations.of(vpc).acknowledge({
+        id: '@aws-cdk/aws-ec2:noSubnetRouteTableId',
+        reason:
+          'The stack only places tasks in the existing subnets; it never reads or changes ' +
+          'their route tables, so their ids are not needed.',
+      });
+      return vpc;
     }
     const flowLogs = new logs.LogGroup(this, 'VpcFlowLogs', {
       retention: config.logRetentionDays as logs.RetentionDays,

@@ -191,6 +191,9 @@ describe('cluster and controller service', () => {
     expect(containers).toHaveLength(1);
     const container = containers[0]!;
     expect(container.Name).toBe('controller');
+    expect(container.LinuxParameters).toMatchObject({ InitProcessEnabled: true });
+    expect(container.PortMappings).toEqual([{ ContainerPort: 8080, Protocol: 'tcp' }]);
+    expect(JSON.stringify(container.Image)).toContain('/runnerctl/controller:0.1.0');
     const healthCheck = container.HealthCheck as { Command: string[] };
     expect(healthCheck.Command.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
     expect(healthCheck.Command[3]).toContain('http://127.0.0.1:8080/healthz');
@@ -205,6 +208,7 @@ describe('cluster and controller service', () => {
     expect(environment).toEqual({
       RUNNERCTL_TABLE: { Ref: id.Table },
       RUNNERCTL_QUEUE_URL: { Ref: id.EventQueue },
+      RUNNERCTL_DEAD_LETTER_QUEUE_URL: { Ref: id.DeadLetterQueue },
       RUNNERCTL_PORT: '8080',
       AWS_REGION: { Ref: 'AWS::Region' },
       GITHUB_APP_ID: '123456',
