@@ -2,12 +2,11 @@
 // task definitions, RunTask with idempotency and faults, the Fargate task lifecycle on the
 // injected Clock, and a ContainerRuntime that runs each task's essential container.
 
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../util/clock.ts';
 import { systemClock } from '../../util/clock.ts';
 import {
   AwsServiceError,
-  epochSeconds,
   optionalArray,
   optionalNumber,
   optionalObject,
@@ -16,9 +15,29 @@ import {
   startAwsJsonServer,
 } from '../aws-json.ts';
 import { isFargateSize, parseCpu, parseMemory } from './fargate.ts';
+import {
+  clientError,
+  invalidParameter,
+  readKeyValues,
+  readStrategy,
+  readTags,
+  STATUS_ORDER,
+  throttled,
+} from './model.ts';
+import type {
+  CapacityProviderItem,
+  SimulatedTask,
+  StopRequest,
+  Task,
+  TaskStatus,
+} from './model.ts';
+import { createEcsRegistry } from './registry.ts';
 import type { ContainerRuntime, RunningContainer } from './runtime.ts';
 import { SIGKILL_EXIT_CODE } from './runtime.ts';
+import { snapshot, taskOutput as renderTask } from './task-view.ts';
 import { TokenBucket } from './throttle.ts';
+
+export type { SimulatedTask, TaskStatus } from './model.ts';
 
 /** Milliseconds of clock time spent in each lifecycle step. */
 export interface EcsLatencies {
@@ -112,36 +131,6 @@ export const OVERRIDES_LIMIT = 8192;
 const STOPPED_TASK_RETENTION_MS = 60 * 60 * 1000;
 const CLIENT_TOKEN_RETENTION_MS = 24 * 60 * 60 * 1000;
 
-export type TaskStatus =
-  | 'PROVISIONING'
-  | 'PENDING'
-  | 'ACTIVATING'
-  | 'RUNNING'
-  | 'DEACTIVATING'
-  | 'STOPPING'
-  | 'DEPROVISIONING'
-  | 'STOPPED';
-
-/** What the control API shows of a task. */
-export interface SimulatedTask {
-  taskArn: string;
-  clusterArn: string;
-  family: string;
-  lastStatus: TaskStatus;
-  desiredStatus: 'RUNNING' | 'STOPPED';
-  capacityProvider: 'FARGATE' | 'FARGATE_SPOT';
-  startedBy?: string;
-  group: string;
-  stopCode?: string;
-  stoppedReason?: string;
-  exitCode?: number;
-  /** The container environment (carries the JIT config: never log it). */
-  environment: Record<string, string>;
-  createdAt: number;
-  startedAt?: number;
-  stoppedAt?: number;
-}
-
 export interface EcsSimulator {
   url: string;
   region: string;
@@ -159,96 +148,6 @@ export interface EcsSimulator {
   close(): Promise<void>;
 }
 
-const STATUS_ORDER: TaskStatus[] = [
-  'PROVISIONING',
-  'PENDING',
-  'ACTIVATING',
-  'RUNNING',
-  'DEACTIVATING',
-  'STOPPING',
-  'DEPROVISIONING',
-  'STOPPED',
-];
-
-interface KeyValue {
-  name: string;
-  value: string;
-}
-
-interface ContainerDefinition {
-  name: string;
-  image: string;
-  essential: boolean;
-  environment: KeyValue[];
-  stopTimeout?: number;
-  raw: Record<string, unknown>;
-}
-
-interface TaskDefinition {
-  family: string;
-  revision: number;
-  arn: string;
-  cpu?: number;
-  memory?: number;
-  networkMode: string;
-  requiresCompatibilities: string[];
-  containers: ContainerDefinition[];
-  registeredAt: number;
-  tags: { key: string; value: string }[];
-  output: Record<string, unknown>;
-}
-
-interface Cluster {
-  name: string;
-  arn: string;
-  capacityProviders: string[];
-  defaultStrategy: { capacityProvider: string; weight?: number; base?: number }[];
-  tags: { key: string; value: string }[];
-}
-
-interface StopRequest {
-  stopCode: 'UserInitiated' | 'SpotInterruption';
-  reason: string;
-}
-
-interface Task {
-  id: string;
-  arn: string;
-  cluster: Cluster;
-  definition: TaskDefinition;
-  essential: ContainerDefinition;
-  capacityProvider: 'FARGATE' | 'FARGATE_SPOT';
-  viaStrategy: boolean;
-  cpu: number;
-  memory: number;
-  overrides: Record<string, unknown>;
-  environment: Record<string, string>;
-  startedBy?: string;
-  group: string;
-  tags: { key: string; value: string }[];
-  subnet: string;
-  lastStatus: TaskStatus;
-  desiredStatus: 'RUNNING' | 'STOPPED';
-  version: number;
-  createdAt: number;
-  pullStartedAt?: number;
-  pullStoppedAt?: number;
-  connectivityAt?: number;
-  startedAt?: number;
-  stoppingAt?: number;
-  executionStoppedAt?: number;
-  stoppedAt?: number;
-  stopCode?: string;
-  stoppedReason?: string;
-  containerStatus: string;
-  containerReason?: string;
-  exitCode?: number;
-  stopRequest?: StopRequest;
-  stopController: AbortController;
-  willFailToStart: boolean;
-  watchers: Set<() => void>;
-}
-
 interface TokenRecord {
   fingerprint: string;
   taskArns: string[];
@@ -258,16 +157,6 @@ interface TokenRecord {
 
 /** Exits 0 at once: the simulator's runtime when none is given. */
 const exitAtOnce: ContainerRuntime = { start: () => ({ exited: Promise.resolve(0) }) };
-
-function clientError(message: string): AwsServiceError {
-  return new AwsServiceError('ClientException', message);
-}
-function invalidParameter(message: string): AwsServiceError {
-  return new AwsServiceError('InvalidParameterException', message);
-}
-function throttled(): AwsServiceError {
-  return new AwsServiceError('ThrottlingException', 'Rate exceeded');
-}
 
 /** JSON with sorted keys, so equal requests fingerprint equally whatever the key order. */
 function stableStringify(value: unknown): string {
@@ -281,38 +170,6 @@ function stableStringify(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function readKeyValues(list: unknown, field: string): KeyValue[] {
-  if (list === undefined || list === null) return [];
-  if (!Array.isArray(list)) throw invalidParameter(`${field} must be a list of name/value pairs.`);
-  return list.map((item: unknown) => {
-    const entry = item as { name?: unknown; value?: unknown } | null;
-    if (!entry || typeof entry.name !== 'string' || typeof (entry.value ?? '') !== 'string') {
-      throw invalidParameter(`${field} entries must have a string name and value.`);
-    }
-    return { name: entry.name, value: (entry.value as string | undefined) ?? '' };
-  });
-}
-
-function readTags(list: unknown): { key: string; value: string }[] {
-  if (list === undefined || list === null) return [];
-  if (!Array.isArray(list)) throw invalidParameter('tags must be a list.');
-  if (list.length > 50) throw invalidParameter('The number of tags must be at most 50.');
-  return list.map((item: unknown) => {
-    const tag = item as { key?: unknown; value?: unknown } | null;
-    if (!tag || typeof tag.key !== 'string' || tag.key.length < 1 || tag.key.length > 128) {
-      throw invalidParameter('Tag keys must be between 1 and 128 characters.');
-    }
-    const value = tag.value ?? '';
-    if (typeof value !== 'string' || value.length > 256) {
-      throw invalidParameter('Tag values must be at most 256 characters.');
-    }
-    if (tag.key.toLowerCase().startsWith('aws:')) {
-      throw invalidParameter('Tag keys cannot start with the reserved prefix aws:.');
-    }
-    return { key: tag.key, value };
-  });
-}
-
 export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Promise<EcsSimulator> {
   const clock = options.clock ?? systemClock;
   const runtime = options.runtime ?? exitAtOnce;
@@ -322,8 +179,6 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
   const random = seededRandom(options.seed ?? 1);
   let faults: EcsFaults = mergeFaults(DEFAULT_FAULTS, options.faults);
 
-  const clusters = new Map<string, Cluster>();
-  const families = new Map<string, TaskDefinition[]>();
   const tasks = new Map<string, Task>();
   const tokens = new Map<string, TokenRecord>();
   let runTaskBucket = new TokenBucket(
@@ -343,216 +198,26 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
   }
 
   const arnPrefix = `arn:aws:ecs:${region}:${accountId}`;
-
-  // ---- clusters ----
-
-  const clusterOutput = (cluster: Cluster) => {
-    let running = 0;
-    let pending = 0;
-    for (const task of tasks.values()) {
-      if (task.cluster !== cluster) continue;
-      if (task.lastStatus === 'RUNNING') running += 1;
-      else if (STATUS_ORDER.indexOf(task.lastStatus) < STATUS_ORDER.indexOf('RUNNING'))
-        pending += 1;
-    }
-    return {
-      clusterArn: cluster.arn,
-      clusterName: cluster.name,
-      status: 'ACTIVE',
-      registeredContainerInstancesCount: 0,
-      runningTasksCount: running,
-      pendingTasksCount: pending,
-      activeServicesCount: 0,
-      statistics: [],
-      tags: cluster.tags,
-      settings: [{ name: 'containerInsights', value: 'disabled' }],
-      capacityProviders: cluster.capacityProviders,
-      defaultCapacityProviderStrategy: cluster.defaultStrategy,
-    };
-  };
-
-  const resolveCluster = (ref: string | undefined): Cluster => {
-    const name = (ref ?? 'default').split('/').pop() ?? '';
-    const cluster = clusters.get(name);
-    if (!cluster || (ref?.startsWith('arn:') && ref !== cluster.arn)) {
-      throw new AwsServiceError('ClusterNotFoundException', 'Cluster not found.');
-    }
-    return cluster;
-  };
-
-  const readCapacityProviders = (input: Record<string, unknown>) => {
-    const providers = (optionalArray(input, 'capacityProviders') ?? []) as string[];
-    for (const provider of providers) {
-      if (provider !== 'FARGATE' && provider !== 'FARGATE_SPOT') {
-        throw invalidParameter(
-          `The specified capacity provider '${String(provider)}' is not supported by the simulator (FARGATE and FARGATE_SPOT only).`,
-        );
+  const registry = createEcsRegistry({
+    clock,
+    arnPrefix,
+    accountId,
+    taskCounts: (cluster) => {
+      let running = 0;
+      let pending = 0;
+      for (const task of tasks.values()) {
+        if (task.cluster !== cluster) continue;
+        if (task.lastStatus === 'RUNNING') running += 1;
+        else if (STATUS_ORDER.indexOf(task.lastStatus) < STATUS_ORDER.indexOf('RUNNING')) {
+          pending += 1;
+        }
       }
-    }
-    const strategy = readStrategy(optionalArray(input, 'defaultCapacityProviderStrategy'));
-    for (const item of strategy ?? []) {
-      if (!providers.includes(item.capacityProvider)) {
-        throw invalidParameter(
-          `The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again.`,
-        );
-      }
-    }
-    return { providers, strategy: strategy ?? [] };
-  };
-
-  const createCluster = (input: Record<string, unknown>) => {
-    const name = optionalString(input, 'clusterName') ?? 'default';
-    if (!/^[A-Za-z0-9_-]{1,255}$/.test(name)) {
-      throw invalidParameter(
-        'Cluster name can only contain letters, numbers, hyphens and underscores, up to 255 characters.',
-      );
-    }
-    const existing = clusters.get(name);
-    if (existing) return { cluster: clusterOutput(existing) };
-    const { providers, strategy } = readCapacityProviders(input);
-    const cluster: Cluster = {
-      name,
-      arn: `${arnPrefix}:cluster/${name}`,
-      capacityProviders: providers,
-      defaultStrategy: strategy,
-      tags: readTags(input.tags),
-    };
-    clusters.set(name, cluster);
-    return { cluster: clusterOutput(cluster) };
-  };
-
-  // ---- task definitions ----
-
-  const registerTaskDefinition = (input: Record<string, unknown>) => {
-    const family = optionalString(input, 'family');
-    if (!family || !/^[A-Za-z0-9_-]{1,255}$/.test(family)) {
-      throw clientError(
-        'Family contains invalid characters: up to 255 letters, numbers, hyphens and underscores are allowed.',
-      );
-    }
-    const rawContainers = optionalArray(input, 'containerDefinitions') ?? [];
-    if (rawContainers.length === 0) throw clientError('Container list cannot be empty.');
-    const containers = rawContainers.map((item) => {
-      const raw = item as Record<string, unknown>;
-      const name = optionalString(raw, 'name');
-      const image = optionalString(raw, 'image');
-      if (!name) throw clientError('Container.name should not be null or empty.');
-      if (!image) throw clientError('Container.image should not be null or empty.');
-      const stopTimeout = optionalNumber(raw, 'stopTimeout');
-      if (stopTimeout !== undefined && (stopTimeout < 2 || stopTimeout > 120)) {
-        throw clientError('Fargate only supports stopTimeout values between 2 and 120 seconds.');
-      }
-      const definition: ContainerDefinition = {
-        name,
-        image,
-        essential: raw.essential !== false,
-        environment: readKeyValues(raw.environment, `containerDefinitions[${name}].environment`),
-        raw,
-      };
-      if (stopTimeout !== undefined) definition.stopTimeout = stopTimeout;
-      return definition;
-    });
-    const names = new Set(containers.map((c) => c.name));
-    if (names.size !== containers.length) {
-      throw clientError('Container names must be unique within a task definition.');
-    }
-    if (!containers.some((c) => c.essential)) {
-      throw clientError('A task definition must have at least one essential container.');
-    }
-    const requires = (optionalArray(input, 'requiresCompatibilities') ?? []) as string[];
-    const networkMode = optionalString(input, 'networkMode') ?? 'bridge';
-    const cpuRaw = optionalString(input, 'cpu');
-    const memoryRaw = optionalString(input, 'memory');
-    const cpu = cpuRaw === undefined ? undefined : parseCpu(cpuRaw);
-    const memory = memoryRaw === undefined ? undefined : parseMemory(memoryRaw);
-    if (cpu !== undefined && Number.isNaN(cpu))
-      throw clientError(`Invalid 'cpu' setting for task: ${cpuRaw}`);
-    if (memory !== undefined && Number.isNaN(memory)) {
-      throw clientError(`Invalid 'memory' setting for task: ${memoryRaw}`);
-    }
-    if (requires.includes('FARGATE')) {
-      if (networkMode !== 'awsvpc') {
-        throw clientError(`Fargate only supports network mode 'awsvpc'.`);
-      }
-      if (cpu === undefined)
-        throw clientError(`Fargate requires that 'cpu' be defined at the task level.`);
-      if (memory === undefined) {
-        throw clientError(`Fargate requires that 'memory' be defined at the task level.`);
-      }
-      if (!isFargateSize(cpu, memory)) {
-        throw clientError(
-          `No Fargate configuration exists for given values: ${cpu} CPU, ${memory} memory. See the Amazon ECS documentation for the valid values.`,
-        );
-      }
-    }
-    const revisions = families.get(family) ?? [];
-    const revision = revisions.length + 1;
-    const arn = `${arnPrefix}:task-definition/${family}:${revision}`;
-    const registeredAt = clock.now();
-    const output: Record<string, unknown> = {
-      taskDefinitionArn: arn,
-      containerDefinitions: containers.map((c) => ({
-        ...c.raw,
-        essential: c.essential,
-        environment: c.environment,
-      })),
-      family,
-      revision,
-      status: 'ACTIVE',
-      networkMode,
-      requiresCompatibilities: requires,
-      compatibilities: networkMode === 'awsvpc' ? ['EC2', 'FARGATE'] : ['EC2'],
-      registeredAt: epochSeconds(registeredAt),
-      registeredBy: `arn:aws:iam::${accountId}:user/sandbox`,
-    };
-    for (const key of [
-      'taskRoleArn',
-      'executionRoleArn',
-      'volumes',
-      'placementConstraints',
-      'pidMode',
-      'ipcMode',
-      'proxyConfiguration',
-      'ephemeralStorage',
-      'runtimePlatform',
-    ]) {
-      if (input[key] !== undefined) output[key] = input[key];
-    }
-    if (cpu !== undefined) output.cpu = String(cpu);
-    if (memory !== undefined) output.memory = String(memory);
-    const definition: TaskDefinition = {
-      family,
-      revision,
-      arn,
-      networkMode,
-      requiresCompatibilities: requires,
-      containers,
-      registeredAt,
-      tags: readTags(input.tags),
-      output,
-    };
-    if (cpu !== undefined) definition.cpu = cpu;
-    if (memory !== undefined) definition.memory = memory;
-    revisions.push(definition);
-    families.set(family, revisions);
-    return {
-      taskDefinition: output,
-      ...(definition.tags.length > 0 ? { tags: definition.tags } : {}),
-    };
-  };
-
-  /** `family`, `family:revision` or the full ARN; the latest ACTIVE revision for a bare family. */
-  const findTaskDefinition = (ref: string): TaskDefinition | undefined => {
-    const short = ref.startsWith('arn:') ? (ref.split('task-definition/')[1] ?? '') : ref;
-    const [family, revisionText] = short.split(':');
-    const revisions = families.get(family ?? '');
-    if (!revisions) return undefined;
-    const definition =
-      revisionText === undefined ? revisions.at(-1) : revisions[Number(revisionText) - 1];
-    if (!definition) return undefined;
-    if (ref.startsWith('arn:') && definition.arn !== ref) return undefined;
-    return definition;
-  };
+      return { running, pending };
+    },
+  });
+  const { resolveCluster, findTaskDefinition } = registry;
+  const taskOutput = (task: Task, includeTags: boolean) =>
+    renderTask(task, includeTags, region, arnPrefix);
 
   // ---- tasks: lifecycle ----
 
@@ -717,103 +382,7 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
     }
   };
 
-  const taskOutput = (task: Task, includeTags: boolean) => {
-    const out: Record<string, unknown> = {
-      taskArn: task.arn,
-      clusterArn: task.cluster.arn,
-      taskDefinitionArn: task.definition.arn,
-      lastStatus: task.lastStatus,
-      desiredStatus: task.desiredStatus,
-      cpu: String(task.cpu),
-      memory: String(task.memory),
-      group: task.group,
-      version: task.version,
-      createdAt: epochSeconds(task.createdAt),
-      availabilityZone: `${region}a`,
-      platformVersion: '1.4.0',
-      platformFamily: 'Linux',
-      enableExecuteCommand: false,
-      ephemeralStorage: { sizeInGiB: 20 },
-      fargateEphemeralStorage: { sizeInGiB: 20 },
-      overrides: task.overrides,
-      attributes: [{ name: 'ecs.cpu-architecture', value: 'x86_64' }],
-      attachments: [
-        {
-          id: task.id.slice(0, 8) + '-eni',
-          type: 'ElasticNetworkInterface',
-          status:
-            task.lastStatus === 'STOPPED'
-              ? 'DELETED'
-              : task.lastStatus === 'PROVISIONING'
-                ? 'PRECREATED'
-                : 'ATTACHED',
-          details: [
-            { name: 'subnetId', value: task.subnet },
-            { name: 'networkInterfaceId', value: `eni-${task.id.slice(0, 17)}` },
-          ],
-        },
-      ],
-      containers: [
-        {
-          containerArn: `${arnPrefix}:container/${task.cluster.name}/${task.id}/${createHash('sha1')
-            .update(task.arn + task.essential.name)
-            .digest('hex')
-            .slice(0, 32)}`,
-          taskArn: task.arn,
-          name: task.essential.name,
-          image: task.essential.image,
-          lastStatus: task.containerStatus,
-          networkInterfaces: [],
-          cpu: '0',
-          ...(task.exitCode !== undefined ? { exitCode: task.exitCode } : {}),
-          ...(task.containerReason !== undefined ? { reason: task.containerReason } : {}),
-        },
-      ],
-    };
-    if (task.viaStrategy) out.capacityProviderName = task.capacityProvider;
-    else out.launchType = 'FARGATE';
-    if (task.startedBy !== undefined) out.startedBy = task.startedBy;
-    if (task.connectivityAt !== undefined) {
-      out.connectivity = 'CONNECTED';
-      out.connectivityAt = epochSeconds(task.connectivityAt);
-    }
-    const times: [string, number | undefined][] = [
-      ['pullStartedAt', task.pullStartedAt],
-      ['pullStoppedAt', task.pullStoppedAt],
-      ['startedAt', task.startedAt],
-      ['stoppingAt', task.stoppingAt],
-      ['executionStoppedAt', task.executionStoppedAt],
-      ['stoppedAt', task.stoppedAt],
-    ];
-    for (const [key, value] of times) if (value !== undefined) out[key] = epochSeconds(value);
-    if (task.stopCode !== undefined) out.stopCode = task.stopCode;
-    if (task.stoppedReason !== undefined) out.stoppedReason = task.stoppedReason;
-    if (includeTags && task.tags.length > 0) out.tags = task.tags;
-    return out;
-  };
-
-  const snapshot = (task: Task): SimulatedTask => {
-    const out: SimulatedTask = {
-      taskArn: task.arn,
-      clusterArn: task.cluster.arn,
-      family: task.definition.family,
-      lastStatus: task.lastStatus,
-      desiredStatus: task.desiredStatus,
-      capacityProvider: task.capacityProvider,
-      group: task.group,
-      environment: { ...task.environment },
-      createdAt: task.createdAt,
-    };
-    if (task.startedBy !== undefined) out.startedBy = task.startedBy;
-    if (task.stopCode !== undefined) out.stopCode = task.stopCode;
-    if (task.stoppedReason !== undefined) out.stoppedReason = task.stoppedReason;
-    if (task.exitCode !== undefined) out.exitCode = task.exitCode;
-    if (task.startedAt !== undefined) out.startedAt = task.startedAt;
-    if (task.stoppedAt !== undefined) out.stoppedAt = task.stoppedAt;
-    return out;
-  };
-
-  const findTask = (cluster: Cluster, ref: string): Task | undefined => {
+  const findTask = (cluster: Task['cluster'], ref: string): Task | undefined => {
     const id = ref.split('/').pop() ?? '';
     const task = tasks.get(`${arnPrefix}:task/${cluster.name}/${id}`);
     if (!task) return undefined;
@@ -823,27 +392,9 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
 
   // ---- RunTask ----
 
-  function readStrategy(list: unknown[] | undefined) {
-    if (list === undefined) return undefined;
-    return list.map((item) => {
-      const entry = item as { capacityProvider?: unknown; weight?: unknown; base?: unknown };
-      if (typeof entry.capacityProvider !== 'string') {
-        throw invalidParameter(
-          'capacityProvider must be specified in a capacity provider strategy item.',
-        );
-      }
-      const out: { capacityProvider: string; weight?: number; base?: number } = {
-        capacityProvider: entry.capacityProvider,
-      };
-      if (typeof entry.weight === 'number') out.weight = entry.weight;
-      if (typeof entry.base === 'number') out.base = entry.base;
-      return out;
-    });
-  }
-
   /** Picks FARGATE or FARGATE_SPOT for each of `count` tasks per the strategy's base and weights. */
   const placeByStrategy = (
-    strategy: { capacityProvider: string; weight?: number; base?: number }[],
+    strategy: CapacityProviderItem[],
     count: number,
   ): ('FARGATE' | 'FARGATE_SPOT')[] => {
     const placements: ('FARGATE' | 'FARGATE_SPOT')[] = [];
@@ -1139,66 +690,7 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
   };
 
   const operations = {
-    CreateCluster: createCluster,
-    DescribeClusters: (input: Record<string, unknown>) => {
-      const refs = (optionalArray(input, 'clusters') ?? ['default']) as string[];
-      const found: unknown[] = [];
-      const failures: unknown[] = [];
-      for (const ref of refs) {
-        try {
-          found.push(clusterOutput(resolveCluster(ref)));
-        } catch {
-          failures.push({
-            arn: ref.startsWith('arn:') ? ref : `${arnPrefix}:cluster/${ref}`,
-            reason: 'MISSING',
-          });
-        }
-      }
-      return { clusters: found, failures };
-    },
-    PutClusterCapacityProviders: (input: Record<string, unknown>) => {
-      const cluster = resolveCluster(optionalString(input, 'cluster'));
-      const { providers, strategy } = readCapacityProviders(input);
-      cluster.capacityProviders = providers;
-      cluster.defaultStrategy = strategy;
-      return { cluster: clusterOutput(cluster) };
-    },
-    RegisterTaskDefinition: registerTaskDefinition,
-    DescribeTaskDefinition: (input: Record<string, unknown>) => {
-      const ref = optionalString(input, 'taskDefinition');
-      const definition = ref ? findTaskDefinition(ref) : undefined;
-      if (!definition) throw clientError('Unable to describe task definition.');
-      const include = (optionalArray(input, 'include') ?? []) as string[];
-      return {
-        taskDefinition: definition.output,
-        ...(include.includes('TAGS') ? { tags: definition.tags } : {}),
-      };
-    },
-    ListTaskDefinitions: (input: Record<string, unknown>) => {
-      const prefix = optionalString(input, 'familyPrefix');
-      const sort = optionalString(input, 'sort') ?? 'ASC';
-      const status = optionalString(input, 'status') ?? 'ACTIVE';
-      const all = [...families.values()]
-        .flat()
-        .filter((d) => status === 'ACTIVE' && (prefix === undefined || d.family === prefix))
-        .sort((a, b) =>
-          a.family === b.family ? a.revision - b.revision : a.family < b.family ? -1 : 1,
-        )
-        .map((d) => d.arn);
-      if (sort === 'DESC') all.reverse();
-      const maxResults = optionalNumber(input, 'maxResults') ?? 100;
-      const nextToken = optionalString(input, 'nextToken');
-      const start = nextToken
-        ? Number(Buffer.from(nextToken, 'base64url').toString('utf8')) || 0
-        : 0;
-      const out: Record<string, unknown> = {
-        taskDefinitionArns: all.slice(start, start + maxResults),
-      };
-      if (start + maxResults < all.length) {
-        out.nextToken = Buffer.from(String(start + maxResults), 'utf8').toString('base64url');
-      }
-      return out;
-    },
+    ...registry.operations,
     RunTask: runTask,
     DescribeTasks: describeTasks,
     ListTasks: listTasks,
