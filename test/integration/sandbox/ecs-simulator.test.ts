@@ -483,6 +483,44 @@ describe('ECS simulator through @aws-sdk/client-ecs (fast lifecycle)', () => {
     expect(onDemand.tasks).toHaveLength(1);
   });
 
+  it('refuses more than 10 tasks in one RunTask call', async () => {
+    await expect(
+      ecs.send(new RunTaskCommand({ ...runInput(cluster), count: 11 })),
+    ).rejects.toBeInstanceOf(InvalidParameterException);
+  });
+
+  it('draws faults from a seeded PRNG: the same seed gives the same outcomes', async () => {
+    const outcomes = async (seed: number) => {
+      const other = await startEcsSimulator({
+        seed,
+        runtime,
+        faults: { spotCapacityShortage: 0.5 },
+        latencies: { provisioning: 60_000 },
+      });
+      const otherEcs = client(other.url, other.region);
+      try {
+        await setUpCluster(otherEcs, 'seeded');
+        const out = await otherEcs.send(
+          new RunTaskCommand({
+            ...runInput('seeded'),
+            launchType: undefined,
+            capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }],
+            count: 10,
+          }),
+        );
+        return { started: out.tasks!.length, refused: out.failures!.length };
+      } finally {
+        otherEcs.destroy();
+        await other.close();
+      }
+    };
+    const first = await outcomes(7);
+    expect(first.started + first.refused).toBe(10);
+    expect(first.started).toBeGreaterThan(0);
+    expect(first.refused).toBeGreaterThan(0);
+    expect(await outcomes(7)).toEqual(first);
+  });
+
   it('refuses FARGATE_SPOT on a cluster without that capacity provider', async () => {
     await ecs.send(
       new CreateClusterCommand({ clusterName: 'od-only', capacityProviders: ['FARGATE'] }),
