@@ -1,7 +1,7 @@
 // The REST API the controller uses, with GitHub's authentication, permissions, rate-limit
 // headers, pagination (Link), ETags and 304 answers. Each route returns a body in GitHub's shape.
 
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../../util/clock.ts';
 import { type AppIdentity, isJwtShaped, type TokenStore, verifyAppJwt } from './auth.ts';
 import { credentialProof, encodeJitConfig, newClientId, randomRsaParams } from './jitconfig.ts';
@@ -217,7 +217,8 @@ export function buildRestRouter(
             poolName: 'Default',
             disableUpdate: true,
             ephemeral: true,
-            serverUrl: `${base}/_runner/`,
+            // Shaped like the real pipelines URL, whose path carries a tenant token.
+            serverUrl: `${base}/_runner/${randomBytes(38).toString('base64url')}/`,
             gitHubUrl: githubUrlOf(scope),
             workFolder: runner.workFolder,
             useV2Flow: true,
@@ -227,7 +228,7 @@ export function buildRestRouter(
             scheme: 'OAuth',
             data: {
               clientId: runner.clientId,
-              authorizationUrl: `${base}/_runner/oauth2/token/${newClientId()}`,
+              authorizationUrl: `${base}/_runner/_apis/oauth2/token/${newClientId()}`,
               requireFipsCryptography: 'False',
             },
           },
