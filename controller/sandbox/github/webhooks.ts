@@ -245,6 +245,7 @@ export class WebhookDispatcher {
       'x-github-hook-id': '1',
       'x-github-hook-installation-target-id': String(this.options.appId),
       'x-github-hook-installation-target-type': 'integration',
+      'x-hub-signature': `sha1=${createHmac('sha1', this.options.secret).update(pending.body).digest('hex')}`,
       'x-hub-signature-256': signBody(this.options.secret, pending.body),
     };
   }

@@ -184,5 +184,34 @@ describe('fake runner', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code, out).toBe(0);
     expect(out).toMatch(/completed with result: Succeeded/);
+    expect(out).not.toContain(r.config);
+  });
+
+  it('fails the job of a runner killed while busy (SIGKILL) once it is lost', async () => {
+    await sim.control.setTimings({ runnerLostAfterMs: 300 });
+    const r = await jit('rctl-killed', ['self-hosted', 'killed']);
+    const run = await sim.control.createWorkflowRun({
+      repo: 'acme/app',
+      jobs: [{ name: 'long', runsOn: ['killed'], durationMs: 3_600_000 }],
+    });
+    const child = spawn(process.execPath, ['--import', 'tsx', runScript, '--jitconfig', r.config], {
+      stdio: 'ignore',
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_code, signal) => resolve(signal)),
+    );
+    const jobId = run.jobIds[0]!;
+    await eventually(
+      async () => (await sim.control.getJob({ jobId })).status === 'in_progress',
+      'job taken',
+    );
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const failed = await eventually(async () => {
+      const j = await sim.control.getJob({ jobId });
+      return j.status === 'completed' ? j : undefined;
+    }, 'the lost-runner timeout');
+    expect(failed.conclusion).toBe('failure');
+    expect(await exists(r.id)).toBe(false);
   });
 });
