@@ -601,7 +601,9 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
       tasks.set(task.arn, task);
       created.push(task);
     });
-    if (clientToken !== undefined) {
+    // Only a call that started something is remembered: after a capacity shortage the caller
+    // retries with the same token and must get a fresh attempt, not the old failure.
+    if (clientToken !== undefined && created.length > 0) {
       tokens.set(`${cluster.arn}|${clientToken}`, {
         fingerprint,
         taskArns: created.map((t) => t.arn),

@@ -468,16 +468,21 @@ describe('ECS simulator through @aws-sdk/client-ecs (fast lifecycle)', () => {
 
   it('answers a FARGATE_SPOT shortage as a failures[] entry with AWS text', async () => {
     sim.setFaults({ spotCapacityShortage: 1 });
-    const out = await ecs.send(
-      new RunTaskCommand({
-        ...runInput(cluster),
-        launchType: undefined,
-        capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }],
-      }),
-    );
+    const spotInput: RunTaskCommandInput = {
+      ...runInput(cluster, env({ EXIT_CODE: '0' })),
+      launchType: undefined,
+      capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }],
+      clientToken: 'spot-retry-token',
+    };
+    const out = await ecs.send(new RunTaskCommand(spotInput));
     expect(out.tasks).toEqual([]);
     expect(out.failures).toEqual([{ reason: SPOT_SHORTAGE }]);
     expect(fieldsUnknownToSdk(handler.last(), withoutMetadata(out))).toEqual([]);
+    // A retry with the same clientToken once capacity is back starts the task.
+    sim.setFaults({ spotCapacityShortage: 0 });
+    const retried = await ecs.send(new RunTaskCommand(spotInput));
+    expect(retried.tasks).toHaveLength(1);
+    sim.setFaults({ spotCapacityShortage: 1 });
     // On-demand Fargate is unaffected and never substituted by itself.
     const onDemand = await ecs.send(new RunTaskCommand(runInput(cluster, env({ EXIT_CODE: '0' }))));
     expect(onDemand.tasks).toHaveLength(1);
