@@ -92,7 +92,16 @@ export async function startGitHubSimulator(
   state.onJobEvent((event) => webhooks.enqueue(event));
 
   const closing = new AbortController();
-  const restDeps: RestDeps = { clock, state, app, tokens, limiter, faults: restFaults, apiUrl };
+  const restDeps: RestDeps = {
+    clock,
+    state,
+    app,
+    tokens,
+    limiter,
+    faults: restFaults,
+    apiUrl,
+    webhooks,
+  };
   const control = createControl({
     url: apiUrl,
     state,

@@ -16,6 +16,7 @@ import {
   workflowRunJson,
 } from './shapes.ts';
 import type { RunnerScope, SimInstallation, SimState } from './state.ts';
+import type { AppDelivery, WebhookDispatcher } from './webhooks.ts';
 
 export type Caller =
   | { kind: 'app'; appId: number }
@@ -35,6 +36,7 @@ export interface RestDeps {
   limiter: RateLimiter;
   faults: RestFaults;
   apiUrl: () => string;
+  webhooks: WebhookDispatcher;
 }
 
 type Auth = 'jwt' | 'token' | 'any';
@@ -135,6 +137,52 @@ export function buildRestRouter(
       const repo = state.repo(`${ctx.params.owner}/${ctx.params.repo}`);
       return repo ? installationOf(repo.owner) : notFound();
     },
+  });
+  // ---- the App's webhook deliveries (last 3 days) and redelivery -----------------------------
+  const deliveryJson = (d: AppDelivery) => ({
+    id: d.id,
+    guid: d.guid,
+    delivered_at: new Date(d.deliveredAtMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    redelivery: d.redelivery,
+    duration: d.durationMs / 1000,
+    status: d.status,
+    status_code: d.statusCode,
+    event: 'workflow_job',
+    action: d.action,
+    installation_id: d.installationId,
+    repository_id: d.repositoryId,
+    throttled_at: null,
+  });
+  add('GET', '/app/hook/deliveries', {
+    auth: 'jwt',
+    handle: (ctx) => {
+      const perPage = Math.min(100, Math.max(1, Number(ctx.query.get('per_page') ?? 30) || 30));
+      const cursor = Number(ctx.query.get('cursor') ?? Infinity) || Infinity;
+      const status = ctx.query.get('status');
+      const all = deps.webhooks
+        .listAppDeliveries()
+        .filter((d) => d.id < cursor)
+        .filter((d) => {
+          // Deliveries that never connected (status code 0) count as failures.
+          if (status === 'success') return d.statusCode >= 200 && d.statusCode < 400;
+          if (status === 'failure') return d.statusCode === 0 || d.statusCode >= 400;
+          return true;
+        });
+      const page = all.slice(0, perPage);
+      const last = page[page.length - 1];
+      if (all.length <= perPage || !last) return json(200, page.map(deliveryJson));
+      const q = new URLSearchParams(ctx.query);
+      q.set('per_page', String(perPage));
+      q.set('cursor', String(last.id));
+      return json(200, page.map(deliveryJson), {
+        link: `<${apiUrl()}${ctx.path}?${q.toString()}>; rel="next"`,
+      });
+    },
+  });
+  add('POST', '/app/hook/deliveries/{delivery_id}/attempts', {
+    auth: 'jwt',
+    handle: (ctx) =>
+      deps.webhooks.redeliver(Number(ctx.params.delivery_id)) ? json(202, {}) : notFound(),
   });
   add('DELETE', '/installation/token', {
     auth: 'token',
