@@ -182,7 +182,7 @@ describe('GitHub simulator App delivery log', () => {
     ]);
     const guid = failed.data[0]!.guid;
     const attempt = await app.octokit.request('POST /app/hook/deliveries/{delivery_id}/attempts', {
-      delivery_id: failed.data[0]!.id,
+      delivery_id: Number(failed.data[0]!.id),
     });
     expect(attempt.status).toBe(202);
     await sim.control.flushWebhooks();
