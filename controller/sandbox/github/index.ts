@@ -37,7 +37,14 @@ export interface GitHubSimulatorOptions extends Partial<SimFaults> {
   host?: string;
   /** 0 (default) picks a free port. */
   port?: number;
+  /** The clock of the Actions world: job durations, queue timeout, lost runners, webhook delays. */
   clock?: Clock;
+  /**
+   * The clock of the API surface: JWT and token lifetimes, rate-limit windows, the Date header.
+   * Default: `clock`. A sped-up sandbox passes the system clock here, because Octokit measures
+   * token lifetimes and JWT times on real time.
+   */
+  apiClock?: Clock;
   /** Seed of the fault-injection PRNG. Default 1. */
   seed?: number;
   appId?: number;
@@ -66,11 +73,12 @@ export async function startGitHubSimulator(
   options: GitHubSimulatorOptions = {},
 ): Promise<GitHubSimulator> {
   const clock = options.clock ?? systemClock;
+  const apiClock = options.apiClock ?? clock;
   const app = createAppIdentity(options.appId ?? 424242);
   const webhookSecret = options.webhookSecret ?? randomBytes(24).toString('hex');
   const state = new SimState(clock, { ...DEFAULT_TIMINGS, ...options.timings });
-  const tokens = new TokenStore(clock);
-  const limiter = new RateLimiter(clock, { ...DEFAULT_RATE_LIMITS, ...options.rateLimits });
+  const tokens = new TokenStore(apiClock);
+  const limiter = new RateLimiter(apiClock, { ...DEFAULT_RATE_LIMITS, ...options.rateLimits });
   const restFaults: RestFaults = { jitLostResponses: options.jitLostResponses ?? 0 };
   let url = '';
   const apiUrl = () => url;
@@ -93,7 +101,7 @@ export async function startGitHubSimulator(
 
   const closing = new AbortController();
   const restDeps: RestDeps = {
-    clock,
+    clock: apiClock,
     state,
     app,
     tokens,
@@ -113,7 +121,7 @@ export async function startGitHubSimulator(
     restFaults,
   });
   const server = createSimServer({
-    clock,
+    clock: apiClock,
     state,
     limiter,
     rest: buildRestRouter(restDeps),

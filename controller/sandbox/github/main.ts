@@ -31,6 +31,8 @@ async function main(): Promise<void> {
     port: intArg('--port', 0),
     seed: intArg('--seed', 1),
     clock: speed === 1 ? systemClock : scaledClock(speed),
+    // Octokit measures JWT and token lifetimes on real time.
+    apiClock: systemClock,
   });
   const keyFile = arg('--key-file');
   if (keyFile) await sim.writePrivateKey(keyFile);
