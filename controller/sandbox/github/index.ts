@@ -79,7 +79,10 @@ export async function startGitHubSimulator(
   const state = new SimState(clock, { ...DEFAULT_TIMINGS, ...options.timings });
   const tokens = new TokenStore(apiClock);
   const limiter = new RateLimiter(apiClock, { ...DEFAULT_RATE_LIMITS, ...options.rateLimits });
-  const restFaults: RestFaults = { jitLostResponses: options.jitLostResponses ?? 0 };
+  const restFaults: RestFaults = {
+    jitLostResponses: options.jitLostResponses ?? 0,
+    busyLagMs: options.busyLagMs ?? 0,
+  };
   let url = '';
   const apiUrl = () => url;
   const webhooks = new WebhookDispatcher({

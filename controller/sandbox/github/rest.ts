@@ -26,6 +26,8 @@ export type Caller =
 export interface RestFaults {
   /** The next N generate-jitconfig POSTs create the runner but answer 502 (lost response). */
   jitLostResponses: number;
+  /** REST reports a runner busy only this long (clock ms) after it took a job. GitHub: 25-60 s. */
+  busyLagMs: number;
 }
 
 export interface RestDeps {
@@ -300,7 +302,7 @@ export function buildRestRouter(
         const runners = state
           .runnersOf(scope)
           .filter((r) => name === null || r.name === name)
-          .map((r) => runnerJson(state, r));
+          .map((r) => runnerJson(state, r, deps.faults.busyLagMs));
         return paginate(ctx, runners, apiUrl(), (items, total) => ({
           total_count: total,
           runners: items,
@@ -315,7 +317,7 @@ export function buildRestRouter(
         if (denied) return denied;
         const r = state.runners.get(Number(ctx.params.runner_id));
         if (!r || !state.runnersOf(scope).includes(r)) return notFound();
-        return json(200, runnerJson(state, r));
+        return json(200, runnerJson(state, r, deps.faults.busyLagMs));
       },
     });
     add('DELETE', `${prefix}/actions/runners/{runner_id}`, {

@@ -157,6 +157,33 @@ describe('GitHub simulator Actions semantics', () => {
     expect(lines.join('\n')).toMatch(/completed with result: Canceled/);
   });
 
+  it('can lag the REST busy flag like GitHub while DELETE still refuses the busy runner', async () => {
+    await sim.control.setFaults({ busyLagMs: 3_600_000 });
+    try {
+      const r = await jitRunner('rctl-lagging', ['self-hosted', 'lagging']);
+      const run = await sim.control.createWorkflowRun({
+        repo: 'acme/app',
+        jobs: [{ name: 'lag', runsOn: ['lagging'], durationMs: 3_600_000 }],
+      });
+      const exit = start(r.config);
+      await eventually(
+        async () => (await sim.control.getJob({ jobId: run.jobIds[0]! })).status === 'in_progress',
+        'job taken',
+      );
+      // The REST flag still says idle, the world says busy, and the delete is refused.
+      expect((await runner(r.id))?.busy).toBe(false);
+      expect((await sim.control.listRunners()).find((x) => x.id === r.id)?.busy).toBe(true);
+      const error = await octokit
+        .request('DELETE /orgs/{org}/actions/runners/{runner_id}', { org: 'acme', runner_id: r.id })
+        .catch((e: RequestError) => e);
+      expect((error as RequestError).status).toBe(422);
+      await sim.control.cancelRun({ runId: run.runId });
+      expect(await exit).toBe(0);
+    } finally {
+      await sim.control.setFaults({ busyLagMs: 0 });
+    }
+  });
+
   it('holds environment-gated jobs in waiting until approved', async () => {
     const run = await sim.control.createWorkflowRun({
       repo: 'acme/app',
