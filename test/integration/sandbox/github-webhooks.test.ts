@@ -291,6 +291,27 @@ describe('GitHub simulator webhook faults', () => {
     expect(receivedJobs.size).toBe(40 - dropped);
   });
 
+  it('delays a delivery by clock time, so that a later event overtakes it', async () => {
+    const { sim } = await world({ delayRate: 1, delayMs: 300 });
+    const r = await receiver();
+    servers.push(r.server);
+    await sim.control.addWebhookSink({ kind: 'http', url: r.url });
+    const first = await sim.control.createWorkflowRun({
+      repo: 'acme/app',
+      jobs: [{ name: 'slow', runsOn: ['self-hosted', 'x'] }],
+    });
+    await sim.control.setFaults({ delayRate: 0 });
+    const second = await sim.control.createWorkflowRun({
+      repo: 'acme/app',
+      jobs: [{ name: 'fast', runsOn: ['self-hosted', 'x'] }],
+    });
+    await sim.control.flushWebhooks();
+    expect(r.received.map((x) => x.body.workflow_job.id)).toEqual([
+      second.jobIds[0],
+      first.jobIds[0],
+    ]);
+  });
+
   it('reorders deliveries: a held event arrives after the next one', async () => {
     const { run, received } = await playFaults(1, { reorderRate: 1 });
     const order = received.map((r) => run.jobIds.indexOf(r.body.workflow_job.id));
