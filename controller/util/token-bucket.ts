@@ -99,6 +99,12 @@ export class TokenBucket {
     });
   }
 
+  /** Gives back tokens for a call that turned out free (e.g. a 304 answer), up to capacity. */
+  refund(n = 1): void {
+    this.refill();
+    this.tokens = Math.min(this.capacity, this.tokens + n);
+  }
+
   /**
    * Hands out nothing before `epochMs` (a retry-after answer). A later pause never shortens an
    * earlier one. Tokens keep refilling meanwhile, but the bucket is emptied so that the first
