@@ -259,7 +259,7 @@ export function createPoolReconciler(ctx: ReconcileContext) {
     });
 
     // 5. Launch: pending records still needed, plus new ones. Held back after repeated failures.
-    const held = recentLaunchFailure(ctx, records);
+    const held = recentLaunchFailure(ctx, [...records, ...stepped]);
     const toLaunch: RunnerRecord[] = [];
     if (held) {
       requeues.push(held.retryInMs);
