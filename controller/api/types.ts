@@ -8,7 +8,8 @@ export const POOL_KIND = 'RunnerPool';
 /** Where the pool's runners register: one organization, one repository or one enterprise. */
 export type GitHubScopeSpec =
   | { scope: 'org'; organization: string; runnerGroup?: string }
-  | { scope: 'repo'; repository: string /* owner/name */ }
+  /** Repository runners can only join the Default group (validation enforces it). */
+  | { scope: 'repo'; repository: string /* owner/name */; runnerGroup?: string }
   | { scope: 'enterprise'; enterprise: string; runnerGroup?: string };
 
 /** A size a workflow may ask for with `runs-on: [..., <label>]`: a valid Fargate cpu/memory pair. */

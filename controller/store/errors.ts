@@ -41,3 +41,15 @@ export class FencingError extends StoreError {
     this.name = 'FencingError';
   }
 }
+
+/** The local store's data directory is held by another process (its leveldb lock is taken). */
+export class DataDirLockedError extends StoreError {
+  constructor(
+    message: string,
+    readonly dataDir: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'DataDirLockedError';
+  }
+}

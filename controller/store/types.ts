@@ -117,11 +117,15 @@ export interface PoolStore {
     name: string,
     status: RunnerPoolStatus,
     expectedResourceVersion: number,
+    opts?: FencedWrite,
   ): Promise<PoolRecord>;
   /** Marks the pool for deletion (idempotent). NotFoundError when absent. */
   requestPoolDeletion(name: string): Promise<PoolRecord>;
-  /** Removes the record once drained; ConflictError when stale. */
-  removePool(name: string, expectedResourceVersion: number): Promise<void>;
+  /**
+   * Removes the record once drained; ConflictError when stale or not marked for deletion,
+   * NotFoundError when already gone.
+   */
+  removePool(name: string, expectedResourceVersion: number, opts?: FencedWrite): Promise<void>;
 }
 
 export interface JobStore {
@@ -148,6 +152,7 @@ export interface RunnerStore {
   listRunners(filter?: { pool?: string; states?: RunnerState[] }): Promise<RunnerRecord[]>;
   /** Conditional on `runner.version`; returns the record with the new version. */
   updateRunner(runner: RunnerRecord, opts?: FencedWrite): Promise<RunnerRecord>;
+  /** Conditional on version; ConflictError when stale, NotFoundError when already gone. */
   deleteRunner(name: string, expectedVersion: number, opts?: FencedWrite): Promise<void>;
 }
 

@@ -1,0 +1,231 @@
+// `get pools`, `describe pool` and `delete pool`.
+
+import { Option, type Command } from 'commander';
+import { stringify } from 'yaml';
+import type { PoolRecord } from '../../store/types.ts';
+import { NotFoundError } from '../../store/errors.ts';
+import { addStoreOptions, type CliContext, type StoreFlags } from '../context.ts';
+import { CliError } from '../errors.ts';
+import { formatAge, renderTable } from '../format.ts';
+import { verbCommand } from '../groups.ts';
+import { count, poolPhase, poolResource, scopeText } from '../pool-view.ts';
+import { API_VERSION } from '../../api/types.ts';
+
+const POOL_ALIASES = ['pool', 'runnerpools', 'runnerpool'];
+
+function notFound(name: string): CliError {
+  return new CliError(`runnerpool "${name}" not found`);
+}
+
+function sizesText(record: PoolRecord): string {
+  const sizes = record.spec.sizes ?? [];
+  if (sizes.length === 0) return '-';
+  return sizes
+    .map((s) => `${s.label}${s.label === record.spec.defaultSize ? '*' : ''}=${s.cpu}/${s.memory}`)
+    .join(',');
+}
+
+function capacityText(record: PoolRecord): string {
+  const strategy = record.spec.ecs.capacityProviderStrategy;
+  if (!strategy || strategy.length === 0) return 'FARGATE';
+  const text = strategy.map((s) => `${s.capacityProvider}:${s.weight ?? 0}`).join(',');
+  return record.spec.ecs.onDemandFallback === false ? text : `${text}+fallback`;
+}
+
+function table(records: PoolRecord[], wide: boolean, nowMs: number): string {
+  const header = ['NAME', 'SCOPE', 'LABELS', 'MAX', 'QUEUED', 'LAUNCHING', 'IDLE', 'BUSY'];
+  header.push('STATUS', 'AGE');
+  if (wide) header.push('MIN-IDLE', 'PRIORITY', 'SIZES', 'CAPACITY', 'CLUSTER', 'GENERATION');
+  const rows = records.map((r) => {
+    const row = [
+      r.name,
+      scopeText(r.spec.github),
+      r.spec.labels.join(','),
+      String(r.spec.maxRunners),
+      count(r, 'queuedJobs'),
+      count(r, 'launching'),
+      count(r, 'idle'),
+      count(r, 'busy'),
+      poolPhase(r),
+      formatAge(r.createdAt, nowMs),
+    ];
+    if (wide) {
+      row.push(
+        String(r.spec.minIdle ?? 0),
+        String(r.spec.priority ?? 0),
+        sizesText(r),
+        capacityText(r),
+        r.spec.ecs.cluster,
+        `${r.generation}/${r.status?.observedGeneration ?? '-'}`,
+      );
+    }
+    return row;
+  });
+  return renderTable([header, ...rows]);
+}
+
+function describe(record: PoolRecord, nowMs: number): string {
+  const { spec } = record;
+  const lines: string[] = [];
+  const field = (label: string, value: string, indent = 0) =>
+    lines.push(`${' '.repeat(indent)}${`${label}:`.padEnd(24 - indent)}${value}`);
+  field('Name', record.name);
+  for (const [k, v] of Object.entries(record.metadata.labels ?? {})) field('Label', `${k}=${v}`);
+  for (const [k, v] of Object.entries(record.metadata.annotations ?? {})) {
+    field('Annotation', `${k}=${v}`);
+  }
+  field('Created', `${record.createdAt} (${formatAge(record.createdAt, nowMs)} ago)`);
+  field('Generation', String(record.generation));
+  field('Resource version', String(record.resourceVersion));
+  if (record.deletionRequestedAt) {
+    field(
+      'Deletion requested',
+      `${record.deletionRequestedAt}: the controller is draining its runners, then removes the pool`,
+    );
+  }
+  field('Phase', poolPhase(record));
+  lines.push('Spec:');
+  const gh = spec.github;
+  field('GitHub', scopeText(gh), 2);
+  field('Runner group', gh.runnerGroup ?? 'Default', 2);
+  field('Labels', spec.labels.join(', '), 2);
+  field('Max runners', String(spec.maxRunners), 2);
+  field('Min idle', String(spec.minIdle ?? 0), 2);
+  field('Priority', String(spec.priority ?? 0), 2);
+  if (spec.sizes && spec.sizes.length > 0) {
+    lines.push('  Sizes:');
+    for (const s of spec.sizes) {
+      const def = s.label === spec.defaultSize ? ' (default)' : '';
+      lines.push(`    ${s.label}: cpu ${s.cpu}, memory ${s.memory} MiB${def}`);
+    }
+  } else {
+    field('Sizes', 'none (the task definition decides cpu and memory)', 2);
+  }
+  lines.push('  ECS:');
+  const ecs = spec.ecs;
+  field('Cluster', ecs.cluster, 4);
+  field('Task definition', ecs.taskDefinition, 4);
+  field('Container', ecs.containerName ?? 'runner', 4);
+  field('Subnets', ecs.subnets.join(', '), 4);
+  field('Security groups', (ecs.securityGroups ?? []).join(', ') || '-', 4);
+  field('Public IP', ecs.assignPublicIp ? 'yes' : 'no', 4);
+  field('Capacity', capacityText(record), 4);
+  const t = spec.timeouts ?? {};
+  field(
+    'Timeouts',
+    `registration ${t.registration ?? '5m'}, idle ${t.idle ?? '10m'}, max job ${t.maxJobDuration ?? '6h'}`,
+    2,
+  );
+  lines.push('Status:');
+  const status = record.status;
+  if (!status) {
+    lines.push('  not reconciled yet (no controller has written a status)');
+  } else {
+    const current = status.observedGeneration >= record.generation ? 'up to date' : 'behind';
+    field('Observed generation', `${status.observedGeneration} (${current})`, 2);
+    field('Queued jobs', String(status.queuedJobs), 2);
+    field('Launching', String(status.launching), 2);
+    field('Idle', String(status.idle), 2);
+    field('Busy', String(status.busy), 2);
+    lines.push('Conditions:');
+    if (status.conditions.length === 0) {
+      lines.push('  none');
+    } else {
+      const rows = status.conditions.map((c) => [
+        c.type,
+        c.status,
+        c.reason,
+        formatAge(c.lastTransitionTime, nowMs),
+        c.message,
+      ]);
+      const tableText = renderTable([['TYPE', 'STATUS', 'REASON', 'AGE', 'MESSAGE'], ...rows]);
+      lines.push(...tableText.split('\n').map((l) => `  ${l}`));
+    }
+  }
+  return lines.join('\n');
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const get = verbCommand(program, 'get', 'list resources');
+  const getPools = get
+    .command('pools')
+    .aliases(POOL_ALIASES)
+    .description('list runner pools (all, or the NAMEs given)')
+    .argument('[names...]', 'pool names')
+    .addOption(
+      new Option('-o, --output <format>', 'output format (default: table)').choices([
+        'wide',
+        'yaml',
+        'json',
+      ]),
+    );
+  addStoreOptions(getPools).action(
+    async (names: string[], opts: StoreFlags & { output?: string }) => {
+      const records = await ctx.withStore(opts, async (store) => {
+        if (names.length === 0) return store.listPools();
+        const found = await Promise.all(names.map((n) => store.getPool(n)));
+        const missing = names.filter((_, i) => !found[i]);
+        if (missing.length > 0) throw notFound(missing.join('", "'));
+        return found as PoolRecord[];
+      });
+      records.sort((a, b) => (names.length > 0 ? 0 : a.name.localeCompare(b.name)));
+      const single = names.length === 1 ? records[0] : undefined;
+      const doc = single
+        ? poolResource(single)
+        : { apiVersion: API_VERSION, kind: 'RunnerPoolList', items: records.map(poolResource) };
+      if (opts.output === 'json') {
+        ctx.io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+      } else if (opts.output === 'yaml') {
+        ctx.io.stdout.write(stringify(doc));
+      } else if (records.length === 0) {
+        ctx.err('No runner pools found.');
+      } else {
+        ctx.out(table(records, opts.output === 'wide', ctx.deps.clock.now()));
+      }
+    },
+  );
+
+  const describeCmd = verbCommand(program, 'describe', 'show details of a resource')
+    .command('pool')
+    .aliases(['pools', 'runnerpool', 'runnerpools'])
+    .description('show a runner pool: spec, status, conditions, counts, deletion mark')
+    .argument('<name>', 'pool name');
+  addStoreOptions(describeCmd).action(async (name: string, opts: StoreFlags) => {
+    const record = await ctx.withStore(opts, (store) => store.getPool(name));
+    if (!record) throw notFound(name);
+    ctx.out(describe(record, ctx.deps.clock.now()));
+  });
+
+  const deleteCmd = verbCommand(program, 'delete', 'delete resources')
+    .command('pool')
+    .aliases(['pools', 'runnerpool', 'runnerpools'])
+    .description(
+      'mark runner pools for deletion: the controller drains their runners, then removes them',
+    )
+    .argument('<names...>', 'pool names');
+  addStoreOptions(deleteCmd).action(async (names: string[], opts: StoreFlags) => {
+    await ctx.withStore(opts, async (store) => {
+      for (const name of names) {
+        let record: PoolRecord;
+        try {
+          const before = await store.getPool(name);
+          if (before?.deletionRequestedAt) {
+            ctx.out(
+              `runnerpool/${name} already marked for deletion at ${before.deletionRequestedAt}; ` +
+                'the controller is draining it',
+            );
+            continue;
+          }
+          record = await store.requestPoolDeletion(name);
+        } catch (err) {
+          if (err instanceof NotFoundError) throw notFound(name);
+          throw err;
+        }
+        ctx.out(
+          `runnerpool/${record.name} marked for deletion; the controller will drain its runners, ` +
+            'then remove it',
+        );
+      }
+    });
+  });
+}

@@ -1,0 +1,106 @@
+// What every command gets: the process's streams and environment (injected so the CLI runs
+// in-process in tests), the store factory, the clock, and the shared store flags.
+
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { openStore as openRealStore, type StoreOptions } from '../store/factory.ts';
+import type { Store } from '../store/types.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
+import type { PoolSchema } from '../api/schema.ts';
+
+export interface TextOutput {
+  write(chunk: string): unknown;
+}
+
+export interface CliIo {
+  stdout: TextOutput;
+  stderr: TextOutput;
+  stdin: NodeJS.ReadableStream;
+  env: Record<string, string | undefined>;
+  cwd: string;
+}
+
+export interface CliDeps {
+  openStore(opts: StoreOptions): Promise<Store>;
+  clock: Clock;
+  /** Pool schema to validate against; default crds/runnerpool.yaml of this checkout. */
+  poolSchema?: PoolSchema;
+}
+
+/** The flags `addStoreOptions` adds, as commander parses them. */
+export interface StoreFlags {
+  store?: string;
+  dataDir?: string;
+  table?: string;
+  region?: string;
+  endpoint?: string;
+}
+
+export interface CliContext {
+  io: CliIo;
+  deps: CliDeps;
+  out(line: string): void;
+  err(line: string): void;
+  /** Opens the store the flags select, runs `fn`, and always closes the store. */
+  withStore<T>(flags: StoreFlags, fn: (store: Store) => Promise<T>): Promise<T>;
+}
+
+export const DEFAULT_DATA_DIR = '.runnerctl';
+export const DEFAULT_TABLE = 'runnerctl';
+
+/** Adds the flags of every command that touches state. */
+export function addStoreOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--store <kind>', 'state store: embedded local engine or DynamoDB')
+        .choices(['local', 'dynamodb'])
+        .default(undefined, 'local, or RUNNERCTL_STORE'),
+    )
+    .option(
+      '--data-dir <dir>',
+      `local store directory (default: RUNNERCTL_DATA_DIR or ${DEFAULT_DATA_DIR})`,
+    )
+    .option('--table <name>', `DynamoDB table (default: RUNNERCTL_TABLE or ${DEFAULT_TABLE})`)
+    .option('--region <region>', 'AWS region of the table (default: the AWS SDK region chain)')
+    .option(
+      '--endpoint <url>',
+      'DynamoDB endpoint, e.g. DynamoDB Local (default: RUNNERCTL_DYNAMODB_ENDPOINT)',
+    );
+}
+
+/** Resolves flags, then environment, then defaults into store options. */
+export function storeOptionsFrom(flags: StoreFlags, io: CliIo): StoreOptions {
+  const kind = flags.store ?? io.env.RUNNERCTL_STORE ?? 'local';
+  if (kind === 'local') {
+    const dataDir = flags.dataDir ?? io.env.RUNNERCTL_DATA_DIR ?? DEFAULT_DATA_DIR;
+    return { kind: 'local', dataDir: resolve(io.cwd, dataDir) };
+  }
+  if (kind === 'dynamodb') {
+    const endpoint = flags.endpoint ?? io.env.RUNNERCTL_DYNAMODB_ENDPOINT;
+    return {
+      kind: 'dynamodb',
+      table: flags.table ?? io.env.RUNNERCTL_TABLE ?? DEFAULT_TABLE,
+      ...(flags.region ? { region: flags.region } : {}),
+      ...(endpoint ? { endpoint } : {}),
+    };
+  }
+  throw new Error(`RUNNERCTL_STORE must be local or dynamodb, got ${JSON.stringify(kind)}`);
+}
+
+export function createContext(io: CliIo, deps: Partial<CliDeps> = {}): CliContext {
+  const full: CliDeps = { openStore: openRealStore, clock: systemClock, ...deps };
+  return {
+    io,
+    deps: full,
+    out: (line) => io.stdout.write(`${line}\n`),
+    err: (line) => io.stderr.write(`${line}\n`),
+    async withStore(flags, fn) {
+      const store = await full.openStore({ ...storeOptionsFrom(flags, io), clock: full.clock });
+      try {
+        return await fn(store);
+      } finally {
+        await store.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,25 @@
+// Errors of the CLI. Each carries the exit code it maps to.
+
+export class CliError extends Error {
+  /** 1: validation, conflict or failed operation; 2: usage. */
+  readonly exitCode: number = 1;
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'CliError';
+  }
+}
+
+/** The command line itself is wrong (missing flag, flags that do not fit together). */
+export class UsageError extends CliError {
+  override readonly exitCode: number = 2;
+
+  constructor(
+    message: string,
+    readonly command: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'UsageError';
+  }
+}
