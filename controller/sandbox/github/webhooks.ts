@@ -1,0 +1,315 @@
+// Delivery of workflow_job webhooks: signed HTTP POSTs (as GitHub's hookshot sends them) and/or
+// EventBridge envelopes sent into an SQS queue with the real @aws-sdk/client-sqs. Delivery
+// faults (drop, duplicate, delay, reorder) are drawn from a seeded PRNG so runs are repeatable.
+
+import { createHmac, randomUUID } from 'node:crypto';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Clock } from '../../util/clock.ts';
+import type { Random } from './rng.ts';
+import { HTML_BASE, jobJson, webhookOrganization, webhookRepository } from './shapes.ts';
+import type { JobEvent } from './state.ts';
+
+export interface WebhookFaults {
+  /** Probability that an event is never delivered. */
+  dropRate: number;
+  /** Probability that an event is delivered twice (same delivery id, like a manual redelivery). */
+  duplicateRate: number;
+  /** Probability that an event is held back for `delayMs` of clock time. */
+  delayRate: number;
+  delayMs: number;
+  /** Probability that an event is held until the next one has been delivered. */
+  reorderRate: number;
+}
+
+export const NO_WEBHOOK_FAULTS: WebhookFaults = {
+  dropRate: 0,
+  duplicateRate: 0,
+  delayRate: 0,
+  delayMs: 5_000,
+  reorderRate: 0,
+};
+
+export type WebhookSinkSpec =
+  | { kind: 'http'; url: string }
+  | {
+      kind: 'sqs';
+      queueUrl: string;
+      /** Defaults: the queue URL's origin, us-east-1, dummy credentials (for the SQS simulator). */
+      endpoint?: string;
+      region?: string;
+      account?: string;
+      credentials?: { accessKeyId: string; secretAccessKey: string };
+    };
+
+export interface WebhookSink {
+  id: string;
+  spec: WebhookSinkSpec;
+}
+
+export interface DeliveryRecord {
+  deliveryId: string;
+  event: 'workflow_job';
+  action: string;
+  jobId: number;
+  runAttempt: number;
+  sinkId: string;
+  /** 'delivered' (2xx / SendMessage ok), 'failed' (non-2xx or error), 'dropped' (fault). */
+  outcome: 'delivered' | 'failed' | 'dropped';
+  statusCode?: number;
+  error?: string;
+  atMs: number;
+  duplicate: boolean;
+}
+
+interface Pending {
+  deliveryId: string;
+  body: string;
+  event: JobEvent;
+}
+
+export interface WebhookDispatcherOptions {
+  clock: Clock;
+  random: Random;
+  secret: string;
+  apiUrl: () => string;
+  appId: number;
+  faults: WebhookFaults;
+  /** HTTP delivery timeout (GitHub: 10 s). Real time. */
+  timeoutMs?: number;
+}
+
+export function signBody(secret: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+export class WebhookDispatcher {
+  readonly sinks = new Map<string, WebhookSink>();
+  readonly deliveries: DeliveryRecord[] = [];
+  faults: WebhookFaults;
+  private chain: Promise<void> = Promise.resolve();
+  private held: Pending | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly sqsClients = new Map<string, SQSClient>();
+  private nextSink = 1;
+  private closed = false;
+
+  constructor(private readonly options: WebhookDispatcherOptions) {
+    this.faults = { ...options.faults };
+  }
+
+  addSink(spec: WebhookSinkSpec): WebhookSink {
+    if (spec.kind === 'http' && !/^https?:\/\//.test(spec.url)) {
+      throw new TypeError(`webhook sink url must be http(s), got ${JSON.stringify(spec.url)}`);
+    }
+    if (spec.kind === 'sqs' && !/^https?:\/\//.test(spec.queueUrl)) {
+      throw new TypeError(
+        `webhook sink queueUrl must be http(s), got ${JSON.stringify(spec.queueUrl)}`,
+      );
+    }
+    const sink = { id: `sink-${this.nextSink++}`, spec };
+    this.sinks.set(sink.id, sink);
+    return sink;
+  }
+
+  removeSink(id: string): boolean {
+    return this.sinks.delete(id);
+  }
+
+  /** The webhook body for an event, as GitHub sends it to an App. */
+  payload(event: JobEvent): Record<string, unknown> {
+    const api = this.options.apiUrl();
+    const body: Record<string, unknown> = {
+      action: event.action,
+      workflow_job: jobJson(api, event.job),
+      repository: webhookRepository(api, event.repo),
+    };
+    if (event.org) body.organization = webhookOrganization(api, event.org);
+    body.sender = {
+      login: 'octocat',
+      id: 583231,
+      node_id: 'MDQ6VXNlcjU4MzIzMQ==',
+      avatar_url: 'https://avatars.githubusercontent.com/u/583231?v=4',
+      gravatar_id: '',
+      url: `${api}/users/octocat`,
+      html_url: `${HTML_BASE}/octocat`,
+      followers_url: `${api}/users/octocat/followers`,
+      following_url: `${api}/users/octocat/following{/other_user}`,
+      gists_url: `${api}/users/octocat/gists{/gist_id}`,
+      starred_url: `${api}/users/octocat/starred{/owner}{/repo}`,
+      subscriptions_url: `${api}/users/octocat/subscriptions`,
+      organizations_url: `${api}/users/octocat/orgs`,
+      repos_url: `${api}/users/octocat/repos`,
+      events_url: `${api}/users/octocat/events{/privacy}`,
+      received_events_url: `${api}/users/octocat/received_events`,
+      type: 'User',
+      site_admin: false,
+    };
+    if (event.installation) {
+      body.installation = {
+        id: event.installation.id,
+        node_id: Buffer.from(`030:Integration::Installation${event.installation.id}`).toString(
+          'base64',
+        ),
+      };
+    }
+    return body;
+  }
+
+  /** Queues one event; deliveries keep their order unless a fault says otherwise. */
+  enqueue(event: JobEvent): void {
+    if (this.closed || this.sinks.size === 0) return;
+    const pending: Pending = {
+      deliveryId: randomUUID(),
+      body: JSON.stringify(this.payload(event)),
+      event,
+    };
+    const { random } = this.options;
+    const f = this.faults;
+    if (random.chance(f.dropRate)) {
+      for (const sink of this.sinks.values()) this.record(pending, sink, 'dropped', false);
+      return;
+    }
+    const copies = random.chance(f.duplicateRate) ? 2 : 1;
+    if (random.chance(f.delayRate)) {
+      const p = this.options.clock
+        .sleep(f.delayMs)
+        .then(() => this.deliverAll(pending, copies))
+        .catch(() => undefined);
+      this.track(p);
+      return;
+    }
+    if (!this.held && random.chance(f.reorderRate)) {
+      this.held = pending;
+      return;
+    }
+    const held = this.held;
+    this.held = undefined;
+    this.chain = this.chain.then(async () => {
+      await this.deliverAll(pending, copies);
+      if (held) await this.deliverAll(held, 1);
+    });
+    this.track(this.chain);
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  /** Resolves when every queued delivery has been attempted (held reorders are released). */
+  async flush(): Promise<void> {
+    if (this.held) {
+      const held = this.held;
+      this.held = undefined;
+      this.chain = this.chain.then(() => this.deliverAll(held, 1));
+      this.track(this.chain);
+    }
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async deliverAll(pending: Pending, copies: number): Promise<void> {
+    for (let i = 0; i < copies; i++) {
+      await Promise.all(
+        [...this.sinks.values()].map((sink) => this.deliverTo(sink, pending, i > 0)),
+      );
+    }
+  }
+
+  private async deliverTo(sink: WebhookSink, pending: Pending, duplicate: boolean): Promise<void> {
+    try {
+      if (sink.spec.kind === 'http') {
+        const response = await fetch(sink.spec.url, {
+          method: 'POST',
+          headers: this.headers(pending),
+          body: pending.body,
+          signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+        });
+        await response.arrayBuffer().catch(() => undefined);
+        const ok = response.status >= 200 && response.status < 300;
+        this.record(pending, sink, ok ? 'delivered' : 'failed', duplicate, response.status);
+      } else {
+        await this.sendToSqs(sink.spec, pending);
+        this.record(pending, sink, 'delivered', duplicate);
+      }
+    } catch (error) {
+      this.record(pending, sink, 'failed', duplicate, undefined, (error as Error).name);
+    }
+  }
+
+  headers(pending: Pending): Record<string, string> {
+    return {
+      'content-type': 'application/json',
+      'user-agent': 'GitHub-Hookshot/sandbox',
+      'x-github-event': 'workflow_job',
+      'x-github-delivery': pending.deliveryId,
+      'x-github-hook-id': '1',
+      'x-github-hook-installation-target-id': String(this.options.appId),
+      'x-github-hook-installation-target-type': 'integration',
+      'x-hub-signature-256': signBody(this.options.secret, pending.body),
+    };
+  }
+
+  private client(spec: Extract<WebhookSinkSpec, { kind: 'sqs' }>): SQSClient {
+    const endpoint = spec.endpoint ?? new URL(spec.queueUrl).origin;
+    const key = `${endpoint}|${spec.region ?? ''}`;
+    let client = this.sqsClients.get(key);
+    if (!client) {
+      client = new SQSClient({
+        endpoint,
+        region: spec.region ?? 'us-east-1',
+        credentials: spec.credentials ?? { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' },
+        maxAttempts: 3,
+      });
+      this.sqsClients.set(key, client);
+    }
+    return client;
+  }
+
+  private async sendToSqs(spec: Extract<WebhookSinkSpec, { kind: 'sqs' }>, pending: Pending) {
+    // EventBridge drops the HTTP headers: only the body travels, as `detail`.
+    const envelope = {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': 'workflow_job',
+      source: 'github.com',
+      account: spec.account ?? '123456789012',
+      time: new Date(this.options.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      region: spec.region ?? 'us-east-1',
+      resources: [],
+      detail: JSON.parse(pending.body) as unknown,
+    };
+    await this.client(spec).send(
+      new SendMessageCommand({ QueueUrl: spec.queueUrl, MessageBody: JSON.stringify(envelope) }),
+    );
+  }
+
+  private record(
+    pending: Pending,
+    sink: WebhookSink,
+    outcome: DeliveryRecord['outcome'],
+    duplicate: boolean,
+    statusCode?: number,
+    error?: string,
+  ): void {
+    const r: DeliveryRecord = {
+      deliveryId: pending.deliveryId,
+      event: 'workflow_job',
+      action: pending.event.action,
+      jobId: pending.event.job.id,
+      runAttempt: pending.event.job.runAttempt,
+      sinkId: sink.id,
+      outcome,
+      atMs: this.options.clock.now(),
+      duplicate,
+    };
+    if (statusCode !== undefined) r.statusCode = statusCode;
+    if (error !== undefined) r.error = error;
+    this.deliveries.push(r);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush().catch(() => undefined);
+    for (const c of this.sqsClients.values()) c.destroy();
+  }
+}
