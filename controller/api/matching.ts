@@ -10,9 +10,8 @@
 // - A job that matches no pool but would match a pool with sizes except for exactly one extra
 //   label is refused by that pool: "size X not offered by pool P". It is not launched.
 
+import { SELF_HOSTED_LABEL } from './labels.ts';
 import type { PoolSize, RunnerPoolSpec } from './types.ts';
-
-export const SELF_HOSTED_LABEL = 'self-hosted';
 
 /** What matching needs to know about a pool (a PoolRecord satisfies it). */
 export interface MatchablePool {

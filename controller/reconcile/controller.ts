@@ -7,6 +7,7 @@ import type { EcsProvider } from '../ecs/types.ts';
 import type { GitHubProvider } from '../github/types.ts';
 import { FencingError } from '../store/errors.ts';
 import type { JobRecord, Store } from '../store/types.ts';
+import { LeaseLostError } from './errors.ts';
 import type { Clock } from '../util/clock.ts';
 import { DEFAULT_SETTINGS, type ReconcileContext, type ReconcileSettings } from './context.ts';
 import { createGarbageCollector } from './gc.ts';
@@ -76,6 +77,7 @@ export function createController(options: ControllerOptions): Controller {
   }
   const leaseMs = config.leaseMs ?? 15_000;
   let fence: number | undefined;
+  let leaseExpiresAtMs = 0;
   let leader = false;
   let running = false;
   let leaseAbort: AbortController | undefined;
@@ -88,7 +90,15 @@ export function createController(options: ControllerOptions): Controller {
     clock,
     log,
     settings,
-    fenced: () => (fence === undefined ? {} : { fence }),
+    // Every fenced write first checks that the lease has not run out on this replica's clock
+    // (a replica paused past its lease must not act on its way out); the store then checks the
+    // fence against newer holders' writes.
+    fenced: () => {
+      if (!leader || clock.now() >= leaseExpiresAtMs) {
+        throw new LeaseLostError(`lease of ${leaseHolderId} expired; not acting`);
+      }
+      return fence === undefined ? {} : { fence };
+    },
     suffix: options.suffix ?? randomSuffix,
   };
 
@@ -97,6 +107,9 @@ export function createController(options: ControllerOptions): Controller {
   const resyncJobs = createJobResync(ctx, (job) => onJobChanged(job));
 
   async function dispatch(key: string): Promise<ReconcileResult | void> {
+    // Woken after a pause longer than the lease: renew (or learn it is lost) before acting.
+    if (clock.now() >= leaseExpiresAtMs) await tryLease();
+    if (!leader) return;
     try {
       if (key.startsWith(POOL_KEY_PREFIX))
         return await reconcilePool(key.slice(POOL_KEY_PREFIX.length));
@@ -113,9 +126,10 @@ export function createController(options: ControllerOptions): Controller {
       }
       log.warn({ key }, 'unknown work queue key');
     } catch (err) {
-      if (err instanceof FencingError) {
-        log.error({ key, err }, 'a newer lease holder wrote: this replica stops acting');
+      if (err instanceof FencingError || err instanceof LeaseLostError) {
+        log.error({ key, err }, 'lease lost while acting: this replica stops acting');
         void loseLease();
+        return;
       }
       throw err;
     }
@@ -152,6 +166,7 @@ export function createController(options: ControllerOptions): Controller {
       return;
     }
     if (lease && lease.holder === leaseHolderId) {
+      leaseExpiresAtMs = lease.expiresAtMs;
       if (!leader || fence !== lease.leaseVersion) {
         fence = lease.leaseVersion;
         leader = true;
@@ -160,7 +175,8 @@ export function createController(options: ControllerOptions): Controller {
       }
     } else if (leader) {
       log.warn({ holder: leaseHolderId }, 'lease lost: stopping');
-      await loseLease();
+      // Not awaited: this may run inside a reconcile, which the queue's stop waits for.
+      void loseLease();
     }
   }
 

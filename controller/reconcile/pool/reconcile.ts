@@ -131,7 +131,7 @@ async function writeStatus(
     const status = build(current.status);
     if (sameStatus(current.status, status)) return;
     try {
-      await ctx.store.updatePoolStatus(current.name, status, current.resourceVersion);
+      await ctx.store.updatePoolStatus(current.name, status, current.resourceVersion, ctx.fenced());
       return;
     } catch (err) {
       if (!(err instanceof ConflictError) || attempt >= 2) throw err;
@@ -204,10 +204,8 @@ export function createPoolReconciler(ctx: ReconcileContext) {
         ...drained.filter((r) => r.state !== 'finished'),
       ];
       if (!remaining.length) {
-        await ctx.store.removePool(
-          name,
-          (await ctx.store.getPool(name))?.resourceVersion ?? pool.resourceVersion,
-        );
+        const fresh = await ctx.store.getPool(name);
+        if (fresh) await ctx.store.removePool(name, fresh.resourceVersion, ctx.fenced());
         ctx.log.info({ pool: name }, 'pool drained and removed');
         return;
       }

@@ -94,6 +94,7 @@ export async function register(
       { runner: record.name, githubRunnerId: existing.id },
       'replacing a registration whose JIT config was lost',
     );
+    ctx.fenced(); // only the lease holder deletes registrations
     await ctx.github.deleteRunner(scope, existing.id);
   }
 }

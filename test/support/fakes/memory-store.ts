@@ -44,12 +44,22 @@ export class MemoryStore implements Store {
     return new Date(this.now()).toISOString();
   }
 
+  /** Per item, like the DynamoDB store: a write fails when a newer lease holder wrote the item. */
+  #fences = new Map<string, number>();
+
   #checkFence(key: string, opts?: FencedWrite): void {
     if (opts?.fence === undefined) return;
-    const newest = Math.max(0, ...[...this.leases.values()].map((l) => l.leaseVersion));
-    if (opts.fence < newest) {
-      throw new FencingError(`write to ${key} fenced: lease ${opts.fence} < ${newest}`, key);
+    const stored = this.#fences.get(key);
+    if (stored !== undefined && stored > opts.fence) {
+      throw new FencingError(
+        `write to ${key} fenced: written by lease ${stored} > ${opts.fence}`,
+        key,
+      );
     }
+  }
+
+  #setFence(key: string, opts?: FencedWrite): void {
+    if (opts?.fence !== undefined) this.#fences.set(key, opts.fence);
   }
 
   #after(op: string, record: unknown): void {
@@ -96,7 +106,13 @@ export class MemoryStore implements Store {
     this.pools.set(name, record);
     return { result: 'configured', record: clone(record) };
   }
-  async updatePoolStatus(name: string, status: RunnerPoolStatus, expected: number) {
+  async updatePoolStatus(
+    name: string,
+    status: RunnerPoolStatus,
+    expected: number,
+    opts?: FencedWrite,
+  ) {
+    this.#checkFence(`pool/${name}`, opts);
     const existing = this.pools.get(name);
     if (!existing) throw new NotFoundError(`pool ${name} not found`, name);
     if (existing.resourceVersion !== expected) {
@@ -109,6 +125,7 @@ export class MemoryStore implements Store {
       updatedAt: this.#iso(),
     };
     this.pools.set(name, record);
+    this.#setFence(`pool/${name}`, opts);
     return clone(record);
   }
   async requestPoolDeletion(name: string) {
@@ -123,9 +140,12 @@ export class MemoryStore implements Store {
     this.pools.set(name, record);
     return clone(record);
   }
-  async removePool(name: string, expected: number) {
+  async removePool(name: string, expected: number, opts?: FencedWrite) {
+    this.#checkFence(`pool/${name}`, opts);
     const existing = this.pools.get(name);
-    if (!existing) return;
+    if (!existing) throw new NotFoundError(`pool ${name} not found`, name);
+    if (!existing.deletionRequestedAt)
+      throw new ConflictError(`pool ${name} not marked for deletion`, name);
     if (existing.resourceVersion !== expected)
       throw new ConflictError(`pool ${name} changed`, name);
     this.pools.delete(name);
@@ -140,16 +160,15 @@ export class MemoryStore implements Store {
       this.jobs.set(job.id, record);
       return { changed: true, record: clone(record) };
     }
-    if (RANK[job.status] < RANK[existing.status] || job.status === existing.status) {
+    // A late or duplicate event: the stored status is further along, keep it.
+    if (RANK[job.status] < RANK[existing.status])
+      return { changed: false, record: clone(existing) };
+    const defined = Object.fromEntries(Object.entries(job).filter(([, v]) => v !== undefined));
+    const merged: JobRecord = { ...existing, ...clone(defined), createdAt: existing.createdAt };
+    if (JSON.stringify(merged) === JSON.stringify(existing)) {
       return { changed: false, record: clone(existing) };
     }
-    const record: JobRecord = {
-      ...existing,
-      ...clone(job),
-      pool: job.pool ?? existing.pool,
-      version: existing.version + 1,
-      updatedAt,
-    };
+    const record: JobRecord = { ...merged, version: existing.version + 1, updatedAt };
     this.jobs.set(job.id, record);
     return { changed: true, record: clone(record) };
   }
@@ -169,8 +188,12 @@ export class MemoryStore implements Store {
     const existing = this.jobs.get(job.id);
     if (!existing) throw new NotFoundError(`job ${job.id} not found`, key);
     if (existing.version !== job.version) throw new ConflictError(`job ${job.id} changed`, key);
+    if (RANK[job.status] < RANK[existing.status]) {
+      throw new ConflictError(`job ${job.id}: status may not move back`, key);
+    }
     const record = { ...clone(job), version: job.version + 1, updatedAt: this.#iso() };
     this.jobs.set(job.id, record);
+    this.#setFence(key, opts);
     this.#after('updateJob', record);
     return clone(record);
   }
@@ -182,6 +205,7 @@ export class MemoryStore implements Store {
     if (this.runners.has(runner.name)) throw new ConflictError(`runner ${runner.name} exists`, key);
     const record: RunnerRecord = { ...clone(runner), version: 1, updatedAt: this.#iso() };
     this.runners.set(runner.name, record);
+    this.#setFence(key, opts);
     this.#after('createRunner', record);
     return clone(record);
   }
@@ -205,6 +229,7 @@ export class MemoryStore implements Store {
     }
     const record = JSON.parse(JSON.stringify({ ...runner, version: runner.version + 1 }));
     this.runners.set(runner.name, record);
+    this.#setFence(key, opts);
     this.#after('updateRunner', record);
     return clone(record) as RunnerRecord;
   }
@@ -212,7 +237,7 @@ export class MemoryStore implements Store {
     const key = `runner/${name}`;
     this.#checkFence(key, opts);
     const existing = this.runners.get(name);
-    if (!existing) return;
+    if (!existing) throw new NotFoundError(`runner ${name} not found`, key);
     if (existing.version !== expectedVersion)
       throw new ConflictError(`runner ${name} changed`, key);
     this.runners.delete(name);

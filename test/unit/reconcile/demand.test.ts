@@ -5,7 +5,7 @@ import {
   type SupplyRunner,
 } from '../../../controller/reconcile/pool/demand.ts';
 import { clientToken, runnerName } from '../../../controller/reconcile/names.ts';
-import { parseDuration } from '../../../controller/reconcile/durations.ts';
+import { durationOr } from '../../../controller/reconcile/durations.ts';
 
 const NOW = 1_000_000;
 const base: PlanInput = {
@@ -163,16 +163,13 @@ describe('names', () => {
   });
 });
 
-describe('parseDuration', () => {
-  it.each([
-    ['90s', 90_000],
-    ['5m', 300_000],
-    ['2h', 7_200_000],
-    ['1h30m', 5_400_000],
-    ['500ms', 500],
-  ])('%s', (text, ms) => expect(parseDuration(text)).toBe(ms));
+describe('durationOr', () => {
+  it('parses pool durations and falls back when absent', () => {
+    expect(durationOr('1h30m', 0, 'timeouts.idle')).toBe(5_400_000);
+    expect(durationOr(undefined, 42, 'timeouts.idle')).toBe(42);
+  });
 
   it('names the field and the value when it cannot parse', () => {
-    expect(() => parseDuration('5 minutes', 'timeouts.idle')).toThrow(/timeouts.idle: "5 minutes"/);
+    expect(() => durationOr('5 minutes', 0, 'timeouts.idle')).toThrow(/timeouts.idle: .*5 minutes/);
   });
 });

@@ -120,7 +120,7 @@ describe('lease', () => {
     expect(w.ecs.tasks.size).toBe(1);
   });
 
-  it('the standby takes over when the leader stops renewing, and the old leader is fenced', async () => {
+  it('the standby takes over when the leader stops renewing; the old leader stops acting', async () => {
     const w = new World();
     await w.pool('linux');
     const a = w.controller({ leaseMs: 15_000 }, 'a');
@@ -129,25 +129,45 @@ describe('lease', () => {
     await w.clock.advance(16_000); // a is paused (GC, network) and does not renew
     expect(await b.reconcileOnce()).toBe(true);
     expect(b.leaseVersion()).toBeGreaterThan(a.leaseVersion()!);
-    // a wakes up and tries to launch: its fenced write fails, it stops acting.
+    // a wakes up with work to do: it notices the lease is gone before acting.
     await w.queue(1, ['linux']);
     a.enqueuePool('linux');
     await a.idle();
     expect(a.isLeader()).toBe(false);
     expect(await w.live()).toHaveLength(0);
+  });
+
+  it('a leader paused in the middle of a launch cannot finish it after a takeover', async () => {
+    const w = new World();
+    await w.pool('linux');
+    await w.queue(1, ['linux']);
+    const a = w.controller({ leaseMs: 15_000 }, 'a');
+    const b = w.controller({ leaseMs: 15_000 }, 'b');
+    // a's first RunTask hangs (a long pause between JIT config and RunTask).
+    let release!: () => void;
+    const paused = new Promise<void>((r) => (release = r));
+    const runTask = w.ecs.runTask.bind(w.ecs);
+    let first = true;
+    w.ecs.runTask = async (launch) => {
+      if (first) {
+        first = false;
+        await paused;
+      }
+      return runTask(launch);
+    };
+    const aDone = a.reconcileOnce();
+    await w.clock.advance(16_000);
+    expect(await b.reconcileOnce()).toBe(true); // b replaces the registration and launches
+    release();
+    await aDone; // a's RunTask goes through, but it may not record it
+    expect(a.isLeader()).toBe(false);
+    await b.reconcileOnce(); // garbage collection stops a's stray task
+    const live = await w.live();
+    expect(live).toHaveLength(1);
+    expect(w.ecs.running().map((t) => t.arn)).toEqual([live[0]!.taskArn]);
+    expect(w.github.runners.size).toBe(1);
     await expect(
-      w.store.createRunner(
-        {
-          name: 'x',
-          pool: 'linux',
-          state: 'pending',
-          labels: [],
-          attempts: 0,
-          createdAt: '',
-          timeline: [],
-        },
-        { fence: 1 },
-      ),
+      w.store.updateRunner({ ...live[0]! }, { fence: a.leaseVersion() ?? 1 }),
     ).rejects.toBeInstanceOf(FencingError);
   });
 
