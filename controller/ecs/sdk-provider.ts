@@ -154,6 +154,7 @@ export function buildRunTaskInput(launch: RunnerLaunch): RunTaskCommandInput {
 export class SdkEcsProvider implements EcsProvider {
   private readonly api: EcsApi;
   private readonly runBucket: TokenBucket;
+  private readonly callBucket: TokenBucket;
   private readonly readBucket: TokenBucket;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -171,9 +172,17 @@ export class SdkEcsProvider implements EcsProvider {
         maxAttempts: options.maxAttempts ?? 3,
       });
     const perSecond = options.pacing?.runTaskPerSecond ?? DEFAULT_RUN_TASK_PER_SECOND;
+    // Two limits apply to a launch: Fargate task launches (burst 100, 20/s) and RunTask calls
+    // (20/s). One task per call, so a launch takes a token from each.
     this.runBucket = new TokenBucket({
-      name: 'ecs RunTask',
+      name: 'ecs Fargate launches',
       capacity: Math.max(1, options.pacing?.runTaskBurst ?? DEFAULT_RUN_TASK_BURST),
+      refillPerSecond: perSecond,
+      clock: this.clock,
+    });
+    this.callBucket = new TokenBucket({
+      name: 'ecs RunTask calls',
+      capacity: Math.max(1, Math.ceil(perSecond)),
       refillPerSecond: perSecond,
       clock: this.clock,
     });
@@ -197,6 +206,7 @@ export class SdkEcsProvider implements EcsProvider {
       );
     }
     await this.runBucket.take();
+    await this.callBucket.take();
     let response: {
       tasks?: Task[];
       failures?: { arn?: string; reason?: string; detail?: string }[];
@@ -204,7 +214,10 @@ export class SdkEcsProvider implements EcsProvider {
     try {
       response = (await this.api.send(new RunTaskCommand(input))) as typeof response;
     } catch (err) {
-      throw this.mapError(err, where, this.runBucket);
+      const mapped = this.mapError(err, where, this.runBucket);
+      if (mapped instanceof ThrottledError)
+        this.callBucket.pauseUntil(this.clock.now() + THROTTLE_PAUSE_MS);
+      throw mapped;
     }
     const failure = response.failures?.[0];
     if (failure) {
