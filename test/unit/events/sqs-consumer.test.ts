@@ -1,9 +1,5 @@
-import {
-  DeleteMessageCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  type Message,
-} from '@aws-sdk/client-sqs';
+import type { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { SqsConsumer, type SqsApi } from '../../../controller/events/sqs-consumer.ts';
 import type { WorkflowJobEvent } from '../../../controller/events/normalise.ts';
