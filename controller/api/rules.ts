@@ -42,7 +42,7 @@ function isStringArray(v: unknown): v is string[] {
 /** A value as it appears in messages. */
 export function showValue(v: unknown): string {
   if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
+  if (v === null) return 'an empty value (null)';
   if (typeof v === 'string') return JSON.stringify(v.length > 80 ? `${v.slice(0, 77)}...` : v);
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : `a list of ${v.length}`;

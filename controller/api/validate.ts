@@ -16,8 +16,13 @@ import {
 import { ValidationError, type ValidationIssue } from './errors.ts';
 import { withSelfHosted } from './labels.ts';
 import { showValue } from './rules.ts';
-import { loadPoolSchema, EXPECTED_KEYWORD, RULES_KEYWORD, type PoolSchema } from './schema.ts';
-import type { RuleErrorParams } from './schema.ts';
+import {
+  EXPECTED_KEYWORD,
+  loadPoolSchema,
+  RULES_KEYWORD,
+  type PoolSchema,
+  type RuleErrorParams,
+} from './schema.ts';
 import type { RunnerPool } from './types.ts';
 
 /** One file (or stdin) to validate. */
@@ -365,7 +370,15 @@ export function validatePoolSources(
       const data: unknown = doc.toJS({ maxAliasCount: 100 });
       const valid = schema.validate(data);
       if (!valid) {
-        const found = (schema.validate.errors ?? []).map((err) => {
+        const errors = schema.validate.errors ?? [];
+        // A value of the wrong type also fails its enum or pattern; the type error says it all.
+        const wrongType = new Set(
+          errors.filter((e) => e.keyword === 'type').map((e) => e.instancePath),
+        );
+        const relevant = errors.filter(
+          (e) => e.keyword === 'type' || !wrongType.has(e.instancePath),
+        );
+        const found = relevant.map((err) => {
           const d = describeError(err, data);
           const range = locate(doc, d.segments, d.at);
           return {

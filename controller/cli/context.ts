@@ -52,9 +52,10 @@ export const DEFAULT_TABLE = 'runnerctl';
 export function addStoreOptions(cmd: Command): Command {
   return cmd
     .addOption(
-      new Option('--store <kind>', 'state store: embedded local engine or DynamoDB')
-        .choices(['local', 'dynamodb'])
-        .default(undefined, 'local, or RUNNERCTL_STORE'),
+      new Option(
+        '--store <kind>',
+        'state store: the embedded local engine or DynamoDB (default: RUNNERCTL_STORE or local)',
+      ).choices(['local', 'dynamodb']),
     )
     .option(
       '--data-dir <dir>',

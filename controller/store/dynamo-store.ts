@@ -455,6 +455,7 @@ export class DynamoStore implements Store {
     filter: { pool?: string; states?: RunnerState[] } = {},
   ): Promise<RunnerRecord[]> {
     const { pool, states } = filter;
+    if (states?.length === 0) return [];
     if (pool !== undefined && states) {
       const out: RunnerRecord[] = [];
       for (const state of new Set(states)) {
@@ -467,9 +468,7 @@ export class DynamoStore implements Store {
     }
     const stateFilter = states
       ? (expr: Expression) =>
-          states.length === 0
-            ? `attribute_not_exists(${expr.name(PK)})`
-            : `${expr.name('state')} IN (${states.map((s) => expr.value(s)).join(', ')})`
+          `${expr.name('state')} IN (${states.map((s) => expr.value(s)).join(', ')})`
       : undefined;
     const items = await this.queryIndex(RUNNERS_PARTITION, {
       prefix: pool === undefined ? undefined : runnerPoolPrefix(pool),

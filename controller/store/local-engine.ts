@@ -42,7 +42,8 @@ const isLocked = (err: unknown) =>
 export async function startLocalEngine(dataDir: string): Promise<LocalEngine> {
   const dir = path.resolve(dataDir);
   try {
-    await mkdir(dir, { recursive: true });
+    // Owner-only: the records name repositories, runners and tasks.
+    await mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw new StoreError(`cannot create the local store data directory "${dir}": ${String(err)}`, {
       cause: err,

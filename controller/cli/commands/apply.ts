@@ -11,8 +11,8 @@ import { CliError, UsageError } from '../errors.ts';
 const STDIN = '-';
 const YAML_FILE = /\.ya?ml$/i;
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
@@ -66,36 +66,43 @@ export function register(program: Command, ctx: CliContext): void {
       '-f, --filename <path>',
       'file, directory (all *.yaml and *.yml) or - for stdin; repeatable',
       collect,
-      [],
-    );
-  addStoreOptions(cmd).action(async (opts: StoreFlags & { filename: string[] }) => {
-    if (opts.filename.length === 0) {
-      throw new UsageError('apply needs -f FILE, -f DIR or -f - (stdin)', 'apply');
-    }
-    const sources = await readPoolSources(opts.filename, ctx.io);
-    const pools = validatePoolSources(sources, ctx.deps.poolSchema ?? defaultPoolSchema());
-    if (pools.length === 0) {
-      throw new CliError(`no RunnerPool documents in ${opts.filename.join(', ')}`);
-    }
-    await ctx.withStore(opts, async (store) => {
-      // Refuse before writing anything: a pool being drained cannot be reconfigured.
-      const existing = await Promise.all(pools.map((p) => store.getPool(p.pool.metadata.name)));
-      const deleting = existing.filter((r) => r?.deletionRequestedAt);
-      if (deleting.length > 0) {
-        throw new CliError(
-          deleting
-            .map(
-              (r) =>
-                `runnerpool/${r!.name} is being deleted (since ${r!.deletionRequestedAt}): ` +
-                'wait until the controller has drained and removed it, then apply again',
-            )
-            .join('\n'),
-        );
+    )
+    .option('--dry-run', 'validate only: print what would be applied, touch no store');
+  addStoreOptions(cmd).action(
+    async (opts: StoreFlags & { filename?: string[]; dryRun?: boolean }) => {
+      const filenames = opts.filename ?? [];
+      if (filenames.length === 0) {
+        throw new UsageError('apply needs -f FILE, -f DIR or -f - (stdin)', 'apply');
       }
-      for (const { pool } of pools) {
-        const { result } = await store.applyPool(pool);
-        ctx.out(`runnerpool/${pool.metadata.name} ${result}`);
+      const sources = await readPoolSources(filenames, ctx.io);
+      const pools = validatePoolSources(sources, ctx.deps.poolSchema ?? defaultPoolSchema());
+      if (pools.length === 0) {
+        throw new CliError(`no RunnerPool documents in ${filenames.join(', ')}`);
       }
-    });
-  });
+      if (opts.dryRun) {
+        for (const { pool } of pools) ctx.out(`runnerpool/${pool.metadata.name} valid (dry run)`);
+        return;
+      }
+      await ctx.withStore(opts, async (store) => {
+        // Refuse before writing anything: a pool being drained cannot be reconfigured.
+        const existing = await Promise.all(pools.map((p) => store.getPool(p.pool.metadata.name)));
+        const deleting = existing.filter((r) => r?.deletionRequestedAt);
+        if (deleting.length > 0) {
+          throw new CliError(
+            deleting
+              .map(
+                (r) =>
+                  `runnerpool/${r!.name} is being deleted (since ${r!.deletionRequestedAt}): ` +
+                  'wait until the controller has drained and removed it, then apply again',
+              )
+              .join('\n'),
+          );
+        }
+        for (const { pool } of pools) {
+          const { result } = await store.applyPool(pool);
+          ctx.out(`runnerpool/${pool.metadata.name} ${result}`);
+        }
+      });
+    },
+  );
 }

@@ -356,6 +356,28 @@ const INVALID: Case[] = [
       'pool.yaml:11:3: (document): invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
     ],
   },
+  {
+    name: 'labels written as a string',
+    edit: (t) => t.replace('labels: [self-hosted, linux]', 'labels: linux'),
+    expected: ['pool.yaml:9:11: spec.labels: expected a list, got the string "linux"'],
+  },
+  {
+    name: 'scope of the wrong type reports the type only',
+    edit: (t) => t.replace('scope: org', 'scope: 1'),
+    expected: ['pool.yaml:7:12: spec.github.scope: expected a string, got the number 1'],
+  },
+  {
+    name: 'empty value',
+    edit: (t) => t.replace('maxRunners: 5', 'maxRunners:'),
+    expected: ['pool.yaml:10:14: spec.maxRunners: expected an integer, got an empty value (null)'],
+  },
+  {
+    name: 'status placed inside spec',
+    edit: (t) => t.replace('  defaultSize: small\n', '  defaultSize: small\n  status: {}\n'),
+    expected: [
+      'pool.yaml:19:3: spec.status: unknown field "status": expected one of github, labels, maxRunners, minIdle, priority, sizes, defaultSize, ecs, timeouts',
+    ],
+  },
 ];
 
 describe('invalid pool documents', () => {
