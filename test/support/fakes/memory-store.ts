@@ -20,9 +20,6 @@ import type {
 const clone = <T>(v: T): T => structuredClone(v);
 const RANK: Record<JobStatus, number> = { queued: 0, waiting: 0, in_progress: 1, completed: 2 };
 
-/** Fault injection: called after a write succeeded; throwing simulates a crash right after it. */
-export type AfterWrite = (op: string, record: unknown) => void;
-
 export class MemoryStore implements Store {
   pools = new Map<string, PoolRecord>();
   jobs = new Map<number, JobRecord>();
@@ -30,7 +27,6 @@ export class MemoryStore implements Store {
   leases = new Map<string, LeaseRecord>();
   seen = new Set<string>();
   repositories = new Map<string, string>();
-  afterWrite?: AfterWrite;
   now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -60,10 +56,6 @@ export class MemoryStore implements Store {
 
   #setFence(key: string, opts?: FencedWrite): void {
     if (opts?.fence !== undefined) this.#fences.set(key, opts.fence);
-  }
-
-  #after(op: string, record: unknown): void {
-    this.afterWrite?.(op, clone(record));
   }
 
   // Pools
@@ -194,7 +186,6 @@ export class MemoryStore implements Store {
     const record = { ...clone(job), version: job.version + 1, updatedAt: this.#iso() };
     this.jobs.set(job.id, record);
     this.#setFence(key, opts);
-    this.#after('updateJob', record);
     return clone(record);
   }
 
@@ -206,7 +197,6 @@ export class MemoryStore implements Store {
     const record: RunnerRecord = { ...clone(runner), version: 1, updatedAt: this.#iso() };
     this.runners.set(runner.name, record);
     this.#setFence(key, opts);
-    this.#after('createRunner', record);
     return clone(record);
   }
   async getRunner(name: string) {
@@ -230,7 +220,6 @@ export class MemoryStore implements Store {
     const record = JSON.parse(JSON.stringify({ ...runner, version: runner.version + 1 }));
     this.runners.set(runner.name, record);
     this.#setFence(key, opts);
-    this.#after('updateRunner', record);
     return clone(record) as RunnerRecord;
   }
   async deleteRunner(name: string, expectedVersion: number, opts?: FencedWrite) {

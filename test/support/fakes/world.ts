@@ -12,7 +12,8 @@ import {
 import { DEFAULT_SETTINGS, type ReconcileContext } from '../../../controller/reconcile/context.ts';
 import { jobRecordFrom } from '../../../controller/reconcile/jobs.ts';
 import { silentLogger } from '../../../controller/reconcile/types.ts';
-import type { RunnerRecord } from '../../../controller/store/types.ts';
+import type { RunnerRecord, Store } from '../../../controller/store/types.ts';
+import { hookWrites, type AfterWrite } from './hooked-store.ts';
 import { FakeEcs } from './fake-ecs.ts';
 import { FakeGitHub } from './fake-github.ts';
 import { ManualClock } from './manual-clock.ts';
@@ -36,11 +37,21 @@ export function poolSpec(overrides: Partial<RunnerPoolSpec> = {}): RunnerPoolSpe
 }
 
 export class World {
-  clock = new ManualClock();
-  store = new MemoryStore(() => this.clock.now());
+  clock: ManualClock;
+  store: Store;
   github = new FakeGitHub();
-  ecs = new FakeEcs(() => this.clock.now());
+  ecs: FakeEcs;
+  /** Called after every runner or job write; throwing simulates a crash right after it. */
+  afterWrite?: AfterWrite;
   #suffix = 0;
+
+  /** `store`: another Store (e.g. the DynamoDB store on dynalite) sharing `clock`. */
+  constructor(opts: { clock?: ManualClock; store?: Store } = {}) {
+    this.clock = opts.clock ?? new ManualClock();
+    const base = opts.store ?? new MemoryStore(() => this.clock.now());
+    this.store = hookWrites(base, () => this.afterWrite);
+    this.ecs = new FakeEcs(() => this.clock.now());
+  }
 
   controller(config: ControllerConfig = {}, holder = 'replica-a'): Controller {
     return createController({
@@ -141,7 +152,8 @@ export class World {
   }
 
   /** A summary of the outside world, for "same state, same actions" comparisons. */
-  snapshot() {
+  async snapshot() {
+    const records = await this.store.listRunners();
     return {
       githubRunners: [...this.github.runners.values()]
         .map((r) => `${r.name}:${r.status}:${r.busy}`)
@@ -149,9 +161,7 @@ export class World {
       tasks: [...this.ecs.tasks.values()]
         .map((t) => `${t.tags['runnerctl.dev/runner']}:${t.lastStatus}`)
         .sort(),
-      records: [...this.store.runners.values()]
-        .map((r) => `${r.name}:${r.state}:${r.version}`)
-        .sort(),
+      records: records.map((r) => `${r.name}:${r.state}:${r.version}`).sort(),
     };
   }
 }

@@ -22,7 +22,7 @@ function arm(w: World, step: Step) {
       throw new CrashError(step);
     }
   };
-  w.store.afterWrite = (op, record) => {
+  w.afterWrite = (op, record) => {
     const state = (record as { state?: string }).state;
     crash(step === 'record written' && op === 'createRunner');
     crash(step === 'configured stored' && op === 'updateRunner' && state === 'configured');

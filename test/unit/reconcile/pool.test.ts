@@ -32,7 +32,7 @@ describe('pool reconcile', () => {
     expect(task!.launch.environment[JIT_CONFIG_ENV]).toMatch(/^jit-secret-/);
     expect(task!.launch.clientToken).toMatch(/^[0-9a-f]{64}$/);
     // The JIT config never reaches the store.
-    expect(JSON.stringify([...w.store.runners.values()])).not.toContain('jit-secret');
+    expect(JSON.stringify(await w.store.listRunners())).not.toContain('jit-secret');
 
     w.bootTasks();
     await c.reconcileOnce();
@@ -68,10 +68,10 @@ describe('pool reconcile', () => {
     await w.queue(2, ['linux']);
     const c = w.controller();
     await c.reconcileOnce();
-    const first = w.snapshot();
+    const first = await w.snapshot();
     await c.reconcileOnce();
     await c.reconcileOnce();
-    expect(w.snapshot()).toEqual(first);
+    expect(await w.snapshot()).toEqual(first);
     expect(first.tasks).toHaveLength(2);
   });
 
