@@ -3,7 +3,7 @@
 
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { openStore as openRealStore, type StoreOptions } from '../store/factory.ts';
+import type { StoreOptions } from '../store/factory.ts';
 import type { Store } from '../store/types.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import type { PoolSchema } from '../api/schema.ts';
@@ -86,6 +86,12 @@ export function storeOptionsFrom(flags: StoreFlags, io: CliIo): StoreOptions {
     };
   }
   throw new Error(`RUNNERCTL_STORE must be local or dynamodb, got ${JSON.stringify(kind)}`);
+}
+
+// Loaded on first use: `--help` and `apply --dry-run` never pay for the AWS SDK.
+async function openRealStore(opts: StoreOptions): Promise<Store> {
+  const { openStore } = await import('../store/factory.ts');
+  return openStore(opts);
 }
 
 export function createContext(io: CliIo, deps: Partial<CliDeps> = {}): CliContext {
