@@ -136,6 +136,7 @@ export function webhookRepository(api: string, repo: SimRepo) {
     has_downloads: true,
     has_wiki: true,
     has_pages: false,
+    has_discussions: false,
     forks_count: 0,
     mirror_url: null,
     archived: false,
@@ -150,6 +151,7 @@ export function webhookRepository(api: string, repo: SimRepo) {
     topics: [],
     visibility: repo.private ? 'private' : 'public',
     web_commit_signoff_required: false,
+    allow_forking: true,
     custom_properties: {},
   };
 }

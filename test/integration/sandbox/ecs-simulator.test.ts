@@ -3,6 +3,7 @@ import {
   ClusterNotFoundException,
   ConflictException,
   CreateClusterCommand,
+  DescribeClustersCommand,
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ECSClient,
@@ -27,6 +28,7 @@ import type {
   RunningContainer,
 } from '../../../controller/sandbox/ecs/runtime.ts';
 import {
+  auditResponseFields,
   dummyCredentials,
   fieldsUnknownToSdk,
   ManualClock,
@@ -164,6 +166,7 @@ describe('ECS simulator through @aws-sdk/client-ecs (fast lifecycle)', () => {
   const handler = new RecordingHandler();
   let sim: EcsSimulator;
   let ecs: ECSClient;
+  let audit: ReturnType<typeof auditResponseFields>;
   const cluster = 'fast';
 
   beforeAll(async () => {
@@ -180,6 +183,7 @@ describe('ECS simulator through @aws-sdk/client-ecs (fast lifecycle)', () => {
       },
     });
     ecs = client(sim.url, sim.region, handler);
+    audit = auditResponseFields(ecs);
     await setUpCluster(ecs, cluster);
   });
 
@@ -540,6 +544,22 @@ describe('ECS simulator through @aws-sdk/client-ecs (fast lifecycle)', () => {
     expect(response.headers.get('x-amzn-errortype')).toMatch(
       /^MissingAuthenticationTokenException/,
     );
+  });
+
+  it('answered every operation only with fields of the SDK output shapes', async () => {
+    await ecs.send(new DescribeClustersCommand({ clusters: [cluster, 'missing-cluster'] }));
+    expect([...audit.checked].sort()).toEqual([
+      'CreateCluster',
+      'DescribeClusters',
+      'DescribeTaskDefinition',
+      'DescribeTasks',
+      'ListTaskDefinitions',
+      'ListTasks',
+      'RegisterTaskDefinition',
+      'RunTask',
+      'StopTask',
+    ]);
+    expect(audit.unknown).toEqual([]);
   });
 });
 

@@ -24,6 +24,7 @@ export class RecordingHandler extends NodeHttpHandler {
       this.bodies.push(undefined);
     }
     result.response.body = Readable.from([buffer]);
+    (result.response as { rawBody?: Buffer }).rawBody = buffer;
     return result;
   }
 
@@ -53,6 +54,51 @@ export function fieldsUnknownToSdk(raw: unknown, parsed: unknown, path = '$'): s
     else unknown.push(...fieldsUnknownToSdk(value, child, `${path}.${key}`));
   }
   return unknown;
+}
+
+interface StackClient {
+  middlewareStack: {
+    add(
+      middleware: (
+        next: (args: unknown) => Promise<{ output: unknown; response: unknown }>,
+        context: { commandName?: string },
+      ) => (args: unknown) => Promise<{ output: unknown; response: unknown }>,
+      options: { step: 'initialize'; name: string },
+    ): void;
+  };
+}
+
+export interface FieldAudit {
+  /** Operations whose answers were compared. */
+  checked: Set<string>;
+  /** `Operation: $.path` of every field the SDK dropped. */
+  unknown: string[];
+}
+
+/**
+ * Compares every successful answer of this client (it must use a RecordingHandler) with the
+ * SDK's parsed output, so a test can assert that no field the simulator sends is unknown to the
+ * service model.
+ */
+export function auditResponseFields(client: unknown): FieldAudit {
+  const audit: FieldAudit = { checked: new Set(), unknown: [] };
+  (client as StackClient).middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      const raw = (result.response as { rawBody?: Buffer }).rawBody;
+      if (raw && raw.length > 0) {
+        const operation = (context.commandName ?? 'unknown').replace(/Command$/, '');
+        audit.checked.add(operation);
+        const parsed = withoutMetadata(result.output as object);
+        for (const path of fieldsUnknownToSdk(JSON.parse(raw.toString('utf8')), parsed)) {
+          audit.unknown.push(`${operation}: ${path}`);
+        }
+      }
+      return result;
+    },
+    { step: 'initialize', name: 'auditResponseFields' },
+  );
+  return audit;
 }
 
 /** Strips the SDK's `$metadata` before comparing. */

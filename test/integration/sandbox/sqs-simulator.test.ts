@@ -6,6 +6,7 @@ import {
   DeleteMessageCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
+  ListQueuesCommand,
   PurgeQueueCommand,
   QueueDoesNotExist,
   QueueNameExists,
@@ -20,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSqsSimulator } from '../../../controller/sandbox/sqs/simulator.ts';
 import type { SqsSimulator } from '../../../controller/sandbox/sqs/simulator.ts';
 import {
+  auditResponseFields,
   dummyCredentials,
   fieldsUnknownToSdk,
   ManualClock,
@@ -31,6 +33,7 @@ import {
 let sim: SqsSimulator;
 let sqs: SQSClient;
 let handler: RecordingHandler;
+let audit: ReturnType<typeof auditResponseFields>;
 const clock = new ManualClock();
 
 beforeAll(async () => {
@@ -43,6 +46,7 @@ beforeAll(async () => {
     requestHandler: handler,
     maxAttempts: 1,
   });
+  audit = auditResponseFields(sqs);
 });
 
 afterAll(async () => {
@@ -277,6 +281,24 @@ describe('SQS simulator through @aws-sdk/client-sqs', () => {
     await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'a' }));
     await sqs.send(new PurgeQueueCommand({ QueueUrl: url }));
     expect(await counts(url)).toEqual({ visible: 0, inFlight: 0 });
+  });
+
+  it('answered every operation only with fields of the SDK output shapes', async () => {
+    await sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'q-' }));
+    expect([...audit.checked].sort()).toEqual([
+      'ChangeMessageVisibility',
+      'CreateQueue',
+      'DeleteMessage',
+      'DeleteMessageBatch',
+      'GetQueueAttributes',
+      'GetQueueUrl',
+      'ListQueues',
+      'PurgeQueue',
+      'ReceiveMessage',
+      'SendMessage',
+      'SendMessageBatch',
+    ]);
+    expect(audit.unknown).toEqual([]);
   });
 
   it('rejects requests without a signature as AWS does', async () => {
