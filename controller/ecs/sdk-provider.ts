@@ -173,7 +173,9 @@ export class SdkEcsProvider implements EcsProvider {
       });
     const perSecond = options.pacing?.runTaskPerSecond ?? DEFAULT_RUN_TASK_PER_SECOND;
     // Two limits apply to a launch: Fargate task launches (burst 100, 20/s) and RunTask calls
-    // (20/s). One task per call, so a launch takes a token from each.
+    // (20/s). One task per call, so a launch takes a token from each. The call bucket's burst
+    // is half a second's worth: requests delayed on the way (sockets, network) arrive bunched,
+    // and a bucket as large as ECS's own would then overrun it.
     this.runBucket = new TokenBucket({
       name: 'ecs Fargate launches',
       capacity: Math.max(1, options.pacing?.runTaskBurst ?? DEFAULT_RUN_TASK_BURST),
@@ -182,7 +184,7 @@ export class SdkEcsProvider implements EcsProvider {
     });
     this.callBucket = new TokenBucket({
       name: 'ecs RunTask calls',
-      capacity: Math.max(1, Math.ceil(perSecond)),
+      capacity: Math.max(1, Math.floor(perSecond / 2)),
       refillPerSecond: perSecond,
       clock: this.clock,
     });
