@@ -39,6 +39,7 @@ export interface SqsConsumerOptions {
   client?: SqsApi;
   region?: string;
   endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Messages handled at once. Default 10. */
   concurrency?: number;
   /** Long-poll wait. Default 20 s (the SQS maximum). */
@@ -101,6 +102,7 @@ export class SqsConsumer {
       new SQSClient({
         ...(options.region ? { region: options.region } : {}),
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+        ...(options.credentials ? { credentials: options.credentials } : {}),
       });
     this.clock = options.clock ?? systemClock;
     this.logger = (options.logger ?? silentLogger()).child({ component: 'sqs-consumer' });
