@@ -30,6 +30,12 @@ export interface PlanInput {
   jobs: DemandJob[];
   /** Every runner of the pool that is not finished. */
   runners: SupplyRunner[];
+  /**
+   * Busy runners whose job is not known to have left the queue yet (GitHub shows them busy
+   * before the in_progress event arrives): each is counted as serving one queued job of its
+   * size, or else one that names no size.
+   */
+  busyUnbound?: { size?: string }[];
   nowMs: number;
   idleTimeoutMs: number;
 }
@@ -69,10 +75,10 @@ function byPreference(a: SupplyRunner, b: SupplyRunner): number {
 
 export function planPool(input: PlanInput): Plan {
   const needBySize = new Map<string, { label: string; count: number }>();
-  let needAny = Math.max(0, input.minIdle);
+  let unsizedJobs = 0;
   for (const job of input.jobs) {
     if (job.requestedSize === undefined) {
-      needAny++;
+      unsizedJobs++;
       continue;
     }
     const key = sizeKey(job.requestedSize);
@@ -80,6 +86,12 @@ export function planPool(input: PlanInput): Plan {
     entry.count++;
     needBySize.set(key, entry);
   }
+  for (const busy of input.busyUnbound ?? []) {
+    const entry = needBySize.get(sizeKey(busy.size));
+    if (entry && entry.count > 0) entry.count--;
+    else if (unsizedJobs > 0) unsizedJobs--;
+  }
+  const needAny = unsizedJobs + Math.max(0, input.minIdle);
 
   const supplyBySize = new Map<string, SupplyRunner[]>();
   const supply = input.runners.filter((r) => SUPPLY.includes(r.state));
@@ -112,7 +124,7 @@ export function planPool(input: PlanInput): Plan {
 
   const live = input.runners.filter((r) => r.state !== 'finished').length - cancel.length;
   const room = Math.max(0, input.maxRunners - live);
-  const demand = input.jobs.length + Math.max(0, input.minIdle);
+  const demand = [...needBySize.values()].reduce((n, e) => n + e.count, 0) + needAny;
   return {
     launch: launch.slice(0, room),
     cancel,

@@ -10,7 +10,7 @@ import type { JobRecord, PoolRecord, RunnerRecord } from '../../store/types.ts';
 import { isoNow, type ReconcileContext } from '../context.ts';
 import { durationOr } from '../durations.ts';
 import { TerminalReconcileError } from '../errors.ts';
-import { jobInScope } from '../jobs.ts';
+import { jobInScope, jobRecordFrom } from '../jobs.ts';
 import { runnerName } from '../names.ts';
 import {
   finish,
@@ -167,6 +167,45 @@ function recentLaunchFailure(
   return retryInMs > 0 ? { error: latest.error, retryInMs } : undefined;
 }
 
+/** Has the job a busy runner runs been reported as started (so it is no longer queued)? */
+function boundJobLeftQueue(
+  runner: RunnerRecord,
+  observations: Map<string, RunnerObservation>,
+): boolean {
+  const job = observations.get(runner.name)?.job;
+  return !!job && job.status !== 'queued' && job.status !== 'waiting';
+}
+
+/**
+ * A runner finished while the store still shows its job running: the completed event was lost.
+ * Read the job back so it does not stay in_progress forever.
+ */
+async function refreshFinishedJobs(
+  ctx: ReconcileContext,
+  finished: RunnerRecord[],
+  observations: Map<string, RunnerObservation>,
+): Promise<void> {
+  for (const runner of finished) {
+    const job = observations.get(runner.name)?.job;
+    if (!job || job.status !== 'in_progress') continue;
+    try {
+      const fresh = await ctx.github.getJob(job.repository, job.id);
+      if (!fresh) continue;
+      const { record } = await ctx.store.recordJob({
+        ...jobRecordFrom(fresh, isoNow(ctx)),
+        owner: job.owner,
+        ...(job.pool ? { pool: job.pool } : {}),
+      });
+      ctx.log.debug(
+        { job: job.id, status: record.status },
+        'job re-read after its runner finished',
+      );
+    } catch (err) {
+      ctx.log.warn({ job: job.id, err }, 'could not re-read the job of a finished runner');
+    }
+  }
+}
+
 export function createPoolReconciler(ctx: ReconcileContext) {
   return async function reconcilePool(name: string): Promise<ReconcileResult | void> {
     const pool = await ctx.store.getPool(name);
@@ -192,6 +231,11 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       waits(r) ? r : note(await stepRunner(ctx, pool, r, obs(r), timeouts)),
     );
     let current = stepped.filter((r) => r.state !== 'finished');
+    await refreshFinishedJobs(
+      ctx,
+      stepped.filter((r) => r.state === 'finished'),
+      observations,
+    );
 
     // 2. Deleted pool: drain everything not busy, wait for the busy ones, then remove it.
     if (pool.deletionRequestedAt) {
@@ -237,6 +281,9 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       minIdle: pool.spec.minIdle ?? 0,
       defaultSize: pool.spec.defaultSize,
       jobs: demand.jobs,
+      busyUnbound: current
+        .filter((r) => r.state === 'busy' && !boundJobLeftQueue(r, observations))
+        .map((r) => ({ size: r.size })),
       runners: current.map((r) => ({
         name: r.name,
         state: r.state,

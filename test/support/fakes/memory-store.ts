@@ -249,7 +249,9 @@ export class MemoryStore implements Store {
   async tryAcquire(name: string, holder: string, ttlMs: number, nowMs: number) {
     const existing = this.leases.get(name);
     if (existing && existing.holder !== holder && existing.expiresAtMs > nowMs) return undefined;
-    const changesHands = !existing || existing.holder !== holder || existing.expiresAtMs <= nowMs;
+    // Like the DynamoDB store: a renewal by the same holder (even after expiry: nobody took it)
+    // keeps the lease version; a new holder gets the next one.
+    const changesHands = !existing || existing.holder !== holder;
     const record: LeaseRecord = {
       name,
       holder,

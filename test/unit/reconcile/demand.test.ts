@@ -116,6 +116,26 @@ describe('planPool (counted, not paired)', () => {
       remove: ['old'],
     },
     {
+      name: 'a busy runner whose in_progress event has not arrived serves one queued job',
+      input: { jobs: [{}, {}], runners: [r('a', 'busy')], busyUnbound: [{}] },
+      launch: [undefined],
+    },
+    {
+      name: 'an unbound busy runner of a size serves a job of that size first',
+      input: {
+        defaultSize: 'small',
+        jobs: [{ requestedSize: 'large' }, {}],
+        runners: [r('a', 'busy', { size: 'large' })],
+        busyUnbound: [{ size: 'large' }],
+      },
+      launch: ['small'],
+    },
+    {
+      name: 'unbound busy runners never cancel minIdle',
+      input: { minIdle: 1, runners: [r('a', 'busy')], busyUnbound: [{}] },
+      launch: [undefined],
+    },
+    {
       name: 'launching runners beyond demand are left to come online',
       input: { runners: [r('a', 'launching')] },
       launch: [],

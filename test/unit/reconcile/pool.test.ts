@@ -256,4 +256,38 @@ describe('pool reconcile', () => {
     expect(w.ecs.running()).toHaveLength(1);
     expect((await w.store.getRunner(r!.name))!.state).toBe('busy');
   });
+
+  it('a runner GitHub shows busy before the in_progress event does not cause an extra launch', async () => {
+    const w = new World();
+    await w.pool('linux');
+    await w.queue(1, ['linux']);
+    const c = w.controller();
+    await c.reconcileOnce();
+    w.bootTasks();
+    await c.reconcileOnce();
+    const [r] = await w.runners();
+    w.github.assign(r!.name, 1); // the event is late: the store still says queued
+    await c.reconcileOnce();
+    expect((await w.store.getRunner(r!.name))!.state).toBe('busy');
+    expect(w.ecs.tasks.size).toBe(1);
+  });
+
+  it('re-reads the job of a finished runner when its completed event was lost', async () => {
+    const w = new World();
+    await w.pool('linux');
+    await w.queue(1, ['linux']);
+    const c = w.controller();
+    await c.reconcileOnce();
+    w.bootTasks();
+    await c.reconcileOnce();
+    const [r] = await w.runners();
+    await w.start(1, r!.name);
+    await c.reconcileOnce();
+    // The job completes on GitHub; the completed event never arrives.
+    w.github.complete(1);
+    w.ecs.setStatus(r!.taskArn!, 'STOPPED', { exitCode: 0 });
+    await c.reconcileOnce();
+    expect((await w.store.getRunner(r!.name))!.state).toBe('finished');
+    expect(await w.store.getJob(1)).toMatchObject({ status: 'completed', conclusion: 'success' });
+  });
 });
