@@ -179,7 +179,12 @@ export class WorkQueue {
       } else {
         const failures = (this.#failures.get(key) ?? 0) + 1;
         this.#failures.set(key, failures);
-        const delayMs = this.backoffDelay(failures);
+        // An error that says when to come back (GitHub's retry-after) is honoured.
+        const retryAfterMs = (err as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+        const delayMs = Math.max(
+          this.backoffDelay(failures),
+          typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) ? retryAfterMs : 0,
+        );
         this.#log.warn({ key, err, failures, retryInMs: delayMs }, 'reconcile failed; retrying');
         this.enqueueAfter(key, delayMs);
       }

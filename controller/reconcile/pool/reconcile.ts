@@ -332,7 +332,9 @@ export function createPoolReconciler(ctx: ReconcileContext) {
     // 7. Status, written only when it changed.
     const failure = failures.at(-1) ?? held?.error;
     const refused = [...new Set(demand.refusals)];
-    if (refused.length) ctx.log.warn({ pool: name, refused }, 'jobs refused by pool');
+    const wasRefusing = pool.status?.conditions.some((x) => x.reason === 'SizeRefused');
+    if (refused.length && !wasRefusing)
+      ctx.log.warn({ pool: name, refused }, 'jobs refused by pool');
     const now = isoNow(ctx);
     await writeStatus(ctx, pool, (prev) => ({
       observedGeneration: pool.generation,

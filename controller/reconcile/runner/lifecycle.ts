@@ -229,11 +229,17 @@ export async function finish(
   reason: string,
 ): Promise<StepOutcome> {
   let current = record;
+  const alive = !taskStopped(current, obs.task) && !!(current.taskArn || obs.task);
+  if (current.state !== 'draining' && alive && obs.ghRunner?.busy) {
+    // Busy at the last look: keep it without a write (a stuck runner is looked at every poll).
+    if (current.state !== 'busy') current = await markBusy(ctx, current, obs.job);
+    return { record: current, requeueAfterMs: ctx.settings.runnerPollMs };
+  }
   if (current.state !== 'draining') {
     current = await saveRunner(ctx, current, { state: 'draining' }, 'draining', reason);
   }
   if ((await deleteRegistration(ctx, pool, current, obs)) === 'busy') {
-    if (!taskStopped(current, obs.task) && (current.taskArn || obs.task)) {
+    if (alive) {
       // Alive and running a job: it stays, whatever the reason for removing it was.
       current = await saveRunner(ctx, current, { state: 'busy' }, 'busy', 'kept: GitHub says busy');
     }

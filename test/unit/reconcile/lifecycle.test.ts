@@ -104,6 +104,27 @@ describe('runner lifecycle', () => {
     expect(w.github.runners.size).toBe(0);
   });
 
+  it('a runner busy past maxJobDuration is kept while GitHub says busy, without writes', async () => {
+    const w = new World();
+    await w.pool('linux', { timeouts: { maxJobDuration: '1h' } });
+    await w.queue(1, ['linux']);
+    const c = w.controller();
+    await c.reconcileOnce();
+    w.bootTasks();
+    await c.reconcileOnce();
+    const [r] = await w.runners();
+    await w.start(1, r!.name);
+    await c.reconcileOnce();
+    const before = (await w.store.getRunner(r!.name))!;
+    await w.clock.advance(2 * 3600_000);
+    await c.reconcileOnce();
+    await c.reconcileOnce();
+    const after = (await w.store.getRunner(r!.name))!;
+    expect(after.state).toBe('busy');
+    expect(after.version).toBe(before.version);
+    expect(w.ecs.running()).toHaveLength(1);
+  });
+
   it('binds the job from the in_progress event', async () => {
     const w = new World();
     await w.pool('linux');

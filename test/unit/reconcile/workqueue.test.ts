@@ -138,6 +138,22 @@ describe('WorkQueue', () => {
     expect(high.backoffDelay(50)).toBe(10_000);
   });
 
+  it("waits at least an error's retryAfterMs (GitHub's retry-after)", async () => {
+    let n = 0;
+    const { q, runs, clock } = setup(
+      async () => {
+        if (n++ === 0) throw Object.assign(new Error('rate limited'), { retryAfterMs: 30_000 });
+      },
+      { backoff: { baseMs: 1_000, jitter: 0 } },
+    );
+    q.enqueue('a');
+    await q.idle();
+    await clock.advance(29_999);
+    expect(runs).toHaveLength(1);
+    await clock.advance(1);
+    expect(runs).toHaveLength(2);
+  });
+
   it('does not retry a terminal error', async () => {
     const { q, runs, clock } = setup(async () => {
       throw new TerminalReconcileError('bad config', 'a');
