@@ -143,6 +143,32 @@ export class World {
     await this.store.recordJob(jobRecordFrom(job, new Date(this.clock.now()).toISOString()));
   }
 
+  /**
+   * GitHub's dispatch: every queued job goes to an idle online runner whose labels cover the
+   * job's (case-insensitive), picked by `pick` among the candidates: never necessarily the
+   * runner launched for it. Returns the jobs started.
+   */
+  async dispatch(pick: (n: number) => number = () => 0): Promise<number[]> {
+    const started: number[] = [];
+    const queued = [...this.github.jobs.values()]
+      .filter((j) => j.status === 'queued')
+      .sort((a, b) => a.id - b.id);
+    for (const job of queued) {
+      const wanted = job.labels.map((l) => l.toLowerCase());
+      const candidates = [...this.github.runners.values()].filter(
+        (r) =>
+          r.status === 'online' &&
+          !r.busy &&
+          wanted.every((l) => r.labels.map((x) => x.toLowerCase()).includes(l)),
+      );
+      if (!candidates.length) continue;
+      const runner = candidates[pick(candidates.length) % candidates.length]!;
+      await this.start(job.id, runner.name);
+      started.push(job.id);
+    }
+    return started;
+  }
+
   async runners(states?: RunnerRecord['state'][]): Promise<RunnerRecord[]> {
     return this.store.listRunners(states ? { states } : undefined);
   }
