@@ -108,7 +108,7 @@ describe('runner lifecycle', () => {
     const w = new World();
     await w.pool('linux', { timeouts: { maxJobDuration: '1h' } });
     await w.queue(1, ['linux']);
-    const c = w.controller({ resyncMs: 24 * 3600_000 });
+    const c = w.controller({ resyncMs: 24 * 3600_000, runnerPollMs: 600_000 });
     await c.reconcileOnce();
     w.bootTasks();
     await c.reconcileOnce();
