@@ -118,6 +118,8 @@ export async function stepRunner(
       }
       if (!gh) return finish(ctx, pool, record, obs, 'runner deregistered');
       if (taskStopped(record, obs.task)) return finish(ctx, pool, record, obs, 'task stopped');
+      // An idle runner that dropped offline would count as supply forever: replace it.
+      if (gh.status === 'offline') return finish(ctx, pool, record, obs, 'runner went offline');
       return { record, requeueAfterMs: poll };
     }
 

@@ -125,6 +125,23 @@ describe('runner lifecycle', () => {
     expect(w.ecs.running()).toHaveLength(1);
   });
 
+  it('an idle runner that drops offline is replaced', async () => {
+    const w = new World();
+    await w.pool('linux', { minIdle: 1 });
+    const c = w.controller();
+    await c.reconcileOnce();
+    w.bootTasks();
+    await c.reconcileOnce();
+    const [r] = await w.runners(['idle']);
+    w.github.runnerByName(r!.name)!.status = 'offline';
+    await c.reconcileOnce();
+    expect((await w.store.getRunner(r!.name))!.state).toBe('finished');
+    expect(w.ecs.tasks.get(r!.taskArn!)!.lastStatus).toBe('STOPPED');
+    const live = await w.live();
+    expect(live).toHaveLength(1);
+    expect(live[0]!.name).not.toBe(r!.name);
+  });
+
   it('binds the job from the in_progress event', async () => {
     const w = new World();
     await w.pool('linux');
