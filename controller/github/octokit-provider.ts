@@ -164,6 +164,8 @@ export class OctokitGitHubProvider implements GitHubProvider {
   private readonly enterpriseClient: AnyOctokit | undefined;
   private readonly installationClients = new Map<number, Promise<AnyOctokit>>();
   private readonly installationByOwner = new Map<string, number>();
+  /** Installation of each installation client, to refresh its token after a 401. */
+  private readonly installationOf = new WeakMap<AnyOctokit, number>();
   private readonly missingOwners = new Map<string, number>();
   private readonly etags = new Map<string, { etag: string; data: unknown }>();
   private readonly runnerGroups = new Map<string, number>();
@@ -470,6 +472,10 @@ export class OctokitGitHubProvider implements GitHubProvider {
     if (!client) {
       client = this.app.getInstallationOctokit(installationId) as unknown as Promise<AnyOctokit>;
       this.installationClients.set(installationId, client);
+      void client.then(
+        (c) => this.installationOf.set(c, installationId),
+        () => undefined,
+      );
       client.catch(() => this.installationClients.delete(installationId));
     }
     return client;
@@ -533,7 +539,7 @@ export class OctokitGitHubProvider implements GitHubProvider {
 
     await bucket.take();
     try {
-      const res = await client.request(route, { ...params, headers });
+      const res = await this.requestWithFreshToken(client, route, { ...params, headers });
       this.trackRateLimit(res.headers);
       const etag = res.headers.etag;
       if (opts.conditional && typeof etag === 'string') this.remember(cacheKey, etag, res.data);
@@ -550,6 +556,31 @@ export class OctokitGitHubProvider implements GitHubProvider {
         return { status: 304, headers: err.response?.headers ?? {}, data: cached.data };
       }
       throw this.mapRequestError(err, where, bucket);
+    }
+  }
+
+  /**
+   * One request; after a 401 on an installation token, the token is created anew and the
+   * request sent once more. (A token can be revoked, or expire early on a simulation's scaled
+   * clock, while the library's cache still believes in it.)
+   */
+  private async requestWithFreshToken(
+    client: AnyOctokit,
+    route: string,
+    params: Params,
+  ): Promise<RawResponse> {
+    try {
+      return await client.request(route, params);
+    } catch (err) {
+      const installationId = this.installationOf.get(client);
+      const tokenUrl = isRequestError(err) && /\/access_tokens$/.test(err.request?.url ?? '');
+      if (!isRequestError(err) || err.status !== 401 || installationId === undefined || tokenUrl) {
+        throw err;
+      }
+      this.logger.info({ installationId }, 'installation token refused; creating a new one');
+      const auth = this.app.octokit.auth as (options: Record<string, unknown>) => Promise<unknown>;
+      await auth({ type: 'installation', installationId, refresh: true });
+      return await client.request(route, params);
     }
   }
 

@@ -30,6 +30,13 @@ export class FakeGitHub {
   /** Replies forced for the next requests matching METHOD path (consumed in order). */
   forced: { match: string; reply: Reply }[] = [];
   rateLimitRemaining = 4999;
+  /** The installation token the fake accepts; revokeToken() replaces it. */
+  token = INSTALLATION_TOKEN;
+  tokensIssued = 0;
+
+  revokeToken(): void {
+    this.token = `ghs_${'R3v0k3d'.repeat(5)}${this.tokensIssued}`;
+  }
 
   readonly fetch: typeof fetch = async (input, init) => {
     const url = new URL(
@@ -67,10 +74,11 @@ export class FakeGitHub {
       if (!headers.get('authorization')?.startsWith('bearer '))
         return { status: 401, body: { message: 'JWT' } };
       if (m[1] !== '42') return { status: 404, body: { message: 'Not Found' } };
+      this.tokensIssued += 1;
       return {
         status: 201,
         body: {
-          token: INSTALLATION_TOKEN,
+          token: this.token,
           expires_at: new Date(Date.now() + 3600_000).toISOString(),
           permissions: {},
           repository_selection: 'all',
@@ -83,7 +91,7 @@ export class FakeGitHub {
     if (p.startsWith('/enterprises/')) {
       if (!auth.includes(ENTERPRISE_TOKEN))
         return { status: 403, body: { message: 'Resource not accessible by integration' } };
-    } else if (!auth.includes(INSTALLATION_TOKEN)) {
+    } else if (!auth.includes(this.token)) {
       return { status: 401, body: { message: 'Bad credentials' } };
     }
     const scope = '(?:/orgs/[^/]+|/repos/[^/]+/[^/]+|/enterprises/[^/]+)';

@@ -157,6 +157,15 @@ describe('OctokitGitHubProvider: runners', () => {
     expect(post.headers.get('authorization')).toContain(ENTERPRISE_TOKEN);
   });
 
+  it('a revoked installation token is replaced and the request sent again', async () => {
+    const { gh, provider } = setup();
+    await provider.listRunners(org);
+    expect(gh.tokensIssued).toBe(1);
+    gh.revokeToken();
+    await provider.listRunners(org);
+    expect(gh.tokensIssued).toBe(2);
+  });
+
   it('an owner without an installation is a GitHubAuthError', async () => {
     const { provider } = setup();
     await expect(provider.listRunners({ kind: 'org', org: 'stranger' })).rejects.toThrow(
