@@ -10,6 +10,11 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DestinationStream, LevelWithSilent } from 'pino';
+import {
+  resolveControllerSecrets,
+  type ResolvedSecrets,
+  type SecretsManagerReader,
+} from '../config/load.ts';
 import type { ControllerConfig } from '../config/types.ts';
 import { SdkEcsProvider } from '../ecs/sdk-provider.ts';
 import { ingest } from '../events/ingest.ts';
@@ -29,7 +34,6 @@ import { systemClock, type Clock } from '../util/clock.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import { Redactor } from '../util/redact.ts';
 import { StartupError } from './errors.ts';
-import { readSecret, type SecretReaders } from './secrets.ts';
 
 type AwsCredentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 
@@ -37,8 +41,6 @@ export interface ControllerAppOptions {
   config: ControllerConfig;
   /** Environment for secrets given as `{ env }` (default: process.env). */
   env?: Record<string, string | undefined>;
-  /** Base of relative secret file paths (default: process.cwd()). */
-  cwd?: string;
   clock?: Clock;
   log?: { level?: LevelWithSilent; destination?: DestinationStream };
   /** Store to open instead of the DynamoDB table of `config` (the sandbox's embedded engine). */
@@ -108,42 +110,31 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
 
   // Secrets first: nothing is started when one is missing.
   let secretsClient: SecretsManagerClient | undefined;
-  const readers: SecretReaders = {
-    env,
-    ...(options.cwd ? { cwd: options.cwd } : {}),
-    secretsManager: async (arn) => {
-      secretsClient ??= new SecretsManagerClient(aws);
+  const secretsManager: SecretsManagerReader = {
+    async getSecretValue(arn) {
+      // The secret's own region unless one is configured.
+      const secretRegion = region ?? arn.split(':')[3];
+      secretsClient ??= new SecretsManagerClient({
+        ...aws,
+        ...(secretRegion ? { region: secretRegion } : {}),
+      });
       const out = await secretsClient.send(new GetSecretValueCommand({ SecretId: arn }));
-      if (out.SecretString === undefined) throw new Error('secret has no string value');
-      return out.SecretString;
+      if (typeof out.SecretString === 'string') return out.SecretString;
+      if (out.SecretBinary) return Buffer.from(out.SecretBinary).toString('utf8');
+      throw new Error('the secret has no value');
     },
   };
-  let privateKey: string;
-  let webhookSecret: string | undefined;
-  let enterpriseToken: string | undefined;
+  let secrets: ResolvedSecrets;
   try {
-    privateKey = await readSecret('github.privateKey', config.github.privateKey, readers);
-    if (config.github.webhookSecret) {
-      webhookSecret = await readSecret(
-        'github.webhookSecret',
-        config.github.webhookSecret,
-        readers,
-      );
-    }
-    if (config.github.enterpriseToken) {
-      enterpriseToken = await readSecret(
-        'github.enterpriseToken',
-        config.github.enterpriseToken,
-        readers,
-      );
-    }
+    secrets = await resolveControllerSecrets(config, { env, secretsManager });
   } finally {
     secretsClient?.destroy();
   }
+  const { privateKey, webhookSecret, enterpriseToken } = secrets;
 
   const redactor = new Redactor([privateKey, webhookSecret ?? '', enterpriseToken ?? '']);
   const logger = createLogger({
-    level: options.log?.level ?? 'info',
+    level: options.log?.level ?? config.logLevel ?? 'info',
     redactor,
     ...(options.log?.destination ? { destination: options.log.destination } : {}),
   });
@@ -243,6 +234,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
       });
       const consumer = new SqsConsumer({
         queueUrl: config.queueUrl,
+        ...(config.deadLetterQueueUrl ? { deadLetterQueueUrl: config.deadLetterQueueUrl } : {}),
         handle: ingestEvent,
         client: sqsClient,
         clock,

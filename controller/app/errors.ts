@@ -1,22 +1,10 @@
-// Errors of the composition root: settings that cannot be turned into a running controller.
+// Errors of the composition root: parts that cannot be started. Bad settings and unreadable
+// secrets are ConfigErrors of the config loader.
 
 export class AppError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'AppError';
-  }
-}
-
-/** A secret (private key, webhook secret, token) could not be read. Never carries the value. */
-export class SecretSourceError extends AppError {
-  constructor(
-    message: string,
-    /** Which setting, e.g. `github.privateKey`. */
-    readonly setting: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'SecretSourceError';
   }
 }
 

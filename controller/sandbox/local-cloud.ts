@@ -24,8 +24,13 @@ export const SANDBOX_CONTAINER = 'runner';
 export const SANDBOX_QUEUE = 'runnerctl-workflow-jobs';
 export const SANDBOX_DLQ = 'runnerctl-workflow-jobs-dlq';
 export const SANDBOX_REGION = 'us-east-1';
-/** The AWS SDK needs credentials to sign; the simulators accept any. */
-export const SANDBOX_CREDENTIALS = { accessKeyId: 'AKIDSANDBOX', secretAccessKey: 'sandbox' };
+/**
+ * The AWS SDK needs credentials to sign; the simulators accept any. A fresh object per client:
+ * the SDK writes bookkeeping fields into the credentials it is given.
+ */
+export function sandboxCredentials(): { accessKeyId: string; secretAccessKey: string } {
+  return { accessKeyId: 'AKIDSANDBOX', secretAccessKey: 'sandbox' };
+}
 /** The GitHub App permissions runnerctl needs (shared/design.md). */
 const APP_PERMISSIONS = {
   organization_self_hosted_runners: 'write',
@@ -115,7 +120,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const ecsClient = new ECSClient({
       endpoint: ecs.url,
       region: SANDBOX_REGION,
-      credentials: SANDBOX_CREDENTIALS,
+      credentials: sandboxCredentials(),
     });
     try {
       await ecsClient.send(
@@ -148,7 +153,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const sqsClient = new SQSClient({
       endpoint: sqs.url,
       region: SANDBOX_REGION,
-      credentials: SANDBOX_CREDENTIALS,
+      credentials: sandboxCredentials(),
     });
     let queueUrl: string;
     let deadLetterQueueUrl: string;
@@ -183,7 +188,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       queueUrl,
       endpoint: sqs.url,
       region: SANDBOX_REGION,
-      credentials: SANDBOX_CREDENTIALS,
+      credentials: sandboxCredentials(),
     });
 
     const privateKeyFile = join(options.dataDir, 'github-app.pem');

@@ -21,7 +21,7 @@ import { startLocalEngine, type LocalEngine } from '../store/local-engine.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import {
   SANDBOX_CLUSTER,
-  SANDBOX_CREDENTIALS,
+  sandboxCredentials,
   SANDBOX_TASK_DEFINITION,
   startLocalCloud,
   writeSecretFile,
@@ -119,7 +119,7 @@ async function dropTable(endpoint: string, table: string): Promise<void> {
   const client = new DynamoDBClient({
     endpoint,
     region: 'us-east-1',
-    credentials: SANDBOX_CREDENTIALS,
+    credentials: sandboxCredentials(),
   });
   try {
     await client.send(new DeleteTableCommand({ TableName: table }));
@@ -214,7 +214,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       config,
       clock,
       host: '127.0.0.1',
-      awsCredentials: SANDBOX_CREDENTIALS,
+      awsCredentials: sandboxCredentials(),
       log: { level: settings.logLevel ?? 'info', destination },
       reconcile: { runnerPollMs: settings.runnerPollMs },
       sqsWaitTimeSeconds: 2,
@@ -272,7 +272,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         deadLetterQueueUrl: cloud.deadLetterQueueUrl,
       },
       dynamodb: { endpoint: engine.endpoint, region: cloud.region, table: DEFAULT_TABLE_NAME },
-      aws: { region: cloud.region, ...SANDBOX_CREDENTIALS },
+      aws: { region: cloud.region, ...sandboxCredentials() },
       runnerNamePrefix: config.runnerNamePrefix,
     };
     const infoFile = join(dataDir, SANDBOX_FILE);
