@@ -164,4 +164,74 @@ describe('controller on the local cloud', () => {
     const pool = (await store.getPool('seed'))!;
     expect(pool.status).toMatchObject({ queuedJobs: 0, launching: 0, idle: 0, busy: 0 });
   });
+
+  it('falls back to on-demand on a spot shortage and relaunches tasks that fail to start', async () => {
+    await controller?.stop();
+    ecsSim.setFaults({ spotCapacityShortage: 1, failToStart: 0.4 });
+    const store = new MemoryStore(() => clock.now());
+    await store.applyPool({
+      apiVersion: API_VERSION,
+      kind: POOL_KIND,
+      metadata: { name: 'faulty' },
+      spec: {
+        github: { scope: 'org', organization: 'acme' },
+        labels: ['self-hosted', 'faulty'],
+        maxRunners: 10,
+        ecs: {
+          cluster: 'runners',
+          taskDefinition: 'runner',
+          subnets: ['subnet-a'],
+          capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }],
+        },
+        timeouts: { idle: '2m' },
+      },
+    });
+    await store.touchRepository('acme/app', new Date(clock.now()).toISOString());
+    const run = await github.control.createWorkflowRun({
+      repo: 'acme/app',
+      workflowName: 'faults',
+      jobs: [1, 2, 3, 4].map((i) => ({ name: `job ${i}`, runsOn: ['self-hosted', 'faulty'] })),
+    });
+    controller = createController({
+      store,
+      github: new OctokitGitHubProvider({
+        appId: github.appId,
+        privateKey: github.privateKeyPem,
+        baseUrl: github.url,
+        clock,
+        retryBaseMs: 5,
+      }),
+      ecs: new SdkEcsProvider({ endpoint: ecsSim.url, region: ecsSim.region, credentials, clock }),
+      clock,
+      log: silentLogger,
+      config: { resyncMs: 20_000, runnerPollMs: 5_000, leaseMs: 60_000, maxLaunchAttempts: 10 },
+      leaseHolderId: 'local-cloud-faults',
+    });
+    controller.start();
+    await until(async () => {
+      const jobs = (await store.listJobs()).filter((j) => j.runId === run.runId);
+      return jobs.length === 4 && jobs.every((j) => j.status === 'completed');
+    }, 'all four jobs completed');
+    await until(
+      async () => (await store.listRunners()).every((r) => r.state === 'finished'),
+      'every runner record finished',
+    );
+    const records = await store.listRunners();
+    // Every launch went to FARGATE after the spot refusal.
+    // (A record cancelled while waiting for its relaunch has no capacity provider.)
+    const providers = records.flatMap((r) => (r.capacityProvider ? [r.capacityProvider] : []));
+    expect(providers.length).toBeGreaterThan(0);
+    expect(providers.every((p) => p === 'FARGATE')).toBe(true);
+    const jobs = (await store.listJobs()).filter((j) => j.runId === run.runId);
+    expect(jobs.map((j) => j.conclusion)).toEqual(['success', 'success', 'success', 'success']);
+    await until(
+      async () => ecsSim.tasks().every((t) => t.lastStatus === 'STOPPED'),
+      'every task STOPPED',
+    );
+    expect((await github.control.listRunners()).filter((r) => r.name.startsWith('rctl-'))).toEqual(
+      [],
+    );
+    const attempts = records.reduce((n, r) => n + r.attempts, 0);
+    console.log(`faults: 4 jobs, ${records.length} runner records, ${attempts} launch attempts`);
+  });
 });
