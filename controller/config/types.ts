@@ -35,6 +35,13 @@ export interface ControllerConfig {
   table: string;
   /** RUNNERCTL_QUEUE_URL. Absent: no SQS consumer (webhooks over HTTP only). */
   queueUrl?: string;
+  /**
+   * RUNNERCTL_DEAD_LETTER_QUEUE_URL. Where the SQS consumer moves poison messages (with the
+   * reason). Absent: they stay on the queue until its redrive policy moves them.
+   */
+  deadLetterQueueUrl?: string;
+  /** RUNNERCTL_LOG_LEVEL: trace, debug, info (default), warn, error, fatal, silent. */
+  logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   server: {
     /** RUNNERCTL_PORT. Default 8080: /webhook, /healthz, /readyz, /metrics, /drift */
     port: number;
@@ -43,7 +50,10 @@ export interface ControllerConfig {
   runnerNamePrefix: string;
   /** RUNNERCTL_RESYNC_SECONDS. Default 60. */
   resyncSeconds: number;
-  /** Client-side pacing (defaults: 180 JIT configs/min, RunTask 20/s with a burst of 100). */
+  /**
+   * Client-side pacing (defaults: 180 JIT configs/min, RunTask 20/s with a burst of 100).
+   * RUNNERCTL_JIT_PER_MINUTE, RUNNERCTL_RUNTASK_PER_SECOND, RUNNERCTL_RUNTASK_BURST.
+   */
   pacing: {
     jitPerMinute: number;
     runTaskPerSecond: number;

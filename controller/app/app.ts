@@ -1,0 +1,283 @@
+// The composition root: the ONLY place that turns settings into real AWS and GitHub clients and
+// wires them into a running controller — store, providers, ingestion (the SQS consumer and the
+// HTTP /webhook), the reconcile controller and the HTTP server — and takes it all down again in
+// order. `runnerctl controller` calls it with the settings of a config file; `runnerctl sandbox`
+// calls it with the same settings pointing at the local cloud.
+
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { DestinationStream, LevelWithSilent } from 'pino';
+import {
+  resolveControllerSecrets,
+  type ResolvedSecrets,
+  type SecretsManagerReader,
+} from '../config/load.ts';
+import type { ControllerConfig } from '../config/types.ts';
+import { SdkEcsProvider } from '../ecs/sdk-provider.ts';
+import { ingest } from '../events/ingest.ts';
+import type { WorkflowJobEvent } from '../events/normalise.ts';
+import { SqsConsumer } from '../events/sqs-consumer.ts';
+import { OctokitGitHubProvider } from '../github/octokit-provider.ts';
+import {
+  createController,
+  type Controller,
+  type ControllerConfig as ReconcileConfig,
+} from '../reconcile/controller.ts';
+import { HttpServer, sendJson } from '../server/http-server.ts';
+import { webhookHandler } from '../server/webhook.ts';
+import { openStore, type StoreOptions } from '../store/factory.ts';
+import type { Store } from '../store/types.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
+import { createLogger, type Logger } from '../util/logger.ts';
+import { Redactor } from '../util/redact.ts';
+import { StartupError } from './errors.ts';
+
+type AwsCredentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+
+export interface ControllerAppOptions {
+  config: ControllerConfig;
+  /** Environment for secrets given as `{ env }` (default: process.env). */
+  env?: Record<string, string | undefined>;
+  clock?: Clock;
+  log?: { level?: LevelWithSilent; destination?: DestinationStream };
+  /** Store to open instead of the DynamoDB table of `config` (the sandbox's embedded engine). */
+  store?: StoreOptions;
+  /** AWS credentials for every client (the sandbox's dummy ones); default: the SDK's chain. */
+  awsCredentials?: AwsCredentials;
+  /** Interface the HTTP server listens on. Default 0.0.0.0. */
+  host?: string;
+  /** Lease holder id; default hostname-pid-random (unique per replica). */
+  leaseHolderId?: string;
+  /** Reconcile tuning beyond the config file (the sandbox's short poll periods). */
+  reconcile?: Partial<ReconcileConfig>;
+  /** Long-poll wait of the SQS consumer (default 20 s). */
+  sqsWaitTimeSeconds?: number;
+}
+
+export interface ControllerApp {
+  /** Base URL of the HTTP server (health, webhook). */
+  url: string;
+  /** `<url>/webhook`, when a webhook secret is configured. */
+  webhookUrl?: string;
+  controller: Controller;
+  store: Store;
+  logger: Logger;
+  /** Webhook ingestion and SQS share this path: de-duplicate, record, wake the pool. */
+  ingest(event: WorkflowJobEvent): ReturnType<typeof ingest>;
+  /** Stops in order: HTTP, SQS consumer, controller (lease released), store, clients. */
+  stop(): Promise<void>;
+}
+
+function defaultLeaseHolderId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The reconcile settings a ControllerConfig carries, plus the caller's tuning. */
+export function reconcileConfigOf(
+  config: ControllerConfig,
+  tuning: Partial<ReconcileConfig> = {},
+): ReconcileConfig {
+  return {
+    resyncMs: config.resyncSeconds * 1000,
+    leaseMs: config.leaseSeconds * 1000,
+    runnerNamePrefix: config.runnerNamePrefix,
+    ...tuning,
+  };
+}
+
+export async function startControllerApp(options: ControllerAppOptions): Promise<ControllerApp> {
+  const { config } = options;
+  const clock = options.clock ?? systemClock;
+  const env = options.env ?? process.env;
+  const region = config.aws.region ?? env.AWS_REGION;
+  const aws = {
+    ...(region ? { region } : {}),
+    ...(options.awsCredentials ? { credentials: options.awsCredentials } : {}),
+  };
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  const cleanUp = async () => {
+    for (const fn of cleanups.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch {
+        // Shutting down: every part gets its chance to close.
+      }
+    }
+  };
+
+  // Secrets first: nothing is started when one is missing.
+  let secretsClient: SecretsManagerClient | undefined;
+  const secretsManager: SecretsManagerReader = {
+    async getSecretValue(arn) {
+      // The secret's own region unless one is configured.
+      const secretRegion = region ?? arn.split(':')[3];
+      secretsClient ??= new SecretsManagerClient({
+        ...aws,
+        ...(secretRegion ? { region: secretRegion } : {}),
+      });
+      const out = await secretsClient.send(new GetSecretValueCommand({ SecretId: arn }));
+      if (typeof out.SecretString === 'string') return out.SecretString;
+      if (out.SecretBinary) return Buffer.from(out.SecretBinary).toString('utf8');
+      throw new Error('the secret has no value');
+    },
+  };
+  let secrets: ResolvedSecrets;
+  try {
+    secrets = await resolveControllerSecrets(config, { env, secretsManager });
+  } finally {
+    secretsClient?.destroy();
+  }
+  const { privateKey, webhookSecret, enterpriseToken } = secrets;
+
+  const redactor = new Redactor([privateKey, webhookSecret ?? '', enterpriseToken ?? '']);
+  const logger = createLogger({
+    level: options.log?.level ?? config.logLevel ?? 'info',
+    redactor,
+    ...(options.log?.destination ? { destination: options.log.destination } : {}),
+  });
+  cleanups.push(() => logger.flush());
+
+  try {
+    let store: Store;
+    try {
+      store = await openStore(
+        options.store ?? {
+          kind: 'dynamodb',
+          table: config.table,
+          ...(region ? { region } : {}),
+          ...(config.aws.dynamodbEndpoint ? { endpoint: config.aws.dynamodbEndpoint } : {}),
+          ...(options.awsCredentials ? { credentials: options.awsCredentials } : {}),
+          clock,
+        },
+      );
+    } catch (err) {
+      throw new StartupError(`cannot open the store: ${(err as Error).message}`, 'store', {
+        cause: err,
+      });
+    }
+    cleanups.push(() => store.close());
+
+    const github = new OctokitGitHubProvider({
+      appId: config.github.appId,
+      privateKey,
+      ...(config.github.installationId !== undefined
+        ? { installationId: config.github.installationId }
+        : {}),
+      ...(config.github.apiUrl ? { baseUrl: config.github.apiUrl } : {}),
+      ...(enterpriseToken ? { enterpriseToken } : {}),
+      pacing: { jitPerMinute: config.pacing.jitPerMinute },
+      clock,
+      logger,
+    });
+
+    const ecsClient = new ECSClient({
+      ...aws,
+      ...(config.aws.ecsEndpoint ? { endpoint: config.aws.ecsEndpoint } : {}),
+      maxAttempts: 3,
+    });
+    cleanups.push(() => ecsClient.destroy());
+    const ecs = new SdkEcsProvider({
+      client: ecsClient,
+      pacing: {
+        runTaskPerSecond: config.pacing.runTaskPerSecond,
+        runTaskBurst: config.pacing.runTaskBurst,
+      },
+      clock,
+      logger,
+    });
+
+    const leaseHolderId = options.leaseHolderId ?? defaultLeaseHolderId();
+    const controller = createController({
+      store,
+      github,
+      ecs,
+      clock,
+      log: logger.child({ component: 'controller' }),
+      config: reconcileConfigOf(config, options.reconcile),
+      leaseHolderId,
+    });
+    controller.start();
+    cleanups.push(() => controller.stop());
+
+    const ingestLogger = logger.child({ component: 'ingest' });
+    const ingestEvent = (event: WorkflowJobEvent) =>
+      ingest(event, {
+        store,
+        onJobChanged: (job) => controller.onJobChanged(job),
+        clock,
+        logger: ingestLogger,
+      });
+
+    const server = new HttpServer({ logger: logger.child({ component: 'http' }) });
+    server.addRoute('GET', '/readyz', (_req, res) =>
+      sendJson(res, 200, { status: 'ready', leader: controller.isLeader() }),
+    );
+    if (webhookSecret) {
+      server.addRoute(
+        'POST',
+        '/webhook',
+        webhookHandler({ secret: webhookSecret, ingest: ingestEvent, logger }),
+      );
+    }
+    const listening = await server.listen(config.server.port, options.host).catch((err) => {
+      throw new StartupError((err as Error).message, 'server', { cause: err });
+    });
+    cleanups.push(() => server.close());
+
+    if (config.queueUrl) {
+      const sqsClient = new SQSClient({
+        ...aws,
+        ...(config.aws.sqsEndpoint ? { endpoint: config.aws.sqsEndpoint } : {}),
+      });
+      const consumer = new SqsConsumer({
+        queueUrl: config.queueUrl,
+        ...(config.deadLetterQueueUrl ? { deadLetterQueueUrl: config.deadLetterQueueUrl } : {}),
+        handle: ingestEvent,
+        client: sqsClient,
+        clock,
+        logger,
+        ...(options.sqsWaitTimeSeconds !== undefined
+          ? { waitTimeSeconds: options.sqsWaitTimeSeconds }
+          : {}),
+      });
+      consumer.start();
+      // Destroyed after the consumer stopped (cleanups run in reverse).
+      cleanups.push(() => sqsClient.destroy());
+      cleanups.push(() => consumer.stop());
+    }
+
+    logger.info(
+      {
+        url: listening.url,
+        leaseHolderId,
+        table: options.store ? options.store.kind : config.table,
+        queue: config.queueUrl ?? null,
+        webhook: Boolean(webhookSecret),
+      },
+      'controller started',
+    );
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url: listening.url,
+      ...(webhookSecret ? { webhookUrl: `${listening.url}/webhook` } : {}),
+      controller,
+      store,
+      logger,
+      ingest: ingestEvent,
+      stop() {
+        stopping ??= (async () => {
+          logger.info('controller stopping');
+          await cleanUp();
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await cleanUp();
+    throw err;
+  }
+}

@@ -1,0 +1,31 @@
+// Errors of the reconcile loops.
+
+export class ReconcileError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ReconcileError';
+  }
+}
+
+/**
+ * Retrying cannot help (bad configuration, a pool that can never launch): the work queue logs
+ * it and does not retry; the next event or the periodic resync will look at the key again.
+ */
+export class TerminalReconcileError extends ReconcileError {
+  constructor(
+    message: string,
+    readonly key?: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'TerminalReconcileError';
+  }
+}
+
+/** This replica lost the lease while acting: stop, another replica takes over. */
+export class LeaseLostError extends ReconcileError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'LeaseLostError';
+  }
+}

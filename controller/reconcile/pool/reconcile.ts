@@ -1,0 +1,398 @@
+// The pool reconciler, a recipe: read the pool, its runner records and the queued jobs; look at
+// GitHub and ECS once; step every runner record; if the pool is being deleted, drain it and then
+// remove it; otherwise count demand against supply, cancel or remove what is not needed, launch
+// what is missing (up to maxRunners); write the status once; return the earliest requeue.
+
+import { choosePool, runnerLabels } from '../../api/matching.ts';
+import type { Condition, RunnerPoolStatus } from '../../api/types.ts';
+import { ConflictError } from '../../store/errors.ts';
+import type { JobRecord, PoolRecord, RunnerRecord } from '../../store/types.ts';
+import { isoNow, type ReconcileContext } from '../context.ts';
+import { durationOr } from '../durations.ts';
+import { TerminalReconcileError } from '../errors.ts';
+import { jobInScope, jobRecordFrom } from '../jobs.ts';
+import { runnerName } from '../names.ts';
+import {
+  finish,
+  stepRunner,
+  type PoolTimeoutsMs,
+  type RunnerObservation,
+  type StepOutcome,
+} from '../runner/lifecycle.ts';
+import { LIVE_STATES, lastEventAt } from '../runner/record.ts';
+import { earliestRequeue, type ReconcileResult } from '../types.ts';
+import { planPool, type DemandJob, type Plan } from './demand.ts';
+import { observeRunners } from './observe.ts';
+
+export function poolTimeouts(ctx: ReconcileContext, pool: PoolRecord): PoolTimeoutsMs {
+  const t = pool.spec.timeouts ?? {};
+  const s = ctx.settings;
+  try {
+    return {
+      registrationMs: durationOr(t.registration, s.registrationTimeoutMs, 'timeouts.registration'),
+      idleMs: durationOr(t.idle, s.idleTimeoutMs, 'timeouts.idle'),
+      maxJobMs: durationOr(t.maxJobDuration, s.maxJobDurationMs, 'timeouts.maxJobDuration'),
+    };
+  } catch (err) {
+    throw new TerminalReconcileError(`pool ${pool.name}: ${(err as Error).message}`, pool.name, {
+      cause: err,
+    });
+  }
+}
+
+/** Runs `fn` over `items`, `limit` at a time; every item runs even when some fail. */
+async function eachLimited<T, R>(
+  items: T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  const errors: unknown[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!);
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (errors.length) throw errors[0];
+  return results;
+}
+
+interface Demand {
+  jobs: DemandJob[];
+  matched: JobRecord[];
+  refusals: string[];
+}
+
+/** Queued jobs (not waiting) that the matching rules give to this pool, and refusals. */
+async function demandOf(
+  ctx: ReconcileContext,
+  pool: PoolRecord,
+  pools: PoolRecord[],
+): Promise<Demand> {
+  const queued = await ctx.store.listJobs({ status: ['queued'] });
+  const out: Demand = { jobs: [], matched: [], refusals: [] };
+  for (const job of queued) {
+    const candidates = pools.filter((p) => jobInScope(job, p.spec.github));
+    const match = choosePool(job.labels, candidates);
+    if (match.kind === 'none' || match.pool !== pool.name) continue;
+    if (match.kind === 'refused') {
+      out.refusals.push(match.reason);
+      continue;
+    }
+    out.matched.push(job);
+    out.jobs.push(match.sizeRequested && match.size ? { requestedSize: match.size.label } : {});
+  }
+  return out;
+}
+
+function condition(
+  previous: Condition[] | undefined,
+  now: string,
+  type: string,
+  status: Condition['status'],
+  reason: string,
+  message: string,
+): Condition {
+  const old = previous?.find((c) => c.type === type);
+  const unchanged = old && old.status === status && old.reason === reason;
+  return {
+    type,
+    status,
+    reason,
+    message,
+    lastTransitionTime: unchanged ? old.lastTransitionTime : now,
+  };
+}
+
+function sameStatus(a: RunnerPoolStatus | undefined, b: RunnerPoolStatus): boolean {
+  if (!a) return false;
+  const strip = (s: RunnerPoolStatus) =>
+    JSON.stringify({
+      ...s,
+      conditions: s.conditions.map((c) => ({ ...c, lastTransitionTime: '' })),
+    });
+  return strip(a) === strip(b);
+}
+
+async function writeStatus(
+  ctx: ReconcileContext,
+  pool: PoolRecord,
+  build: (previous: RunnerPoolStatus | undefined) => RunnerPoolStatus,
+): Promise<void> {
+  let current = pool;
+  for (let attempt = 0; ; attempt++) {
+    const status = build(current.status);
+    if (sameStatus(current.status, status)) return;
+    try {
+      await ctx.store.updatePoolStatus(current.name, status, current.resourceVersion, ctx.fenced());
+      return;
+    } catch (err) {
+      if (!(err instanceof ConflictError) || attempt >= 2) throw err;
+      const fresh = await ctx.store.getPool(current.name);
+      if (!fresh) return;
+      current = fresh;
+    }
+  }
+}
+
+function counts(runners: RunnerRecord[]) {
+  const n = (states: string[]) => runners.filter((r) => states.includes(r.state)).length;
+  return {
+    launching: n(['pending', 'configured', 'launching']),
+    idle: n(['idle']),
+    busy: n(['busy']),
+  };
+}
+
+/** A runner that used up its launch attempts recently holds the pool's launches back. */
+function recentLaunchFailure(
+  ctx: ReconcileContext,
+  records: RunnerRecord[],
+): { error: string; retryInMs: number } | undefined {
+  const now = ctx.clock.now();
+  let latest: { at: number; error: string } | undefined;
+  for (const r of records) {
+    const at = lastEventAt(r, 'launch-failed');
+    if (at !== undefined && (!latest || at > latest.at)) latest = { at, error: r.lastError ?? '' };
+  }
+  if (!latest) return undefined;
+  const retryInMs = latest.at + ctx.settings.launchBackoffMs - now;
+  return retryInMs > 0 ? { error: latest.error, retryInMs } : undefined;
+}
+
+/** Has the job a busy runner runs been reported as started (so it is no longer queued)? */
+function boundJobLeftQueue(
+  runner: RunnerRecord,
+  observations: Map<string, RunnerObservation>,
+): boolean {
+  const job = observations.get(runner.name)?.job;
+  return !!job && job.status !== 'queued' && job.status !== 'waiting';
+}
+
+/**
+ * A runner finished while the store still shows its job running: the completed event was lost.
+ * Read the job back so it does not stay in_progress forever.
+ */
+async function refreshFinishedJobs(
+  ctx: ReconcileContext,
+  finished: RunnerRecord[],
+  observations: Map<string, RunnerObservation>,
+): Promise<void> {
+  for (const runner of finished) {
+    const job = observations.get(runner.name)?.job;
+    if (!job || job.status !== 'in_progress') continue;
+    try {
+      const fresh = await ctx.github.getJob(job.repository, job.id);
+      if (!fresh) continue;
+      const { record } = await ctx.store.recordJob({
+        ...jobRecordFrom(fresh, isoNow(ctx)),
+        owner: job.owner,
+        ...(job.pool ? { pool: job.pool } : {}),
+      });
+      ctx.log.debug(
+        { job: job.id, status: record.status },
+        'job re-read after its runner finished',
+      );
+    } catch (err) {
+      ctx.log.warn({ job: job.id, err }, 'could not re-read the job of a finished runner');
+    }
+  }
+}
+
+export function createPoolReconciler(ctx: ReconcileContext) {
+  return async function reconcilePool(name: string): Promise<ReconcileResult | void> {
+    const pool = await ctx.store.getPool(name);
+    if (!pool) return;
+    const timeouts = poolTimeouts(ctx, pool);
+    const records = await ctx.store.listRunners({ pool: name });
+    const live = records.filter((r) => LIVE_STATES.includes(r.state));
+    const observations = await observeRunners(ctx, pool, live);
+    const obs = (r: RunnerRecord): RunnerObservation => observations.get(r.name) ?? {};
+    const requeues: (number | undefined)[] = [];
+    const failures: string[] = [];
+    const note = (o: StepOutcome) => {
+      requeues.push(o.requeueAfterMs);
+      if (o.failure) failures.push(o.failure);
+      return o.record;
+    };
+
+    // 1. Step every record that has something outside (pending ones wait for the plan).
+    // A deleted pool does not finish launches: configured records are drained instead.
+    const waits = (r: RunnerRecord) =>
+      r.state === 'pending' || (!!pool.deletionRequestedAt && r.state === 'configured');
+    const stepped = await eachLimited(live, ctx.settings.launchConcurrency, async (r) =>
+      waits(r) ? r : note(await stepRunner(ctx, pool, r, obs(r), timeouts)),
+    );
+    let current = stepped.filter((r) => r.state !== 'finished');
+    await refreshFinishedJobs(
+      ctx,
+      stepped.filter((r) => r.state === 'finished'),
+      observations,
+    );
+
+    // 2. Deleted pool: drain everything not busy, wait for the busy ones, then remove it.
+    if (pool.deletionRequestedAt) {
+      const toDrain = current.filter((r) => r.state !== 'busy' && r.state !== 'draining');
+      const drained = await eachLimited(toDrain, ctx.settings.launchConcurrency, async (r) =>
+        note(await finish(ctx, pool, r, obs(r), 'pool deleted')),
+      );
+      const remaining = [
+        ...current.filter((r) => r.state === 'busy' || r.state === 'draining'),
+        ...drained.filter((r) => r.state !== 'finished'),
+      ];
+      if (!remaining.length) {
+        const fresh = await ctx.store.getPool(name);
+        if (fresh) await ctx.store.removePool(name, fresh.resourceVersion, ctx.fenced());
+        ctx.log.info({ pool: name }, 'pool drained and removed');
+        return;
+      }
+      const now = isoNow(ctx);
+      await writeStatus(ctx, pool, (prev) => ({
+        observedGeneration: pool.generation,
+        queuedJobs: 0,
+        ...counts(remaining),
+        conditions: [
+          condition(
+            prev?.conditions,
+            now,
+            'Ready',
+            'False',
+            'Deleting',
+            `draining: ${remaining.length} runner(s) left, busy ones finish their job first`,
+          ),
+          condition(prev?.conditions, now, 'Degraded', 'False', 'AsExpected', ''),
+        ],
+      }));
+      return { requeueAfterMs: earliestRequeue(...requeues, ctx.settings.runnerPollMs) };
+    }
+
+    // 3. Count demand against supply.
+    const pools = (await ctx.store.listPools()).filter((p) => !p.deletionRequestedAt);
+    const demand = await demandOf(ctx, pool, pools);
+    const plan: Plan = planPool({
+      maxRunners: pool.spec.maxRunners,
+      minIdle: pool.spec.minIdle ?? 0,
+      defaultSize: pool.spec.defaultSize,
+      jobs: demand.jobs,
+      busyUnbound: current
+        .filter((r) => r.state === 'busy' && !boundJobLeftQueue(r, observations))
+        .map((r) => ({ size: r.size })),
+      runners: current.map((r) => ({
+        name: r.name,
+        state: r.state,
+        size: r.size,
+        idleSinceMs: lastEventAt(r, 'idle'),
+      })),
+      nowMs: ctx.clock.now(),
+      idleTimeoutMs: timeouts.idleMs,
+    });
+    requeues.push(plan.nextIdleExpiryMs);
+
+    // 4. Cancel pending records and remove idle runners no job needs.
+    const byName = new Map(current.map((r) => [r.name, r]));
+    const unneeded = [...plan.cancel, ...plan.remove].map((n) => byName.get(n)!);
+    await eachLimited(unneeded, ctx.settings.launchConcurrency, async (r) => {
+      const reason = r.state === 'pending' ? 'not needed any more' : 'idle timeout, no demand';
+      byName.set(r.name, note(await finish(ctx, pool, r, obs(r), reason)));
+    });
+
+    // 5. Launch: pending records still needed, plus new ones. Held back after repeated failures.
+    const held = recentLaunchFailure(ctx, [...records, ...stepped]);
+    const toLaunch: RunnerRecord[] = [];
+    if (held) {
+      requeues.push(held.retryInMs);
+    } else {
+      toLaunch.push(...[...byName.values()].filter((r) => r.state === 'pending'));
+      for (const sizeLabel of plan.launch) {
+        toLaunch.push(await createRecord(ctx, pool, sizeLabel));
+      }
+    }
+    await eachLimited(toLaunch, ctx.settings.launchConcurrency, async (r) => {
+      byName.set(r.name, note(await stepRunner(ctx, pool, r, obs(r), timeouts)));
+    });
+    current = [...byName.values()].filter((r) => r.state !== 'finished');
+
+    // 6. Remember the pool on the jobs it counts (for drift and the timeline).
+    for (const job of demand.matched) {
+      if (job.pool === name) continue;
+      try {
+        await ctx.store.updateJob({ ...job, pool: name }, ctx.fenced());
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+      }
+    }
+
+    // 7. Status, written only when it changed.
+    const failure = failures.at(-1) ?? held?.error;
+    const refused = [...new Set(demand.refusals)];
+    const wasRefusing = pool.status?.conditions.some((x) => x.reason === 'SizeRefused');
+    if (refused.length && !wasRefusing)
+      ctx.log.warn({ pool: name, refused }, 'jobs refused by pool');
+    const now = isoNow(ctx);
+    await writeStatus(ctx, pool, (prev) => ({
+      observedGeneration: pool.generation,
+      queuedJobs: demand.jobs.length,
+      ...counts(current),
+      conditions: [
+        condition(
+          prev?.conditions,
+          now,
+          'Ready',
+          'True',
+          'Reconciled',
+          `${plan.supply} runner(s) starting or idle for a demand of ${plan.demand}` +
+            (plan.atMaxRunners ? ` (capped by maxRunners ${pool.spec.maxRunners})` : ''),
+        ),
+        failure
+          ? condition(prev?.conditions, now, 'Degraded', 'True', 'LaunchFailed', failure)
+          : refused.length
+            ? condition(
+                prev?.conditions,
+                now,
+                'Degraded',
+                'True',
+                'SizeRefused',
+                `${demand.refusals.length} queued job(s) refused: ${refused.join('; ')}`,
+              )
+            : condition(prev?.conditions, now, 'Degraded', 'False', 'AsExpected', ''),
+      ],
+    }));
+
+    return {
+      requeueAfterMs: earliestRequeue(
+        ...requeues,
+        current.length || demand.jobs.length ? ctx.settings.runnerPollMs : undefined,
+      ),
+    };
+  };
+}
+
+async function createRecord(
+  ctx: ReconcileContext,
+  pool: PoolRecord,
+  sizeLabel: string | undefined,
+): Promise<RunnerRecord> {
+  const size = pool.spec.sizes?.find((s) => s.label === sizeLabel);
+  const now = isoNow(ctx);
+  const name = runnerName(ctx.settings.runnerNamePrefix, pool.name, ctx.suffix());
+  return ctx.store.createRunner(
+    {
+      name,
+      pool: pool.name,
+      state: 'pending',
+      labels: runnerLabels(pool, size),
+      ...(size ? { size: size.label, cpu: size.cpu, memory: size.memory } : {}),
+      attempts: 0,
+      createdAt: now,
+      timeline: [{ at: now, event: 'created', ...(size ? { detail: `size ${size.label}` } : {}) }],
+    },
+    ctx.fenced(),
+  );
+}

@@ -1,0 +1,317 @@
+// One step of a runner record's state machine, driven by what GitHub and ECS show now
+// (docs/reconcile.md "Runner state machine"). Level-triggered: the step looks at the record and
+// the observation, never at the event that woke the pool.
+//
+// Removal always deletes the GitHub runner FIRST, after re-reading it (the REST busy flag lags),
+// and only then stops the task. "Busy" (re-read or a 422 on delete) means keep: a busy runner's
+// task is never stopped.
+
+import { EcsError, ThrottledError } from '../../ecs/errors.ts';
+import type { RunnerTask } from '../../ecs/types.ts';
+import { RunnerBusyError } from '../../github/errors.ts';
+import type { GitHubRunner } from '../../github/types.ts';
+import type { JobRecord, PoolRecord, RunnerRecord } from '../../store/types.ts';
+import type { ReconcileContext } from '../context.ts';
+import { githubScope } from '../names.ts';
+import { launchRunner } from './launch.ts';
+import { lastEventAt, saveRunner } from './record.ts';
+
+/** What the outside world shows about one runner record. */
+export interface RunnerObservation {
+  /** The GitHub runner with the record's name, when registered. */
+  ghRunner?: GitHubRunner;
+  /** The record's task (by taskArn), or the task found by its runner tag when none is stored. */
+  task?: RunnerTask;
+  /** The job bound to this runner: an in_progress/completed job naming it, or record.jobId. */
+  job?: JobRecord;
+}
+
+export interface PoolTimeoutsMs {
+  registrationMs: number;
+  idleMs: number;
+  maxJobMs: number;
+}
+
+export interface StepOutcome {
+  record: RunnerRecord;
+  /** When this runner needs to be looked at again at the latest. */
+  requeueAfterMs?: number;
+  /** A launch attempt failed (for the pool's Degraded condition). */
+  failure?: string;
+}
+
+function taskStopped(record: RunnerRecord, task: RunnerTask | undefined): boolean {
+  if (!record.taskArn) return false;
+  // DescribeTasks forgets tasks stopped for about an hour: missing counts as stopped.
+  return !task || task.lastStatus === 'STOPPED' || task.desiredStatus === 'STOPPED';
+}
+
+function launchedAt(record: RunnerRecord): number {
+  const times = ['task-started', 'task-adopted', 'runner-adopted']
+    .map((e) => lastEventAt(record, e))
+    .filter((t): t is number => t !== undefined);
+  return times.length ? Math.max(...times) : Date.parse(record.updatedAt);
+}
+
+/** Failures of a launch that count as a failed attempt (not retried as-is). */
+function isLaunchFailure(err: unknown): err is Error {
+  return err instanceof EcsError && !(err instanceof ThrottledError);
+}
+
+/** Advances one record by what the world shows. */
+export async function stepRunner(
+  ctx: ReconcileContext,
+  pool: PoolRecord,
+  record: RunnerRecord,
+  obs: RunnerObservation,
+  timeouts: PoolTimeoutsMs,
+): Promise<StepOutcome> {
+  const now = ctx.clock.now();
+  const poll = ctx.settings.runnerPollMs;
+  const job = obs.job;
+  const gh = obs.ghRunner;
+
+  switch (record.state) {
+    case 'pending':
+    case 'configured':
+      return launchOrFail(ctx, pool, record, obs);
+
+    case 'launching': {
+      if (gh?.busy || job?.status === 'in_progress') {
+        return { record: await markBusy(ctx, record, job), requeueAfterMs: poll };
+      }
+      if (gh?.status === 'online') {
+        return {
+          record: await saveRunner(ctx, record, { state: 'idle' }, 'idle'),
+          requeueAfterMs: poll,
+        };
+      }
+      if (taskStopped(record, obs.task)) {
+        // A fast runner may have come online, run its job and exited between two looks.
+        const ranJob = !!job || (!gh && obs.task?.exitCode === 0);
+        if (ranJob) return finish(ctx, pool, record, obs, 'task stopped after its job');
+        const why = obs.task?.stoppedReason ?? 'task gone';
+        return failAttempt(
+          ctx,
+          pool,
+          record,
+          obs,
+          `task stopped before the runner came online: ${why}`,
+        );
+      }
+      const deadline = launchedAt(record) + timeouts.registrationMs;
+      if (now >= deadline) {
+        return failAttempt(
+          ctx,
+          pool,
+          record,
+          obs,
+          `runner not online within ${Math.round(timeouts.registrationMs / 1000)}s`,
+        );
+      }
+      return { record, requeueAfterMs: Math.min(poll, deadline - now) };
+    }
+
+    case 'idle': {
+      if (gh?.busy || job?.status === 'in_progress') {
+        return { record: await markBusy(ctx, record, job), requeueAfterMs: poll };
+      }
+      if (!gh) return finish(ctx, pool, record, obs, 'runner deregistered');
+      if (taskStopped(record, obs.task)) return finish(ctx, pool, record, obs, 'task stopped');
+      // An idle runner that dropped offline would count as supply forever: replace it.
+      if (gh.status === 'offline') return finish(ctx, pool, record, obs, 'runner went offline');
+      return { record, requeueAfterMs: poll };
+    }
+
+    case 'busy': {
+      if (job?.status === 'completed') return finish(ctx, pool, record, obs, 'job completed');
+      if (taskStopped(record, obs.task)) return finish(ctx, pool, record, obs, 'task stopped');
+      if (!gh) return finish(ctx, pool, record, obs, 'runner deregistered');
+      const busySince = lastEventAt(record, 'busy') ?? now;
+      if (now - busySince >= timeouts.maxJobMs) {
+        // Stuck? Only GitHub can say the runner is free; a busy runner is kept.
+        return finish(ctx, pool, record, obs, 'max job duration exceeded');
+      }
+      return { record, requeueAfterMs: poll };
+    }
+
+    case 'draining':
+      return finish(ctx, pool, record, obs, 'resuming removal');
+
+    case 'finished':
+      return { record };
+  }
+}
+
+async function launchOrFail(
+  ctx: ReconcileContext,
+  pool: PoolRecord,
+  record: RunnerRecord,
+  obs: RunnerObservation,
+): Promise<StepOutcome> {
+  const taskByTag = record.taskArn ? undefined : obs.task;
+  try {
+    const launched = await launchRunner(ctx, pool, record, taskByTag);
+    return { record: launched, requeueAfterMs: ctx.settings.runnerPollMs };
+  } catch (err) {
+    if (!isLaunchFailure(err)) throw err;
+    ctx.log.warn({ runner: record.name, pool: pool.name, err }, 'launch failed');
+    const current = (await ctx.store.getRunner(record.name)) ?? record;
+    return failAttempt(
+      ctx,
+      pool,
+      current,
+      { ...obs, task: undefined },
+      `launch failed: ${err.message}`,
+    );
+  }
+}
+
+async function markBusy(
+  ctx: ReconcileContext,
+  record: RunnerRecord,
+  job: JobRecord | undefined,
+): Promise<RunnerRecord> {
+  const jobId = job?.status === 'in_progress' ? job.id : record.jobId;
+  return saveRunner(
+    ctx,
+    record,
+    { state: 'busy', ...(jobId !== undefined ? { jobId } : {}) },
+    'busy',
+    jobId !== undefined ? `job ${jobId}` : undefined,
+  );
+}
+
+/**
+ * Deletes the runner's GitHub registration after re-reading it. Returns 'busy' when GitHub says
+ * the runner runs a job (re-read or 422): the caller keeps the runner and its task.
+ */
+async function deleteRegistration(
+  ctx: ReconcileContext,
+  pool: PoolRecord,
+  record: RunnerRecord,
+  obs: RunnerObservation,
+): Promise<'deleted' | 'busy'> {
+  const id = record.githubRunnerId ?? obs.ghRunner?.id;
+  if (id === undefined) return 'deleted';
+  const scope = githubScope(pool.spec.github);
+  const fresh = await ctx.github.getRunner(scope, id);
+  if (!fresh) return 'deleted';
+  if (fresh.busy) return 'busy';
+  try {
+    await ctx.github.deleteRunner(scope, id);
+    return 'deleted';
+  } catch (err) {
+    if (err instanceof RunnerBusyError) return 'busy';
+    throw err;
+  }
+}
+
+async function stopTaskOf(
+  ctx: ReconcileContext,
+  pool: PoolRecord,
+  record: RunnerRecord,
+  obs: RunnerObservation,
+  reason: string,
+): Promise<void> {
+  const arn = record.taskArn ?? obs.task?.arn;
+  if (!arn || obs.task?.lastStatus === 'STOPPED') return;
+  await ctx.ecs.stopTask(pool.spec.ecs.cluster, arn, `runnerctl: ${reason}`.slice(0, 255));
+}
+
+/**
+ * Removes a runner: draining (written first, so a crash resumes the removal), GitHub runner
+ * deleted, then the task stopped, then finished with a TTL. Busy means keep.
+ */
+export async function finish(
+  ctx: ReconcileContext,
+  pool: PoolRecord,
+  record: RunnerRecord,
+  obs: RunnerObservation,
+  reason: string,
+): Promise<StepOutcome> {
+  let current = record;
+  const alive = !taskStopped(current, obs.task) && !!(current.taskArn || obs.task);
+  if (current.state !== 'draining' && alive && obs.ghRunner?.busy) {
+    // Busy at the last look: keep it without a write (a stuck runner is looked at every poll).
+    if (current.state !== 'busy') current = await markBusy(ctx, current, obs.job);
+    return { record: current, requeueAfterMs: ctx.settings.runnerPollMs };
+  }
+  if (current.state !== 'draining') {
+    current = await saveRunner(ctx, current, { state: 'draining' }, 'draining', reason);
+  }
+  if ((await deleteRegistration(ctx, pool, current, obs)) === 'busy') {
+    if (alive) {
+      // Alive and running a job: it stays, whatever the reason for removing it was.
+      current = await saveRunner(ctx, current, { state: 'busy' }, 'busy', 'kept: GitHub says busy');
+    }
+    // Task gone but GitHub still says busy: its flag lags. Look again later.
+    return { record: current, requeueAfterMs: ctx.settings.runnerPollMs };
+  }
+  await stopTaskOf(ctx, pool, current, obs, reason);
+  current = await saveRunner(
+    ctx,
+    current,
+    {
+      state: 'finished',
+      expiresAt: Math.floor(ctx.clock.now() / 1000) + ctx.settings.finishedTtlSeconds,
+    },
+    'finished',
+    reason,
+  );
+  return { record: current };
+}
+
+/**
+ * A launch attempt failed (task did not start, runner did not register in time, RunTask failed):
+ * remove what exists outside, then relaunch the same record or, after the last attempt, finish it
+ * with the error (the pool turns Degraded).
+ */
+async function failAttempt(
+  ctx: ReconcileContext,
+  pool: PoolRecord,
+  record: RunnerRecord,
+  obs: RunnerObservation,
+  reason: string,
+): Promise<StepOutcome> {
+  if ((await deleteRegistration(ctx, pool, record, obs)) === 'busy') {
+    // It came online and took a job after all.
+    return {
+      record: await markBusy(ctx, record, obs.job),
+      requeueAfterMs: ctx.settings.runnerPollMs,
+    };
+  }
+  await stopTaskOf(ctx, pool, record, obs, reason);
+  ctx.log.warn(
+    { runner: record.name, pool: pool.name, attempts: record.attempts, reason },
+    'launch attempt failed',
+  );
+  if (record.attempts >= ctx.settings.maxLaunchAttempts) {
+    const finished = await saveRunner(
+      ctx,
+      record,
+      {
+        state: 'finished',
+        lastError: reason,
+        expiresAt: Math.floor(ctx.clock.now() / 1000) + ctx.settings.finishedTtlSeconds,
+      },
+      'launch-failed',
+      reason,
+    );
+    return { record: finished, failure: reason };
+  }
+  const relaunch = await saveRunner(
+    ctx,
+    record,
+    {
+      state: 'pending',
+      githubRunnerId: undefined,
+      taskArn: undefined,
+      capacityProvider: undefined,
+      lastError: reason,
+    },
+    'relaunch',
+    reason,
+  );
+  return { record: relaunch, requeueAfterMs: 0, failure: reason };
+}

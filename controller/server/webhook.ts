@@ -1,0 +1,133 @@
+// POST /webhook: signed GitHub webhooks straight to the controller (the sandbox, and users
+// without EventBridge). Answers within GitHub's 10 s: 202 once the event is stored.
+//
+//   413 body over the limit          401 missing or bad X-Hub-Signature-256
+//   202 another event type (ignored) 200 ping
+//   400 not JSON / malformed payload 202 stored (or duplicate / unchanged)
+//   503 the store failed (GitHub shows the delivery as failed; resync recovers the job)
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { InvalidEventError, SignatureError } from '../events/errors.ts';
+import type { IngestResult } from '../events/ingest.ts';
+import { normaliseWorkflowJob, type WorkflowJobEvent } from '../events/normalise.ts';
+import { SIGNATURE_HEADER, verifyWebhookSignature } from '../events/signature.ts';
+import type { Logger } from '../util/logger.ts';
+import { silentLogger } from '../util/logger.ts';
+import { sendJson, type RouteHandler } from './http-server.ts';
+
+export const DEFAULT_MAX_WEBHOOK_BYTES = 1024 * 1024;
+
+export interface WebhookHandlerOptions {
+  /** The webhook secret (resolved, not its source). */
+  secret: string;
+  ingest: (event: WorkflowJobEvent) => Promise<IngestResult>;
+  maxBodyBytes?: number;
+  logger?: Logger;
+}
+
+class BodyTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`request body over ${limit} bytes`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
+/** Reads the raw body (the signature covers the exact bytes) up to `limit`. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) return reject(new BodyTooLargeError(limit));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new BodyTooLargeError(limit));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export function webhookHandler(options: WebhookHandlerOptions): RouteHandler {
+  const limit = options.maxBodyBytes ?? DEFAULT_MAX_WEBHOOK_BYTES;
+  const logger = options.logger ?? silentLogger();
+  return async (req: IncomingMessage, res: ServerResponse) => {
+    const delivery = header(req, 'x-github-delivery');
+    const log = logger.child({ delivery });
+    let body: Buffer;
+    try {
+      body = await readBody(req, limit);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        log.warn({ limit }, 'webhook refused: body too large');
+        res.setHeader('connection', 'close');
+        return sendJson(res, 413, { error: err.message });
+      }
+      throw err;
+    }
+
+    try {
+      verifyWebhookSignature(options.secret, body, header(req, SIGNATURE_HEADER));
+    } catch (err) {
+      if (err instanceof SignatureError) {
+        log.warn({ reason: err.reason }, 'webhook refused: bad signature');
+        return sendJson(res, 401, { error: err.message });
+      }
+      throw err;
+    }
+
+    const eventName = header(req, 'x-github-event');
+    if (eventName === 'ping') return sendJson(res, 200, { status: 'pong' });
+    if (eventName !== 'workflow_job') {
+      return sendJson(res, 202, {
+        status: 'ignored',
+        reason: `event ${eventName ?? '(none)'} is not handled`,
+      });
+    }
+
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      log.warn('webhook refused: body is not JSON');
+      return sendJson(res, 400, { error: 'body is not valid JSON' });
+    }
+
+    let event: WorkflowJobEvent;
+    try {
+      const result = normaliseWorkflowJob(parsed);
+      if (result.kind === 'ignored')
+        return sendJson(res, 202, { status: 'ignored', reason: result.reason });
+      event = result.event;
+    } catch (err) {
+      if (err instanceof InvalidEventError) {
+        log.warn({ field: err.field, error: err.message }, 'webhook refused: malformed payload');
+        return sendJson(res, 400, { error: err.message, field: err.field });
+      }
+      throw err;
+    }
+
+    try {
+      const result = await options.ingest(event);
+      return sendJson(res, 202, {
+        status: result.outcome,
+        jobId: event.job.id,
+        action: event.action,
+      });
+    } catch (err) {
+      log.error({ err, jobId: event.job.id }, 'webhook not stored');
+      return sendJson(res, 503, { error: 'event could not be stored; retry later' });
+    }
+  };
+}

@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import {
+  choosePool,
+  matchPool,
+  runnerLabels,
+  type MatchablePool,
+} from '../../../controller/api/matching.ts';
+
+const sizes = [
+  { label: 'small', cpu: 512, memory: 1024 },
+  { label: 'large', cpu: 4096, memory: 8192 },
+];
+
+function pool(name: string, labels: string[], extra: Partial<MatchablePool['spec']> = {}) {
+  return { name, spec: { labels, ...extra } } satisfies MatchablePool;
+}
+
+const linux = pool('linux', ['linux', 'x64']);
+const sized = pool('sized', ['linux', 'x64'], { sizes, defaultSize: 'small' });
+
+describe('matchPool', () => {
+  const cases: {
+    name: string;
+    job: string[];
+    pool: MatchablePool;
+    expect: 'none' | 'refused' | { size?: string; requested: boolean; extra: number };
+  }[] = [
+    {
+      name: 'exact labels',
+      job: ['linux', 'x64'],
+      pool: linux,
+      expect: { requested: false, extra: 0 },
+    },
+    { name: 'subset', job: ['linux'], pool: linux, expect: { requested: false, extra: 1 } },
+    {
+      name: 'self-hosted is implicit',
+      job: ['self-hosted'],
+      pool: linux,
+      expect: { requested: false, extra: 2 },
+    },
+    {
+      name: 'case-insensitive',
+      job: ['Self-Hosted', 'LINUX'],
+      pool: linux,
+      expect: { requested: false, extra: 1 },
+    },
+    { name: 'label the pool lacks', job: ['linux', 'gpu'], pool: linux, expect: 'none' },
+    {
+      name: 'default size',
+      job: ['linux'],
+      pool: sized,
+      expect: { size: 'small', requested: false, extra: 1 },
+    },
+    {
+      name: 'named size',
+      job: ['linux', 'LARGE'],
+      pool: sized,
+      expect: { size: 'large', requested: true, extra: 1 },
+    },
+    {
+      name: 'named default size',
+      job: ['small'],
+      pool: sized,
+      expect: { size: 'small', requested: true, extra: 2 },
+    },
+    { name: 'two sizes', job: ['small', 'large'], pool: sized, expect: 'none' },
+    { name: 'size not offered', job: ['linux', 'xlarge'], pool: sized, expect: 'refused' },
+    { name: 'size plus unknown label', job: ['large', 'gpu'], pool: sized, expect: 'none' },
+    { name: 'two unknown labels', job: ['gpu', 'xlarge'], pool: sized, expect: 'none' },
+    { name: 'no refusal without sizes', job: ['xlarge'], pool: linux, expect: 'none' },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const result = matchPool(c.job, c.pool);
+      if (c.expect === 'none' || c.expect === 'refused') {
+        expect(result.kind).toBe(c.expect);
+        return;
+      }
+      expect(result).toMatchObject({
+        kind: 'match',
+        pool: c.pool.name,
+        sizeRequested: c.expect.requested,
+        extraLabels: c.expect.extra,
+      });
+      if (result.kind === 'match') expect(result.size?.label).toBe(c.expect.size);
+    });
+  }
+
+  it('refusal names the size and the pool', () => {
+    expect(matchPool(['XLarge'], sized)).toEqual({
+      kind: 'refused',
+      pool: 'sized',
+      sizeLabel: 'xlarge',
+      reason: 'size xlarge not offered by pool sized',
+    });
+  });
+});
+
+describe('choosePool', () => {
+  const cases: { name: string; job: string[]; pools: MatchablePool[]; expect: string }[] = [
+    { name: 'no pools', job: ['linux'], pools: [], expect: 'none' },
+    {
+      name: 'higher priority wins over specificity',
+      job: ['linux'],
+      pools: [pool('a', ['linux']), pool('b', ['linux', 'x64'], { priority: 10 })],
+      expect: 'match:b',
+    },
+    {
+      name: 'most specific wins at equal priority',
+      job: ['linux'],
+      pools: [pool('a', ['linux', 'x64', 'big']), pool('b', ['linux', 'x64'])],
+      expect: 'match:b',
+    },
+    {
+      name: 'name breaks ties',
+      job: ['linux'],
+      pools: [pool('zeta', ['linux']), pool('alpha', ['linux'])],
+      expect: 'match:alpha',
+    },
+    {
+      name: 'order of the input does not matter',
+      job: ['linux'],
+      pools: [pool('alpha', ['linux']), pool('zeta', ['linux'])],
+      expect: 'match:alpha',
+    },
+    {
+      name: 'pools marked for deletion never match',
+      job: ['linux'],
+      pools: [
+        { ...pool('a', ['linux']), deletionRequestedAt: '2026-01-01T00:00:00Z' },
+        pool('b', ['linux', 'x']),
+      ],
+      expect: 'match:b',
+    },
+    {
+      name: 'a match beats a refusal',
+      job: ['linux', 'gpu'],
+      pools: [sized, pool('gpu', ['linux', 'gpu'])],
+      expect: 'match:gpu',
+    },
+    {
+      name: 'refusal when nothing matches',
+      job: ['linux', 'huge'],
+      pools: [sized, linux],
+      expect: 'refused:sized',
+    },
+    {
+      name: 'negative priority loses',
+      job: ['linux'],
+      pools: [pool('a', ['linux'], { priority: -1 }), pool('b', ['linux', 'x'])],
+      expect: 'match:b',
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const result = choosePool(c.job, c.pools);
+      expect(result.kind === 'none' ? 'none' : `${result.kind}:${result.pool}`).toBe(c.expect);
+    });
+  }
+});
+
+describe('runnerLabels', () => {
+  it('carries self-hosted, the pool labels and the size label, once each', () => {
+    expect(runnerLabels(pool('p', ['linux', 'Self-Hosted', 'x64']), sizes[1])).toEqual([
+      'self-hosted',
+      'linux',
+      'x64',
+      'large',
+    ]);
+  });
+});

@@ -1,0 +1,271 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  loadControllerConfig,
+  resolveControllerSecrets,
+  resolveSecret,
+} from '../../../controller/config/load.ts';
+
+const PEM = generateKeyPairSync('rsa', { modulusLength: 1024 })
+  .privateKey.export({ type: 'pkcs1', format: 'pem' })
+  .toString();
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rctl-config-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function file(name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+async function error(p: Promise<unknown>): Promise<ConfigError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ConfigError);
+  return err as ConfigError;
+}
+
+describe('loadControllerConfig', () => {
+  it('reads the YAML file and fills the defaults', async () => {
+    const path = await file(
+      'full.yaml',
+      `github:
+  appId: 123
+  privateKey: { file: /secrets/app.pem }
+  webhookSecret: { secretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hook-AbCd" }
+aws:
+  region: eu-west-1
+queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
+`,
+    );
+    const config = await loadControllerConfig({ file: path, env: {} });
+    expect(config).toEqual({
+      github: {
+        appId: 123,
+        privateKey: { file: '/secrets/app.pem' },
+        webhookSecret: {
+          secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:hook-AbCd',
+        },
+        apiUrl: 'https://api.github.com',
+      },
+      aws: { region: 'eu-west-1' },
+      table: 'runnerctl',
+      queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events',
+      server: { port: 8080 },
+      runnerNamePrefix: 'rctl',
+      resyncSeconds: 60,
+      pacing: { jitPerMinute: 180, runTaskPerSecond: 20, runTaskBurst: 100 },
+      leaseSeconds: 15,
+    });
+  });
+
+  it('the environment wins, field by field, and can say everything alone', async () => {
+    const path = await file(
+      'base.yaml',
+      'github:\n  appId: 1\n  privateKey: { file: /a.pem }\ntable: from-file\n',
+    );
+    const config = await loadControllerConfig({
+      file: path,
+      env: {
+        GITHUB_APP_ID: '999',
+        GITHUB_APP_PRIVATE_KEY_SECRET_ARN:
+          'arn:aws:secretsmanager:us-east-1:123456789012:secret:key',
+        GITHUB_WEBHOOK_SECRET: 'whatever',
+        RUNNERCTL_PORT: '0',
+        RUNNERCTL_JIT_PER_MINUTE: '90',
+        RUNNERCTL_DEAD_LETTER_QUEUE_URL: 'http://127.0.0.1:9324/000000000000/dlq',
+        AWS_DEFAULT_REGION: 'us-east-1',
+      },
+    });
+    expect(config.github.appId).toBe(999);
+    expect(config.github.privateKey).toEqual({
+      secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:key',
+    });
+    expect(config.github.webhookSecret).toEqual({ env: 'GITHUB_WEBHOOK_SECRET' });
+    expect(config.table).toBe('from-file');
+    expect(config.server.port).toBe(0);
+    expect(config.pacing.jitPerMinute).toBe(90);
+    expect(config.aws.region).toBe('us-east-1');
+    expect(config.deadLetterQueueUrl).toBe('http://127.0.0.1:9324/000000000000/dlq');
+
+    const envOnly = await loadControllerConfig({
+      env: { GITHUB_APP_ID: '5', GITHUB_APP_PRIVATE_KEY_FILE: '/k.pem' },
+    });
+    expect(envOnly.github).toMatchObject({ appId: 5, privateKey: { file: '/k.pem' } });
+  });
+
+  it('errors name the file or variable and the field', async () => {
+    const cases: [string | undefined, Record<string, string>, RegExp, string | undefined][] = [
+      [undefined, {}, /github.appId is required/, 'github.appId'],
+      [
+        undefined,
+        { GITHUB_APP_ID: 'abc', GITHUB_APP_PRIVATE_KEY_FILE: '/k' },
+        /environment variable GITHUB_APP_ID \(github.appId\): expected an integer >= 1, got "abc"/,
+        'github.appId',
+      ],
+      [undefined, { GITHUB_APP_ID: '1' }, /github.privateKey is required/, 'github.privateKey'],
+      [
+        'github:\n  appId: 1\n  privateKey: { file: /k }\nserver:\n  port: 70000\n',
+        {},
+        /typo.yaml: server.port: expected an integer from 0 to 65535, got 70000/,
+        'server.port',
+      ],
+      [
+        'github:\n  appId: 1\n  privateKey: { file: /k }\nresync: 5\n',
+        {},
+        /typo.yaml: unknown setting resync \(expected one of: github, aws/,
+        'resync',
+      ],
+      [
+        'github:\n  appId: 1\n  privateKey: { file: /k }\n  installationID: 3\n',
+        {},
+        /unknown setting github.installationID/,
+        'github.installationID',
+      ],
+      [
+        'github:\n  appId: 1\n  privateKey: { file: /k }\nqueueUrl: not a url\n',
+        {},
+        /queueUrl: expected an http\(s\) URL/,
+        'queueUrl',
+      ],
+      [
+        'github:\n  appId: 1\n  privateKey: { file: /k }\nrunnerNamePrefix: Has Spaces\n',
+        {},
+        /runnerNamePrefix: expected lower-case letters/,
+        'runnerNamePrefix',
+      ],
+      [
+        'github:\n  appId: 1\n  privateKey: { secretArn: "arn:aws:s3:::bucket" }\n',
+        {},
+        /github.privateKey.secretArn: expected a Secrets Manager ARN/,
+        'github.privateKey.secretArn',
+      ],
+      [
+        'github:\n  appId: 1\n  privateKey: { file: /k, env: X }\n',
+        {},
+        /expected exactly one of/,
+        'github.privateKey',
+      ],
+      ['github: [1, 2]\n', {}, /github: expected a mapping/, 'github'],
+      [
+        'github:\n  appId: 1\n  privateKey: { file: /k }\npacing:\n  jitPerMinute: -5\n',
+        {},
+        /pacing.jitPerMinute: expected a number > 0/,
+        'pacing.jitPerMinute',
+      ],
+      [
+        undefined,
+        { GITHUB_APP_ID: '1', GITHUB_APP_PRIVATE_KEY_FILE: '/k', GITHUB_APP_PRIVATE_KEY: 'x' },
+        /GITHUB_APP_PRIVATE_KEY and GITHUB_APP_PRIVATE_KEY_FILE both set github.privateKey/,
+        'github.privateKey',
+      ],
+      ['github: {appId: 1\n', {}, /typo.yaml: not valid YAML/, undefined],
+    ];
+    for (const [yaml, env, message, field] of cases) {
+      const path = yaml === undefined ? undefined : await file('typo.yaml', yaml);
+      const err = await error(loadControllerConfig({ ...(path ? { file: path } : {}), env }));
+      expect(err.message).toMatch(message);
+      expect(err.field).toBe(field);
+    }
+  });
+
+  it('a secret pasted in place of its source is refused without echoing it', async () => {
+    const path = await file(
+      'pasted.yaml',
+      `github:\n  appId: 1\n  privateKey: |\n${PEM.split('\n')
+        .map((l) => `    ${l}`)
+        .join('\n')}\n`,
+    );
+    const err = await error(loadControllerConfig({ file: path, env: {} }));
+    expect(err.message).toMatch(
+      /github.privateKey: expected exactly one of .* \(the secret itself does not belong in the file\)/,
+    );
+    expect(err.message).not.toContain('PRIVATE KEY-----');
+    expect(err.message).not.toContain(PEM.split('\n')[2]!);
+  });
+
+  it('a missing file is named', async () => {
+    const err = await error(loadControllerConfig({ file: join(dir, 'nope.yaml'), env: {} }));
+    expect(err.message).toMatch(/cannot read config file .*nope.yaml/);
+  });
+});
+
+describe('secrets', () => {
+  it('resolves file, env and Secrets Manager sources, trimming the final newline', async () => {
+    const keyFile = await file('app.pem', PEM + '\n\n');
+    const config = await loadControllerConfig({
+      env: {
+        GITHUB_APP_ID: '1',
+        GITHUB_APP_PRIVATE_KEY_FILE: keyFile,
+        GITHUB_WEBHOOK_SECRET: 'hook-secret\n',
+        GITHUB_ENTERPRISE_TOKEN_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ent',
+      },
+    });
+    const asked: string[] = [];
+    const secrets = await resolveControllerSecrets(config, {
+      env: { GITHUB_WEBHOOK_SECRET: 'hook-secret\n' },
+      secretsManager: {
+        getSecretValue: async (arn) => {
+          asked.push(arn);
+          return 'ghp_enterprise\n';
+        },
+      },
+    });
+    expect(secrets.privateKey).toBe(PEM.trimEnd());
+    expect(secrets.webhookSecret).toBe('hook-secret');
+    expect(secrets.enterpriseToken).toBe('ghp_enterprise');
+    expect(asked).toEqual(['arn:aws:secretsmanager:eu-west-1:123456789012:secret:ent']);
+  });
+
+  it('failures name the source, never the value', async () => {
+    const missing = await error(
+      resolveSecret({ file: join(dir, 'missing.pem') }, 'github.privateKey'),
+    );
+    expect(missing.message).toMatch(/github.privateKey: cannot read file .*missing.pem \(ENOENT\)/);
+    const unset = await error(
+      resolveSecret({ env: 'NOPE_NOT_SET' }, 'github.webhookSecret', { env: {} }),
+    );
+    expect(unset.message).toBe(
+      'github.webhookSecret: environment variable NOPE_NOT_SET is not set',
+    );
+    const denied = await error(
+      resolveSecret(
+        { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x' },
+        'github.privateKey',
+        {
+          secretsManager: {
+            getSecretValue: async () => {
+              throw Object.assign(new Error('User is not authorized ... value=TOPSECRET'), {
+                name: 'AccessDeniedException',
+              });
+            },
+          },
+        },
+      ),
+    );
+    expect(denied.message).toMatch(
+      /cannot read Secrets Manager secret arn:.*:secret:x \(AccessDeniedException\)/,
+    );
+    expect(denied.message).not.toContain('TOPSECRET');
+
+    const notPem = await file('not.pem', 'hunter2-not-a-key');
+    const config = await loadControllerConfig({
+      env: { GITHUB_APP_ID: '1', GITHUB_APP_PRIVATE_KEY_FILE: notPem },
+    });
+    const bad = await error(resolveControllerSecrets(config));
+    expect(bad.message).toMatch(/does not hold a PEM private key/);
+    expect(bad.message).not.toContain('hunter2');
+  });
+});
