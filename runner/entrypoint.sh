@@ -64,6 +64,11 @@ fi
 ) &
 runner_pid=$!
 jit_config=""
+# A signal trapped between the fork and the assignment above found no runner_pid: pass it on now.
+if [[ -n "${early_signal}" ]]; then
+  log "received SIG${early_signal} while the runner was starting, forwarding it (pid ${runner_pid})"
+  kill -s "${early_signal}" "${runner_pid}" 2>/dev/null || true
+fi
 
 # `wait` returns early (status > 128) whenever a trapped signal arrives; keep waiting while the
 # runner is alive, then collect its real exit status (bash remembers it for reaped children).

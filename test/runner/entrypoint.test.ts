@@ -29,7 +29,9 @@ if [[ "\${FAKE_MODE}" == wait && "\${FAKE_ON_SIGNAL}" != default ]]; then
   trap 'on_signal TERM' TERM
   trap 'on_signal INT' INT
 fi
-touch "$rec/ready"
+# A builtin, not touch: were bash waiting for a child when SIGINT arrives, it would assume the
+# child handled it and carry on (wait-and-cooperative-exit), and the test would hang.
+: > "$rec/ready"
 if [[ "\${FAKE_MODE}" == exit ]]; then
   exit "\${FAKE_EXIT_CODE}"
 fi
