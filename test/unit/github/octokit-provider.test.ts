@@ -67,6 +67,9 @@ describe('OctokitGitHubProvider: runners', () => {
     });
     // The owner lookup is case-insensitive and cached: one listing for several calls.
     await provider.listRunners({ kind: 'repo', owner: 'ACME', repo: 'app' });
+    const fresh = setup();
+    await Promise.all([1, 2, 3, 4].map(() => fresh.provider.listRunners(org)));
+    expect(fresh.gh.requests.filter((r) => r.path.endsWith('/app/installations')).length).toBe(1);
     expect(gh.requests.filter((r) => r.path.endsWith('/app/installations')).length).toBe(1);
   });
 
