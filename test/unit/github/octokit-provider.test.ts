@@ -8,6 +8,9 @@ import {
   RunnerNameExistsError,
 } from '../../../controller/github/errors.ts';
 import type { GitHubScope } from '../../../controller/github/types.ts';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../../controller/util/logger.ts';
+import { Redactor } from '../../../controller/util/redact.ts';
 import { fakeClock } from '../util/fake-clock.ts';
 import {
   ENTERPRISE_TOKEN,
@@ -359,6 +362,44 @@ describe('OctokitGitHubProvider: rate limits and secrets', () => {
     expect(text).not.toContain(INSTALLATION_TOKEN);
     expect(text).not.toContain('BEGIN PRIVATE KEY');
     expect((err as { request?: unknown }).request).toBeUndefined();
+  });
+
+  it('logs at trace level carry no token, key or JIT config', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger({
+      level: 'trace',
+      destination: destination as never,
+      redactor: new Redactor([TEST_PRIVATE_KEY]),
+    });
+    const { gh, provider } = setup({ logger });
+    const jit = await provider.generateJitConfig(org, {
+      name: 'rctl-l0',
+      runnerGroupId: 1,
+      labels: ['self-hosted'],
+    });
+    expect(jit.encodedJitConfig).toMatch(/^ENCODED-JIT-/);
+    gh.forced.push({
+      match: 'POST /api/v3/orgs/acme/actions/runners/generate-jitconfig',
+      reply: {
+        status: 403,
+        body: { message: 'You have exceeded a secondary rate limit.' },
+        headers: { 'retry-after': '1' },
+      },
+    });
+    await provider
+      .generateJitConfig(org, { name: 'rctl-l1', runnerGroupId: 1, labels: ['self-hosted'] })
+      .catch(() => undefined);
+    const out = lines.join('');
+    expect(out).toContain('GitHub rate limit hit');
+    expect(out).not.toContain(INSTALLATION_TOKEN);
+    expect(out).not.toContain('PRIVATE KEY');
+    expect(out).not.toContain('ENCODED-JIT-');
   });
 
   it('a refused installation token is a GitHubAuthError', async () => {
