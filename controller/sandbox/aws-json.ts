@@ -61,6 +61,11 @@ export interface AwsJsonServerOptions {
   /** Query-compatible services add `x-amzn-query-error`. */
   queryCompatible?: boolean;
   operations: Record<string, AwsOperationHandler>;
+  /**
+   * Called with an unexpected error (a simulator bug) before it is answered as InternalFailure.
+   * Default: one line on stderr with the operation and the error message (never the request).
+   */
+  onInternalError?: (operation: string, error: unknown) => void;
 }
 
 export interface AwsJsonServer {
@@ -99,6 +104,15 @@ export async function startAwsJsonServer(options: AwsJsonServerOptions): Promise
   const contentType = `application/x-amz-json-${options.jsonVersion}`;
   const sockets = new Set<Socket>();
 
+  const reportInternalError =
+    options.onInternalError ??
+    ((operation: string, error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(
+        `${options.targetPrefix}.${operation} failed inside the simulator: ${message}\n`,
+      );
+    });
+
   const sendError = (res: ServerResponse, requestId: string, error: AwsServiceError) => {
     const qualified = options.typeNamespace ? `${options.typeNamespace}#${error.type}` : error.type;
     const headers: Record<string, string> = {
@@ -117,6 +131,7 @@ export async function startAwsJsonServer(options: AwsJsonServerOptions): Promise
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const requestId = randomUUID();
+    let operationName = 'unknown';
     const abort = new AbortController();
     res.on('close', () => abort.abort(new Error('client closed the connection')));
     try {
@@ -145,6 +160,7 @@ export async function startAwsJsonServer(options: AwsJsonServerOptions): Promise
           `Unknown operation ${String(target)}`,
         );
       }
+      operationName = operation;
       let input: unknown;
       try {
         input = raw.length === 0 ? {} : JSON.parse(raw);
@@ -167,6 +183,7 @@ export async function startAwsJsonServer(options: AwsJsonServerOptions): Promise
     } catch (error) {
       if (res.destroyed) return;
       if (error instanceof AwsServiceError) return sendError(res, requestId, error);
+      reportInternalError(operationName, error);
       sendError(
         res,
         requestId,

@@ -14,6 +14,7 @@ import {
   seededRandom,
   startAwsJsonServer,
 } from '../aws-json.ts';
+import { fakeRunnerRuntime } from './fake-runner-runtime.ts';
 import { isFargateSize, parseCpu, parseMemory } from './fargate.ts';
 import {
   clientError,
@@ -112,7 +113,10 @@ export interface EcsSimulatorOptions {
   host?: string;
   port?: number;
   clock?: Clock;
-  /** Runs each RUNNING task's essential container. Default: exits 0 at once. */
+  /**
+   * Runs each RUNNING task's essential container. Default: the fake runner, with the JIT config
+   * from the container environment (JIT_CONFIG_ENV), on this simulator's clock.
+   */
   runtime?: ContainerRuntime;
   faults?: EcsFaultsInput;
   latencies?: Partial<EcsLatencies>;
@@ -155,9 +159,6 @@ interface TokenRecord {
   expiresAt: number;
 }
 
-/** Exits 0 at once: the simulator's runtime when none is given. */
-const exitAtOnce: ContainerRuntime = { start: () => ({ exited: Promise.resolve(0) }) };
-
 /** JSON with sorted keys, so equal requests fingerprint equally whatever the key order. */
 function stableStringify(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
@@ -172,7 +173,7 @@ function stableStringify(value: unknown): string {
 
 export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Promise<EcsSimulator> {
   const clock = options.clock ?? systemClock;
-  const runtime = options.runtime ?? exitAtOnce;
+  const runtime = options.runtime ?? fakeRunnerRuntime({ clock });
   const region = options.region ?? 'us-east-1';
   const accountId = options.accountId ?? '000000000000';
   const latencies: EcsLatencies = { ...DEFAULT_LATENCIES, ...options.latencies };
@@ -600,7 +601,9 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
       tasks.set(task.arn, task);
       created.push(task);
     });
-    if (clientToken !== undefined) {
+    // Only a call that started something is remembered: after a capacity shortage the caller
+    // retries with the same token and must get a fresh attempt, not the old failure.
+    if (clientToken !== undefined && created.length > 0) {
       tokens.set(`${cluster.arn}|${clientToken}`, {
         fingerprint,
         taskArns: created.map((t) => t.arn),

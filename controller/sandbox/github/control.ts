@@ -288,7 +288,7 @@ export function createControl(deps: ControlDeps): GitHubSimControl {
         }
         if (k.endsWith('Rate') && v > 1)
           throw new SimInvalidRequestError(`fault ${k} is a rate in 0..1, got ${v}`);
-        if (k === 'jitLostResponses') deps.restFaults.jitLostResponses = v;
+        if (k in deps.restFaults) (deps.restFaults as unknown as Record<string, number>)[k] = v;
         else if (k in webhooks.faults)
           (webhooks.faults as unknown as Record<string, number>)[k] = v;
         else throw new SimInvalidRequestError(`unknown fault ${JSON.stringify(k)}`);

@@ -37,7 +37,14 @@ export interface GitHubSimulatorOptions extends Partial<SimFaults> {
   host?: string;
   /** 0 (default) picks a free port. */
   port?: number;
+  /** The clock of the Actions world: job durations, queue timeout, lost runners, webhook delays. */
   clock?: Clock;
+  /**
+   * The clock of the API surface: JWT and token lifetimes, rate-limit windows, the Date header.
+   * Default: `clock`. A sped-up sandbox passes the system clock here, because Octokit measures
+   * token lifetimes and JWT times on real time.
+   */
+  apiClock?: Clock;
   /** Seed of the fault-injection PRNG. Default 1. */
   seed?: number;
   appId?: number;
@@ -46,6 +53,8 @@ export interface GitHubSimulatorOptions extends Partial<SimFaults> {
   rateLimits?: Partial<RateLimitOptions>;
   timings?: Partial<StateTimings>;
   webhookSinks?: WebhookSinkSpec[];
+  /** Receives unexpected handler errors (answered 500). Default: stderr. */
+  onError?: (error: Error) => void;
 }
 
 export interface GitHubSimulator {
@@ -66,12 +75,16 @@ export async function startGitHubSimulator(
   options: GitHubSimulatorOptions = {},
 ): Promise<GitHubSimulator> {
   const clock = options.clock ?? systemClock;
+  const apiClock = options.apiClock ?? clock;
   const app = createAppIdentity(options.appId ?? 424242);
   const webhookSecret = options.webhookSecret ?? randomBytes(24).toString('hex');
   const state = new SimState(clock, { ...DEFAULT_TIMINGS, ...options.timings });
-  const tokens = new TokenStore(clock);
-  const limiter = new RateLimiter(clock, { ...DEFAULT_RATE_LIMITS, ...options.rateLimits });
-  const restFaults: RestFaults = { jitLostResponses: options.jitLostResponses ?? 0 };
+  const tokens = new TokenStore(apiClock);
+  const limiter = new RateLimiter(apiClock, { ...DEFAULT_RATE_LIMITS, ...options.rateLimits });
+  const restFaults: RestFaults = {
+    jitLostResponses: options.jitLostResponses ?? 0,
+    busyLagMs: options.busyLagMs ?? 0,
+  };
   let url = '';
   const apiUrl = () => url;
   const webhooks = new WebhookDispatcher({
@@ -92,7 +105,16 @@ export async function startGitHubSimulator(
   state.onJobEvent((event) => webhooks.enqueue(event));
 
   const closing = new AbortController();
-  const restDeps: RestDeps = { clock, state, app, tokens, limiter, faults: restFaults, apiUrl };
+  const restDeps: RestDeps = {
+    clock: apiClock,
+    state,
+    app,
+    tokens,
+    limiter,
+    faults: restFaults,
+    apiUrl,
+    webhooks,
+  };
   const control = createControl({
     url: apiUrl,
     state,
@@ -104,7 +126,7 @@ export async function startGitHubSimulator(
     restFaults,
   });
   const server = createSimServer({
-    clock,
+    clock: apiClock,
     state,
     limiter,
     rest: buildRestRouter(restDeps),
@@ -112,6 +134,9 @@ export async function startGitHubSimulator(
     broker: buildBrokerRouter({ state, clock, closing: closing.signal }),
     control: buildControlRouter(control),
     closing: closing.signal,
+    onError:
+      options.onError ??
+      ((error) => process.stderr.write(`GitHub simulator: ${error.name}: ${error.message}\n`)),
   });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

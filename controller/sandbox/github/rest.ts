@@ -1,7 +1,7 @@
 // The REST API the controller uses, with GitHub's authentication, permissions, rate-limit
 // headers, pagination (Link), ETags and 304 answers. Each route returns a body in GitHub's shape.
 
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../../util/clock.ts';
 import { type AppIdentity, isJwtShaped, type TokenStore, verifyAppJwt } from './auth.ts';
 import { credentialProof, encodeJitConfig, newClientId, randomRsaParams } from './jitconfig.ts';
@@ -16,6 +16,7 @@ import {
   workflowRunJson,
 } from './shapes.ts';
 import type { RunnerScope, SimInstallation, SimState } from './state.ts';
+import type { AppDelivery, WebhookDispatcher } from './webhooks.ts';
 
 export type Caller =
   | { kind: 'app'; appId: number }
@@ -25,6 +26,8 @@ export type Caller =
 export interface RestFaults {
   /** The next N generate-jitconfig POSTs create the runner but answer 502 (lost response). */
   jitLostResponses: number;
+  /** REST reports a runner busy only this long (clock ms) after it took a job. GitHub: 25-60 s. */
+  busyLagMs: number;
 }
 
 export interface RestDeps {
@@ -35,6 +38,7 @@ export interface RestDeps {
   limiter: RateLimiter;
   faults: RestFaults;
   apiUrl: () => string;
+  webhooks: WebhookDispatcher;
 }
 
 type Auth = 'jwt' | 'token' | 'any';
@@ -136,6 +140,52 @@ export function buildRestRouter(
       return repo ? installationOf(repo.owner) : notFound();
     },
   });
+  // ---- the App's webhook deliveries (last 3 days) and redelivery -----------------------------
+  const deliveryJson = (d: AppDelivery) => ({
+    id: d.id,
+    guid: d.guid,
+    delivered_at: new Date(d.deliveredAtMs).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    redelivery: d.redelivery,
+    duration: d.durationMs / 1000,
+    status: d.status,
+    status_code: d.statusCode,
+    event: 'workflow_job',
+    action: d.action,
+    installation_id: d.installationId,
+    repository_id: d.repositoryId,
+    throttled_at: null,
+  });
+  add('GET', '/app/hook/deliveries', {
+    auth: 'jwt',
+    handle: (ctx) => {
+      const perPage = Math.min(100, Math.max(1, Number(ctx.query.get('per_page') ?? 30) || 30));
+      const cursor = Number(ctx.query.get('cursor') ?? Infinity) || Infinity;
+      const status = ctx.query.get('status');
+      const all = deps.webhooks
+        .listAppDeliveries()
+        .filter((d) => d.id < cursor)
+        .filter((d) => {
+          // Deliveries that never connected (status code 0) count as failures.
+          if (status === 'success') return d.statusCode >= 200 && d.statusCode < 400;
+          if (status === 'failure') return d.statusCode === 0 || d.statusCode >= 400;
+          return true;
+        });
+      const page = all.slice(0, perPage);
+      const last = page[page.length - 1];
+      if (all.length <= perPage || !last) return json(200, page.map(deliveryJson));
+      const q = new URLSearchParams(ctx.query);
+      q.set('per_page', String(perPage));
+      q.set('cursor', String(last.id));
+      return json(200, page.map(deliveryJson), {
+        link: `<${apiUrl()}${ctx.path}?${q.toString()}>; rel="next"`,
+      });
+    },
+  });
+  add('POST', '/app/hook/deliveries/{delivery_id}/attempts', {
+    auth: 'jwt',
+    handle: (ctx) =>
+      deps.webhooks.redeliver(Number(ctx.params.delivery_id)) ? json(202, {}) : notFound(),
+  });
   add('DELETE', '/installation/token', {
     auth: 'token',
     handle: (ctx) => {
@@ -217,7 +267,8 @@ export function buildRestRouter(
             poolName: 'Default',
             disableUpdate: true,
             ephemeral: true,
-            serverUrl: `${base}/_runner/`,
+            // Shaped like the real pipelines URL, whose path carries a tenant token.
+            serverUrl: `${base}/_runner/${randomBytes(38).toString('base64url')}/`,
             gitHubUrl: githubUrlOf(scope),
             workFolder: runner.workFolder,
             useV2Flow: true,
@@ -227,7 +278,7 @@ export function buildRestRouter(
             scheme: 'OAuth',
             data: {
               clientId: runner.clientId,
-              authorizationUrl: `${base}/_runner/oauth2/token/${newClientId()}`,
+              authorizationUrl: `${base}/_runner/_apis/oauth2/token/${newClientId()}`,
               requireFipsCryptography: 'False',
             },
           },
@@ -251,7 +302,7 @@ export function buildRestRouter(
         const runners = state
           .runnersOf(scope)
           .filter((r) => name === null || r.name === name)
-          .map((r) => runnerJson(state, r));
+          .map((r) => runnerJson(state, r, deps.faults.busyLagMs));
         return paginate(ctx, runners, apiUrl(), (items, total) => ({
           total_count: total,
           runners: items,
@@ -266,7 +317,7 @@ export function buildRestRouter(
         if (denied) return denied;
         const r = state.runners.get(Number(ctx.params.runner_id));
         if (!r || !state.runnersOf(scope).includes(r)) return notFound();
-        return json(200, runnerJson(state, r));
+        return json(200, runnerJson(state, r, deps.faults.busyLagMs));
       },
     });
     add('DELETE', `${prefix}/actions/runners/{runner_id}`, {
@@ -306,6 +357,31 @@ export function buildRestRouter(
         .runnerGroupsOf(scope)
         .find((x) => x.id === Number(ctx.params.runner_group_id));
       return g ? json(200, runnerGroupJson(apiUrl(), scope.org, g)) : notFound();
+    },
+  });
+
+  add('GET', '/enterprises/{enterprise}/actions/runner-groups', {
+    auth: 'token',
+    handle: (ctx, caller) => {
+      const scope: RunnerScope = { kind: 'enterprise', enterprise: ctx.params.enterprise ?? '' };
+      const denied = authorize(caller, scope, false);
+      if (denied) return denied;
+      if (!state.scopeExists(scope)) return notFound();
+      const groups = state.runnerGroupsOf(scope).map((g) => ({
+        id: g.id,
+        name: g.name,
+        visibility: 'all',
+        default: g.isDefault,
+        runners_url: `${apiUrl()}/enterprises/${scope.enterprise}/actions/runner-groups/${g.id}/runners`,
+        allows_public_repositories: false,
+        restricted_to_workflows: false,
+        selected_workflows: [],
+        workflow_restrictions_read_only: false,
+      }));
+      return paginate(ctx, groups, apiUrl(), (items, total) => ({
+        total_count: total,
+        runner_groups: items,
+      }));
     },
   });
 

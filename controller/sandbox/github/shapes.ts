@@ -209,14 +209,14 @@ export function installationJson(api: string, appSlug: string, appId: number, i:
   };
 }
 
-export function runnerJson(state: SimState, r: SimRunner) {
+export function runnerJson(state: SimState, r: SimRunner, busyLagMs = 0) {
   return {
     id: r.id,
     runner_group_id: r.runnerGroupId,
     name: r.name,
     os: r.os,
     status: state.isOnline(r) ? 'online' : 'offline',
-    busy: state.isBusy(r),
+    busy: state.reportedBusy(r, busyLagMs),
     ephemeral: r.ephemeral,
     version: r.version,
     labels: r.labels.map((l) => ({ id: l.id, name: l.name, type: l.type })),

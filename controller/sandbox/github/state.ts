@@ -110,6 +110,8 @@ export interface SimRunner {
   session?: SimSession;
   /** The job it runs (set from assignment until the runner reports the result). */
   jobId: number | null;
+  /** When it took that job (the REST `busy` flag may lag behind it). */
+  jobAssignedAtMs: number | null;
   /** A JIT runner connects once; a second session after it ended is refused. */
   sessionsStarted: number;
 }
@@ -456,6 +458,7 @@ export class SimState {
       clientId: randomBytes(16).toString('hex'),
       credentialHash: credentialProof,
       jobId: null,
+      jobAssignedAtMs: null,
       sessionsStarted: 0,
     };
     this.runners.set(id, runner);
@@ -471,6 +474,12 @@ export class SimState {
 
   isBusy(runner: SimRunner): boolean {
     return runner.jobId !== null;
+  }
+
+  /** The `busy` flag as REST reports it: GitHub's lags 25-60 s behind the job assignment. */
+  reportedBusy(runner: SimRunner, lagMs: number): boolean {
+    if (runner.jobId === null) return false;
+    return lagMs <= 0 || this.clock.now() - (runner.jobAssignedAtMs ?? 0) >= lagMs;
   }
 
   runnersOf(scope: RunnerScope): SimRunner[] {
@@ -602,6 +611,7 @@ export class SimState {
     best.runnerGroupId = runner.runnerGroupId;
     best.runnerGroupName = group?.name ?? 'Default';
     runner.jobId = best.id;
+    runner.jobAssignedAtMs = this.clock.now();
     this.touchRun(best.runId);
     this.emit('in_progress', best);
     this.notifyRunnerChange();

@@ -67,6 +67,25 @@ interface Pending {
   event: JobEvent;
 }
 
+/** An attempt to the App's webhook URL (HTTP sinks), as GET /app/hook/deliveries lists them. */
+export interface AppDelivery {
+  id: number;
+  guid: string;
+  deliveredAtMs: number;
+  redelivery: boolean;
+  durationMs: number;
+  status: string;
+  statusCode: number;
+  action: string;
+  installationId: number | null;
+  repositoryId: number | null;
+  sinkId: string;
+  pending: Pending;
+}
+
+/** GitHub keeps deliveries for 3 days. */
+const DELIVERY_RETENTION_MS = 3 * 24 * 3600_000;
+
 export interface WebhookDispatcherOptions {
   clock: Clock;
   random: Random;
@@ -85,6 +104,8 @@ export function signBody(secret: string, body: string): string {
 export class WebhookDispatcher {
   readonly sinks = new Map<string, WebhookSink>();
   readonly deliveries: DeliveryRecord[] = [];
+  private readonly appDeliveries: AppDelivery[] = [];
+  private nextAppDelivery = 1;
   faults: WebhookFaults;
   private chain: Promise<void> = Promise.resolve();
   private held: Pending | undefined;
@@ -166,7 +187,19 @@ export class WebhookDispatcher {
     const { random } = this.options;
     const f = this.faults;
     if (random.chance(f.dropRate)) {
-      for (const sink of this.sinks.values()) this.record(pending, sink, 'dropped', false);
+      for (const sink of this.sinks.values()) {
+        this.record(pending, sink, 'dropped', false);
+        // The App's delivery log shows a dropped delivery as one that never connected.
+        if (sink.spec.kind === 'http') {
+          this.recordAppDelivery(sink, pending, {
+            deliveredAtMs: this.options.clock.now(),
+            redelivery: false,
+            durationMs: 0,
+            status: 'failed to connect',
+            statusCode: 0,
+          });
+        }
+      }
       return;
     }
     const copies = random.chance(f.duplicateRate) ? 2 : 1;
@@ -215,25 +248,85 @@ export class WebhookDispatcher {
     }
   }
 
-  private async deliverTo(sink: WebhookSink, pending: Pending, duplicate: boolean): Promise<void> {
+  private async deliverTo(
+    sink: WebhookSink,
+    pending: Pending,
+    duplicate: boolean,
+    redelivery = false,
+  ): Promise<boolean> {
+    const startedMs = Date.now();
+    const deliveredAtMs = this.options.clock.now();
     try {
       if (sink.spec.kind === 'http') {
-        const response = await fetch(sink.spec.url, {
-          method: 'POST',
-          headers: this.headers(pending),
-          body: pending.body,
-          signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
-        });
-        await response.arrayBuffer().catch(() => undefined);
-        const ok = response.status >= 200 && response.status < 300;
-        this.record(pending, sink, ok ? 'delivered' : 'failed', duplicate, response.status);
+        let statusCode = 0;
+        let status = 'failed to connect';
+        try {
+          const response = await fetch(sink.spec.url, {
+            method: 'POST',
+            headers: this.headers(pending),
+            body: pending.body,
+            signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+          });
+          await response.arrayBuffer().catch(() => undefined);
+          statusCode = response.status;
+          status = response.ok ? 'OK' : `Invalid HTTP Response: ${response.status}`;
+        } finally {
+          this.recordAppDelivery(sink, pending, {
+            deliveredAtMs,
+            redelivery,
+            durationMs: Date.now() - startedMs,
+            status,
+            statusCode,
+          });
+        }
+        const ok = statusCode >= 200 && statusCode < 300;
+        this.record(pending, sink, ok ? 'delivered' : 'failed', duplicate, statusCode);
+        return ok;
       } else {
         await this.sendToSqs(sink.spec, pending);
         this.record(pending, sink, 'delivered', duplicate);
+        return true;
       }
     } catch (error) {
       this.record(pending, sink, 'failed', duplicate, undefined, (error as Error).name);
+      return false;
     }
+  }
+
+  private recordAppDelivery(
+    sink: WebhookSink,
+    pending: Pending,
+    outcome: Pick<
+      AppDelivery,
+      'deliveredAtMs' | 'redelivery' | 'durationMs' | 'status' | 'statusCode'
+    >,
+  ): void {
+    this.appDeliveries.push({
+      id: this.nextAppDelivery++,
+      guid: pending.deliveryId,
+      action: pending.event.action,
+      installationId: pending.event.installation?.id ?? null,
+      repositoryId: pending.event.repo.id,
+      sinkId: sink.id,
+      pending,
+      ...outcome,
+    });
+  }
+
+  /** The App's deliveries of the last 3 days, newest first. */
+  listAppDeliveries(): AppDelivery[] {
+    const since = this.options.clock.now() - DELIVERY_RETENTION_MS;
+    return this.appDeliveries.filter((d) => d.deliveredAtMs >= since).reverse();
+  }
+
+  /** POST /app/hook/deliveries/{id}/attempts: sends the same payload again (same guid). */
+  redeliver(id: number): boolean {
+    const since = this.options.clock.now() - DELIVERY_RETENTION_MS;
+    const found = this.appDeliveries.find((d) => d.id === id && d.deliveredAtMs >= since);
+    const sink = found ? this.sinks.get(found.sinkId) : undefined;
+    if (!found || !sink) return false;
+    this.track(this.deliverTo(sink, found.pending, false, true).then(() => undefined));
+    return true;
   }
 
   headers(pending: Pending): Record<string, string> {
@@ -245,6 +338,7 @@ export class WebhookDispatcher {
       'x-github-hook-id': '1',
       'x-github-hook-installation-target-id': String(this.options.appId),
       'x-github-hook-installation-target-type': 'integration',
+      'x-hub-signature': `sha1=${createHmac('sha1', this.options.secret).update(pending.body).digest('hex')}`,
       'x-hub-signature-256': signBody(this.options.secret, pending.body),
     };
   }

@@ -83,7 +83,8 @@ export async function runFakeRunner(options: FakeRunnerOptions): Promise<number>
           version: RUNNER_VERSION,
           os: 'Linux',
         }),
-        ...(options.signal ? { signal: options.signal } : {}),
+        // Not aborted by SIGTERM: a session the server opened must be known so it can be closed.
+        signal: AbortSignal.timeout(30_000),
       });
     } catch (error) {
       if (options.signal?.aborted) return EXIT_SUCCESS;
@@ -120,8 +121,16 @@ export async function runFakeRunner(options: FakeRunnerOptions): Promise<number>
 
   const auth = { authorization: `Bearer ${session.sessionToken}` };
   const sessionUrl = `${base}sessions/${session.sessionId}`;
+  // Retried: a keep-alive socket closed under an aborted long poll can fail one request.
   const deregister = async () => {
-    await fetch(sessionUrl, { method: 'DELETE', headers: auth }).catch(() => undefined);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const response = await fetch(sessionUrl, { method: 'DELETE', headers: auth }).catch(
+        () => undefined,
+      );
+      if (response) return;
+      await new Promise((resolve) => setTimeout(resolve, 20 * (attempt + 1)));
+    }
+    log(`${stamp()}: Could not deregister the runner from the server.`);
   };
   const poll = async (signal?: AbortSignal): Promise<BrokerMessage | undefined> => {
     const response = await fetch(`${sessionUrl}/message?waitMs=${pollWaitMs}`, {
@@ -192,11 +201,15 @@ export async function runFakeRunner(options: FakeRunnerOptions): Promise<number>
   options.signal?.removeEventListener('abort', onAbort);
   await watcher;
   const conclusion = finished ? job.conclusion : 'cancelled';
-  await fetch(`${sessionUrl}/jobs/${job.jobId}/complete`, {
-    method: 'POST',
-    headers: { ...auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ conclusion }),
-  }).catch(() => undefined);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const response = await fetch(`${sessionUrl}/jobs/${job.jobId}/complete`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ conclusion }),
+    }).catch(() => undefined);
+    if (response) break;
+    await new Promise((resolve) => setTimeout(resolve, 20 * (attempt + 1)));
+  }
   const words = { success: 'Succeeded', failure: 'Failed', cancelled: 'Canceled' } as const;
   log(`${stamp()}: Job ${job.name} completed with result: ${words[conclusion]}`);
   if (cancelled) log(`${stamp()}: The job was cancelled.`);

@@ -468,19 +468,62 @@ describe('ECS simulator through @aws-sdk/client-ecs (fast lifecycle)', () => {
 
   it('answers a FARGATE_SPOT shortage as a failures[] entry with AWS text', async () => {
     sim.setFaults({ spotCapacityShortage: 1 });
-    const out = await ecs.send(
-      new RunTaskCommand({
-        ...runInput(cluster),
-        launchType: undefined,
-        capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }],
-      }),
-    );
+    const spotInput: RunTaskCommandInput = {
+      ...runInput(cluster, env({ EXIT_CODE: '0' })),
+      launchType: undefined,
+      capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }],
+      clientToken: 'spot-retry-token',
+    };
+    const out = await ecs.send(new RunTaskCommand(spotInput));
     expect(out.tasks).toEqual([]);
     expect(out.failures).toEqual([{ reason: SPOT_SHORTAGE }]);
     expect(fieldsUnknownToSdk(handler.last(), withoutMetadata(out))).toEqual([]);
+    // A retry with the same clientToken once capacity is back starts the task.
+    sim.setFaults({ spotCapacityShortage: 0 });
+    const retried = await ecs.send(new RunTaskCommand(spotInput));
+    expect(retried.tasks).toHaveLength(1);
+    sim.setFaults({ spotCapacityShortage: 1 });
     // On-demand Fargate is unaffected and never substituted by itself.
     const onDemand = await ecs.send(new RunTaskCommand(runInput(cluster, env({ EXIT_CODE: '0' }))));
     expect(onDemand.tasks).toHaveLength(1);
+  });
+
+  it('refuses more than 10 tasks in one RunTask call', async () => {
+    await expect(
+      ecs.send(new RunTaskCommand({ ...runInput(cluster), count: 11 })),
+    ).rejects.toBeInstanceOf(InvalidParameterException);
+  });
+
+  it('draws faults from a seeded PRNG: the same seed gives the same outcomes', async () => {
+    const outcomes = async (seed: number) => {
+      const other = await startEcsSimulator({
+        seed,
+        runtime,
+        faults: { spotCapacityShortage: 0.5 },
+        latencies: { provisioning: 60_000 },
+      });
+      const otherEcs = client(other.url, other.region);
+      try {
+        await setUpCluster(otherEcs, 'seeded');
+        const out = await otherEcs.send(
+          new RunTaskCommand({
+            ...runInput('seeded'),
+            launchType: undefined,
+            capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }],
+            count: 10,
+          }),
+        );
+        return { started: out.tasks!.length, refused: out.failures!.length };
+      } finally {
+        otherEcs.destroy();
+        await other.close();
+      }
+    };
+    const first = await outcomes(7);
+    expect(first.started + first.refused).toBe(10);
+    expect(first.started).toBeGreaterThan(0);
+    expect(first.refused).toBeGreaterThan(0);
+    expect(await outcomes(7)).toEqual(first);
   });
 
   it('refuses FARGATE_SPOT on a cluster without that capacity provider', async () => {

@@ -10,7 +10,7 @@ import {
   type GitHubSimulator,
 } from '../../../controller/sandbox/github/index.ts';
 import { runFakeRunner } from '../../../controller/sandbox/runner/fake-runner.ts';
-import { scaledClock, type Clock } from '../../../controller/util/clock.ts';
+import { scaledClock, systemClock, type Clock } from '../../../controller/util/clock.ts';
 import { appFor, eventually, newLog, type ValidationLog } from './github-helpers.ts';
 
 let sim: GitHubSimulator;
@@ -157,6 +157,33 @@ describe('GitHub simulator Actions semantics', () => {
     expect(lines.join('\n')).toMatch(/completed with result: Canceled/);
   });
 
+  it('can lag the REST busy flag like GitHub while DELETE still refuses the busy runner', async () => {
+    await sim.control.setFaults({ busyLagMs: 3_600_000 });
+    try {
+      const r = await jitRunner('rctl-lagging', ['self-hosted', 'lagging']);
+      const run = await sim.control.createWorkflowRun({
+        repo: 'acme/app',
+        jobs: [{ name: 'lag', runsOn: ['lagging'], durationMs: 3_600_000 }],
+      });
+      const exit = start(r.config);
+      await eventually(
+        async () => (await sim.control.getJob({ jobId: run.jobIds[0]! })).status === 'in_progress',
+        'job taken',
+      );
+      // The REST flag still says idle, the world says busy, and the delete is refused.
+      expect((await runner(r.id))?.busy).toBe(false);
+      expect((await sim.control.listRunners()).find((x) => x.id === r.id)?.busy).toBe(true);
+      const error = await octokit
+        .request('DELETE /orgs/{org}/actions/runners/{runner_id}', { org: 'acme', runner_id: r.id })
+        .catch((e: RequestError) => e);
+      expect((error as RequestError).status).toBe(422);
+      await sim.control.cancelRun({ runId: run.runId });
+      expect(await exit).toBe(0);
+    } finally {
+      await sim.control.setFaults({ busyLagMs: 0 });
+    }
+  });
+
   it('holds environment-gated jobs in waiting until approved', async () => {
     const run = await sim.control.createWorkflowRun({
       repo: 'acme/app',
@@ -227,25 +254,39 @@ describe('GitHub simulator Actions semantics', () => {
 });
 
 describe('GitHub simulator queue timeout', () => {
-  it('fails a job nobody takes after 24 h of (scaled) clock time', async () => {
-    // 200,000x: a simulated day passes in about 0.43 s.
-    const local = await startGitHubSimulator({ clock: scaledClock(200_000) });
+  it('fails a job nobody takes after 24 h of (scaled) clock time, seen through Octokit', async () => {
+    // 200,000x: a simulated day passes in about 0.43 s; the API keeps real time for Octokit.
+    const local = await startGitHubSimulator({
+      clock: scaledClock(200_000),
+      apiClock: systemClock,
+    });
     try {
       await local.control.createOrg({ login: 'acme' });
       await local.control.createRepo({ owner: 'acme', name: 'app' });
+      const id = (await local.control.createInstallation({ account: 'acme' })).id;
+      const client = await appFor(local, log).installation(id);
       const run = await local.control.createWorkflowRun({
         repo: 'acme/app',
         jobs: [{ name: 'orphan', runsOn: ['self-hosted', 'nobody-has-this'] }],
       });
-      const first = await local.control.getJob({ jobId: run.jobIds[0]! });
-      expect(first.status).toBe('queued');
+      const get = async () =>
+        (
+          await client.request('GET /repos/{owner}/{repo}/actions/jobs/{job_id}', {
+            owner: 'acme',
+            repo: 'app',
+            job_id: run.jobIds[0]!,
+          })
+        ).data;
+      expect((await get()).status).toBe('queued');
       const failed = await eventually(async () => {
-        const j = await local.control.getJob({ jobId: run.jobIds[0]! });
+        const j = await get();
         return j.status === 'completed' ? j : undefined;
       }, 'the 24 h timeout');
       expect(failed.conclusion).toBe('failure');
-      expect(failed.completedAtMs! - failed.createdAtMs).toBeGreaterThanOrEqual(24 * 3600_000);
-      expect(failed.runnerId).toBeNull();
+      expect(
+        Date.parse(failed.completed_at!) - Date.parse(failed.created_at),
+      ).toBeGreaterThanOrEqual(24 * 3600_000);
+      expect(failed.runner_id).toBeNull();
     } finally {
       await local.close();
     }

@@ -31,20 +31,30 @@ function denullable(node: unknown): unknown {
   return { anyOf: [out, { type: 'null' }] };
 }
 
-const load = (file: string) => denullable(require(file)) as OpenApiDoc;
-const docs: { id: string; doc: OpenApiDoc }[] = [
-  { id: 'dotcom', doc: load('@octokit/openapi/generated/api.github.com.json') },
-  { id: 'ghec', doc: load('@octokit/openapi/generated/ghec.json') },
-];
-
 const ajv = new Ajv({
   strict: false,
   allErrors: true,
   validateFormats: false,
   validateSchema: false,
 });
-for (const { id, doc } of docs) ajv.addSchema(doc as object, id);
 const compiled = new Map<string, ValidateFunction | null>();
+const SOURCES = [
+  { id: 'dotcom', file: '@octokit/openapi/generated/api.github.com.json' },
+  { id: 'ghec', file: '@octokit/openapi/generated/ghec.json' },
+];
+const loaded = new Map<string, OpenApiDoc>();
+
+/** Loads a description on first use (they are large); GHEC only for enterprise paths. */
+function doc(id: string): OpenApiDoc {
+  let d = loaded.get(id);
+  if (!d) {
+    const source = SOURCES.find((s) => s.id === id) as (typeof SOURCES)[number];
+    d = denullable(require(source.file)) as OpenApiDoc;
+    ajv.addSchema(d as object, id);
+    loaded.set(id, d);
+  }
+  return d;
+}
 
 const escapePointer = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 
@@ -61,8 +71,9 @@ export function responseValidator(
   const key = `${method} ${path} ${status}`;
   if (compiled.has(key)) return compiled.get(key) ?? null;
   let result: ValidateFunction | null = null;
-  for (const { id, doc } of docs) {
-    const op = doc.paths[path]?.[method.toLowerCase()];
+  for (const { id } of SOURCES) {
+    const description = doc(id);
+    const op = description.paths[path]?.[method.toLowerCase()];
     if (!op) continue;
     let response = op.responses[String(status)] as
       { $ref?: string; content?: Record<string, { schema?: unknown }> } | undefined;
@@ -76,7 +87,7 @@ export function responseValidator(
     }
     if (response.$ref) {
       const name = response.$ref.split('/').pop() as string;
-      response = doc.components.responses[name] as typeof response;
+      response = description.components.responses[name] as typeof response;
       pointer = `${id}#/components/responses/${escapePointer(name)}`;
     }
     if (response?.content?.['application/json']?.schema) {

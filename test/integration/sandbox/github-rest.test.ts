@@ -66,7 +66,9 @@ describe('GitHub simulator REST', () => {
     });
     expect(res.status).toBe(201);
     expect(res.data.runner).toMatchObject({ name: 'rctl-org-1', status: 'offline', busy: false });
-    expect(res.data.encoded_jit_config.length).toBeGreaterThan(2000);
+    // About the size of a real one (RSA-2048 credential, nested base64): it must fit, with the
+    // rest of a task's overrides, in ECS's 8,192-character limit.
+    expect(res.data.encoded_jit_config.length).toBeGreaterThan(3800);
     const decoded = decodeJitConfig(res.data.encoded_jit_config);
     expect(decoded.runner.agentId).toBe(res.data.runner.id);
     expect(decoded.runner.serverUrlV2.startsWith(sim.url)).toBe(true);
@@ -163,6 +165,10 @@ describe('GitHub simulator REST', () => {
       },
     );
     expect(created.status).toBe(201);
+    const groups = await pat.request('GET /enterprises/{enterprise}/actions/runner-groups', scope);
+    expect(
+      (groups.data as { runner_groups: { id: number; name: string }[] }).runner_groups,
+    ).toEqual([expect.objectContaining({ id: 1, name: 'Default' })]);
     const list = await pat.request('GET /enterprises/{enterprise}/actions/runners', scope);
     expect((list.data as { runners: { name: string }[] }).runners.map((r) => r.name)).toEqual([
       'rctl-ent-1',

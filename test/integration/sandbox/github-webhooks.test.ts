@@ -160,6 +160,41 @@ describe('GitHub simulator webhooks over HTTP', () => {
   });
 });
 
+describe('GitHub simulator App delivery log', () => {
+  it('lists a lost delivery as failed and redelivers it with the same guid', async () => {
+    const { sim } = await world({ dropRate: 1 });
+    const r = await receiver();
+    servers.push(r.server);
+    await sim.control.addWebhookSink({ kind: 'http', url: r.url });
+    const run = await sim.control.createWorkflowRun({
+      repo: 'acme/app',
+      jobs: [{ name: 'lost', runsOn: ['self-hosted', 'nobody'] }],
+    });
+    await sim.control.flushWebhooks();
+    expect(r.received).toEqual([]);
+    await sim.control.setFaults({ dropRate: 0 });
+
+    const log = newLog();
+    const { app } = appFor(sim, log);
+    const failed = await app.octokit.request('GET /app/hook/deliveries', { status: 'failure' });
+    expect(failed.data.map((d) => [d.action, d.status_code, d.redelivery])).toEqual([
+      ['queued', 0, false],
+    ]);
+    const guid = failed.data[0]!.guid;
+    const attempt = await app.octokit.request('POST /app/hook/deliveries/{delivery_id}/attempts', {
+      delivery_id: Number(failed.data[0]!.id),
+    });
+    expect(attempt.status).toBe(202);
+    await sim.control.flushWebhooks();
+    expect(r.received.map((x) => [x.headers['x-github-delivery'], x.body.workflow_job.id])).toEqual(
+      [[guid, run.jobIds[0]]],
+    );
+    const ok = await app.octokit.request('GET /app/hook/deliveries', { status: 'success' });
+    expect(ok.data.map((d) => [d.guid, d.redelivery, d.status_code])).toEqual([[guid, true, 202]]);
+    expect(log.failures).toEqual([]);
+  });
+});
+
 describe('GitHub simulator webhooks into SQS', () => {
   it('wraps the body as an EventBridge event and sends it with SendMessage', async () => {
     const sqs = await startSqsSimulator();
@@ -254,6 +289,27 @@ describe('GitHub simulator webhook faults', () => {
     expect(new Set(ids).size).toBe(40 - dropped);
     const receivedJobs = new Set(a.received.map((r) => r.body.workflow_job.id));
     expect(receivedJobs.size).toBe(40 - dropped);
+  });
+
+  it('delays a delivery by clock time, so that a later event overtakes it', async () => {
+    const { sim } = await world({ delayRate: 1, delayMs: 300 });
+    const r = await receiver();
+    servers.push(r.server);
+    await sim.control.addWebhookSink({ kind: 'http', url: r.url });
+    const first = await sim.control.createWorkflowRun({
+      repo: 'acme/app',
+      jobs: [{ name: 'slow', runsOn: ['self-hosted', 'x'] }],
+    });
+    await sim.control.setFaults({ delayRate: 0 });
+    const second = await sim.control.createWorkflowRun({
+      repo: 'acme/app',
+      jobs: [{ name: 'fast', runsOn: ['self-hosted', 'x'] }],
+    });
+    await sim.control.flushWebhooks();
+    expect(r.received.map((x) => x.body.workflow_job.id)).toEqual([
+      second.jobIds[0],
+      first.jobIds[0],
+    ]);
   });
 
   it('reorders deliveries: a held event arrives after the next one', async () => {

@@ -36,6 +36,8 @@ let github: GitHubSimulator;
 let ecsSim: EcsSimulator;
 let ecs: ECSClient;
 const runnerOutput: string[] = [];
+/** Secrets: the encoded JIT configs the plan generated (never printed). */
+const jitConfigs: string[] = [];
 
 beforeAll(async () => {
   github = await startGitHubSimulator({ clock });
@@ -113,7 +115,6 @@ describe("the seed's test plan on the local cloud", () => {
       { name: 'rctl-seed-1', labels: ['self-hosted', '1'] },
       { name: 'rctl-seed-2', labels: ['self-hosted', '2'] },
     ];
-    const jitConfigs: string[] = [];
     for (const runner of runners) {
       const jit = await octokit.request('POST /orgs/{org}/actions/runners/generate-jitconfig', {
         org: ORG,
@@ -198,5 +199,43 @@ describe("the seed's test plan on the local cloud", () => {
     for (const config of jitConfigs) {
       expect(runnerOutput.join('\n')).not.toContain(config);
     }
+  });
+
+  it('stops a task whose runner gets a used or no JIT config with a non-zero exit code', async () => {
+    const network = {
+      awsvpcConfiguration: { subnets: ['subnet-a'], assignPublicIp: 'DISABLED' as const },
+    };
+    const reused = await ecs.send(
+      new RunTaskCommand({
+        cluster: CLUSTER,
+        taskDefinition: 'github-runner',
+        launchType: 'FARGATE',
+        networkConfiguration: network,
+        overrides: {
+          containerOverrides: [
+            { name: 'runner', environment: [{ name: JIT_CONFIG_ENV, value: jitConfigs[0]! }] },
+          ],
+        },
+      }),
+    );
+    const missing = await ecs.send(
+      new RunTaskCommand({
+        cluster: CLUSTER,
+        taskDefinition: 'github-runner',
+        launchType: 'FARGATE',
+        networkConfiguration: network,
+      }),
+    );
+    const stopped = await waitUntilStopped([
+      reused.tasks![0]!.taskArn!,
+      missing.tasks![0]!.taskArn!,
+    ]);
+    for (const task of stopped) {
+      expect(task.stopCode).toBe('EssentialContainerExited');
+      expect(task.containers?.[0]?.exitCode).not.toBe(0);
+      expect(task.containers?.[0]?.exitCode).toBeTypeOf('number');
+    }
+    // A runner that never started leaves nothing registered on GitHub.
+    expect(await github.control.listRunners()).toEqual([]);
   });
 });
