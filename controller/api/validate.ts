@@ -54,7 +54,9 @@ function pathToString(segments: readonly Segment[]): string {
   if (segments.length === 0) return '(document)';
   let out = '';
   for (const s of segments) {
-    out += typeof s === 'number' ? `[${s}]` : out === '' ? s : `.${s}`;
+    if (typeof s === 'number') out += `[${s}]`;
+    else if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(s)) out += `[${JSON.stringify(s)}]`;
+    else out += out === '' ? s : `.${s}`;
   }
   return out;
 }
@@ -129,7 +131,7 @@ const TYPE_NAMES: Record<string, string> = {
 
 function foundType(v: unknown): string {
   if (typeof v === 'string') return `the string ${showValue(v)}`;
-  if (typeof v === 'number') return Number.isInteger(v) ? `the number ${v}` : `the number ${v}`;
+  if (typeof v === 'number') return `the number ${v}`;
   return showValue(v);
 }
 

@@ -155,6 +155,16 @@ describe('invalid documents across files', () => {
     ]);
   });
 
+  it('quotes map keys that are not plain names in field paths', () => {
+    const text = pool('x').replace(
+      '  name: x\n',
+      '  name: x\n  annotations: { runnerctl.dev/owner: 5 }\n',
+    );
+    expect(issues(() => validatePoolYaml(text, 'a.yaml'))).toEqual([
+      'a.yaml:5:39: metadata.annotations["runnerctl.dev/owner"]: expected a string, got the number 5',
+    ]);
+  });
+
   it('reports a document that is not a mapping', () => {
     expect(issues(() => validatePoolYaml('- a\n- b\n', 'list.yaml'))).toEqual([
       'list.yaml:1:1: (document): expected a mapping, got a list of 2',
