@@ -204,7 +204,7 @@ export async function launchRunner(
   }
 
   const { jit } = registration;
-  let current = await saveRunner(
+  const current = await saveRunner(
     ctx,
     record,
     {
