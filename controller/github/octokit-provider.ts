@@ -377,8 +377,9 @@ export class OctokitGitHubProvider implements GitHubProvider {
     const { owner, repo } = splitRepository(repository);
     const client = await this.clientForOwner(owner);
     const runIds = new Set<number>();
-    // Matrix jobs wait queued inside in_progress runs, so both run states are read.
-    for (const status of ['queued', 'in_progress']) {
+    // Queued jobs also sit in in_progress runs (a matrix with one leg running) and in waiting
+    // runs (a sibling job waits for environment approval), so all three run states are read.
+    for (const status of ['queued', 'in_progress', 'waiting']) {
       for (let page = 1; page <= MAX_PAGES; page++) {
         const res = await this.call(
           'rest',

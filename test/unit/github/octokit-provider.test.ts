@@ -181,7 +181,7 @@ describe('OctokitGitHubProvider: runners', () => {
 });
 
 describe('OctokitGitHubProvider: queued jobs', () => {
-  it('reads queued and in_progress runs, keeps queued jobs, and revalidates with ETags', async () => {
+  it('reads queued, in_progress and waiting runs, keeps queued jobs, and revalidates with ETags', async () => {
     const { gh, provider } = setup();
     gh.runs = [
       { id: 100, status: 'queued', jobs: [job(1, 100, 'queued')] },
@@ -192,9 +192,11 @@ describe('OctokitGitHubProvider: queued jobs', () => {
         jobs: [job(2, 200, 'in_progress'), job(3, 200, 'queued', ['self-hosted', '2'])],
       },
       { id: 300, status: 'completed', jobs: [job(4, 300, 'queued')] },
+      // A sibling waits for environment approval: the run is waiting, this job is queued.
+      { id: 400, status: 'waiting', jobs: [job(5, 400, 'waiting'), job(6, 400, 'queued')] },
     ];
     const first = await provider.listQueuedJobs('acme/app');
-    expect(first.map((j) => j.id).sort()).toEqual([1, 3]);
+    expect(first.map((j) => j.id).sort()).toEqual([1, 3, 6]);
     expect(first.find((j) => j.id === 3)).toMatchObject({
       runId: 200,
       repository: 'acme/app',
@@ -204,16 +206,16 @@ describe('OctokitGitHubProvider: queued jobs', () => {
 
     const before = gh.requests.length;
     const second = await provider.listQueuedJobs('acme/app');
-    expect(second.map((j) => j.id).sort()).toEqual([1, 3]);
+    expect(second.map((j) => j.id).sort()).toEqual([1, 3, 6]);
     const revalidated = gh.requests.slice(before).filter((r) => r.path.includes('/actions/runs'));
-    expect(revalidated.length).toBe(4);
+    expect(revalidated.length).toBe(6);
     expect(revalidated.every((r) => r.headers.get('if-none-match'))).toBe(true);
     const jobsRequest = revalidated.find((r) => r.path.endsWith('/jobs'))!;
     expect(jobsRequest.search.get('filter')).toBe('latest');
 
     // A change is seen through the cache.
     gh.runs[0]!.jobs[0]!.status = 'in_progress';
-    expect((await provider.listQueuedJobs('acme/app')).map((j) => j.id)).toEqual([3]);
+    expect((await provider.listQueuedJobs('acme/app')).map((j) => j.id).sort()).toEqual([3, 6]);
   });
 
   it('getJob: 404 is undefined', async () => {
