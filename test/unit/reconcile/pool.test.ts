@@ -313,4 +313,28 @@ describe('pool reconcile', () => {
     expect(w.github.calls.filter((x) => x === 'generateJitConfig')).toHaveLength(1);
     expect(w.ecs.running()).toHaveLength(1);
   });
+
+  it('one runner whose removal keeps failing does not hold up launches for the pool', async () => {
+    const w = new World();
+    await w.pool('linux', { timeouts: { idle: '1m' } });
+    await w.queue(1, ['linux']);
+    const c = w.controller();
+    await c.reconcileOnce();
+    w.bootTasks();
+    await c.reconcileOnce();
+    const [stuck] = await w.runners();
+    await w.cancel(1);
+    // Deleting this runner fails with a server error, every time.
+    w.github.beforeCall = (call, id) => {
+      if (call === 'deleteRunner' && id === stuck!.githubRunnerId)
+        throw new Error('502 Bad Gateway');
+    };
+    await w.clock.advance(60_000);
+    await w.queue(2, ['linux']);
+    await w.queue(3, ['linux']);
+    await c.reconcileOnce();
+    // The stuck runner is draining (not supply): both jobs get runners despite the failure.
+    expect((await w.store.getRunner(stuck!.name))!.state).toBe('draining');
+    expect((await w.live()).filter((r) => r.name !== stuck!.name)).toHaveLength(2);
+  });
 });
