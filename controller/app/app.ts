@@ -168,7 +168,10 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
         : {}),
       ...(config.github.apiUrl ? { baseUrl: config.github.apiUrl } : {}),
       ...(enterpriseToken ? { enterpriseToken } : {}),
-      pacing: { jitPerMinute: config.pacing.jitPerMinute },
+      pacing: {
+        jitPerMinute: config.pacing.jitPerMinute,
+        ...(config.pacing.restPerHour ? { restPerHour: config.pacing.restPerHour } : {}),
+      },
       clock,
       logger,
     });

@@ -58,6 +58,8 @@ export interface ControllerConfig {
     jitPerMinute: number;
     runTaskPerSecond: number;
     runTaskBurst: number;
+    /** Other GitHub REST calls per hour (default 5,000, the per-installation primary limit). */
+    restPerHour?: number;
   };
   /** RUNNERCTL_LEASE_SECONDS. Default 15. */
   leaseSeconds: number;

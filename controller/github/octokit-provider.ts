@@ -167,6 +167,7 @@ export class OctokitGitHubProvider implements GitHubProvider {
   /** Installation of each installation client, to refresh its token after a 401. */
   private readonly installationOf = new WeakMap<AnyOctokit, number>();
   private readonly missingOwners = new Map<string, number>();
+  private listingInstallations: Promise<void> | undefined;
   private readonly etags = new Map<string, { etag: string; data: unknown }>();
   private readonly runnerGroups = new Map<string, number>();
   private readonly jitBucket: TokenBucket;
@@ -376,8 +377,9 @@ export class OctokitGitHubProvider implements GitHubProvider {
     const { owner, repo } = splitRepository(repository);
     const client = await this.clientForOwner(owner);
     const runIds = new Set<number>();
-    // Matrix jobs wait queued inside in_progress runs, so both run states are read.
-    for (const status of ['queued', 'in_progress']) {
+    // Queued jobs also sit in in_progress runs (a matrix with one leg running) and in waiting
+    // runs (a sibling job waits for environment approval), so all three run states are read.
+    for (const status of ['queued', 'in_progress', 'waiting']) {
       for (let page = 1; page <= MAX_PAGES; page++) {
         const res = await this.call(
           'rest',
@@ -491,22 +493,11 @@ export class OctokitGitHubProvider implements GitHubProvider {
       missingSince === undefined ||
       this.clock.now() - missingSince > MISSING_INSTALLATION_TTL_MS
     ) {
-      const appClient = this.app.octokit as unknown as AnyOctokit;
-      for (let page = 1; page <= MAX_PAGES; page++) {
-        const res = await this.call('rest', appClient, 'GET /app/installations', {
-          per_page: PER_PAGE,
-          page,
-        });
-        const installations = (res.data ?? []) as {
-          id: number;
-          account?: { login?: string } | null;
-        }[];
-        for (const inst of installations) {
-          const login = inst.account?.login;
-          if (login) this.installationByOwner.set(login.toLowerCase(), inst.id);
-        }
-        if (installations.length < PER_PAGE) break;
-      }
+      // Concurrent lookups (a burst at start-up) share one listing.
+      this.listingInstallations ??= this.listInstallations().finally(() => {
+        this.listingInstallations = undefined;
+      });
+      await this.listingInstallations;
       const found = this.installationByOwner.get(key);
       if (found !== undefined) {
         this.missingOwners.delete(key);
@@ -518,6 +509,25 @@ export class OctokitGitHubProvider implements GitHubProvider {
     throw new GitHubAuthError(
       `the GitHub App ${this.options.appId} is not installed on ${owner} (GET /app/installations lists no installation for it)`,
     );
+  }
+
+  private async listInstallations(): Promise<void> {
+    const appClient = this.app.octokit as unknown as AnyOctokit;
+    for (let page = 1; page <= MAX_PAGES; page++) {
+      const res = await this.call('rest', appClient, 'GET /app/installations', {
+        per_page: PER_PAGE,
+        page,
+      });
+      const installations = (res.data ?? []) as {
+        id: number;
+        account?: { login?: string } | null;
+      }[];
+      for (const inst of installations) {
+        const login = inst.account?.login;
+        if (login) this.installationByOwner.set(login.toLowerCase(), inst.id);
+      }
+      if (installations.length < PER_PAGE) break;
+    }
   }
 
   // --- the one request path ---------------------------------------------------------------

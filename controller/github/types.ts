@@ -73,7 +73,10 @@ export interface GitHubProvider {
   deleteRunner(scope: GitHubScope, id: number): Promise<void>;
   /** Runner group id by name (org and enterprise scopes; repo scope is always group 1). */
   resolveRunnerGroupId(scope: GitHubScope, name: string): Promise<number>;
-  /** Queued jobs of one repository: jobs of queued and in_progress runs (matrix jobs wait there). */
+  /**
+   * Queued jobs of one repository: jobs of queued, in_progress (matrix legs) and waiting
+   * (a sibling awaits environment approval) runs.
+   */
   listQueuedJobs(repository: string): Promise<WorkflowJob[]>;
   getJob(repository: string, jobId: number): Promise<WorkflowJob | undefined>;
   rateLimit(): RateLimitSnapshot | undefined;

@@ -100,6 +100,7 @@ export function createController(options: ControllerOptions): Controller {
       return fence === undefined ? {} : { fence };
     },
     suffix: options.suffix ?? randomSuffix,
+    jitConfigs: new Map(),
   };
 
   const reconcilePool = createPoolReconciler(ctx);

@@ -50,6 +50,8 @@ export interface LocalCloudOptions {
   ports?: { github?: number; ecs?: number; sqs?: number };
   /** Seed of the simulators' fault dice. */
   seed?: number;
+  /** The installation's REST budget per hour (GitHub: 5,000). */
+  restPerHour?: number;
 }
 
 export interface LocalCloud {
@@ -93,6 +95,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       clock,
       seed: options.seed ?? 1,
       port: options.ports?.github ?? 0,
+      ...(options.restPerHour ? { rateLimits: { primaryLimit: options.restPerHour } } : {}),
     });
     started.push(github);
     const ecs = await startEcsSimulator({

@@ -36,6 +36,7 @@ export class HttpServer {
   private readonly server: Server;
   private readonly logger: Logger;
   private readonly closeGraceMs: number;
+  private closing = false;
 
   constructor(options: HttpServerOptions = {}) {
     this.logger = options.logger ?? silentLogger();
@@ -75,6 +76,7 @@ export class HttpServer {
   /** Stops accepting, lets requests in flight finish (up to the grace period), then closes. */
   close(): Promise<void> {
     if (!this.server.listening) return Promise.resolve();
+    this.closing = true;
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.server.closeAllConnections(), this.closeGraceMs);
       timer.unref();
@@ -87,6 +89,11 @@ export class HttpServer {
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // While closing, a keep-alive connection is let go as soon as its last answer is sent.
+    res.once('finish', () => {
+      if (this.closing) setImmediate(() => this.server.closeIdleConnections());
+    });
+    if (this.closing) res.setHeader('connection', 'close');
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const byMethod = this.routes.get(path);
     const handler =

@@ -4,7 +4,8 @@
 //   413 body over the limit          401 missing or bad X-Hub-Signature-256
 //   202 another event type (ignored) 200 ping
 //   400 not JSON / malformed payload 202 stored (or duplicate / unchanged)
-//   503 the store failed (GitHub shows the delivery as failed; resync recovers the job)
+//   503 the store failed or was too slow (GitHub shows the delivery as failed; resync
+//       recovers the job)
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidEventError, SignatureError } from '../events/errors.ts';
@@ -22,7 +23,27 @@ export interface WebhookHandlerOptions {
   secret: string;
   ingest: (event: WorkflowJobEvent) => Promise<IngestResult>;
   maxBodyBytes?: number;
+  /**
+   * GitHub gives up on a delivery after 10 s; past this many ms of real time the handler answers
+   * 503 instead (the store may still finish the write; resync covers it if not). Default 8 s.
+   */
+  ingestTimeoutMs?: number;
   logger?: Logger;
+}
+
+class IngestTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`event not stored within ${ms} ms`);
+    this.name = 'IngestTimeoutError';
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new IngestTimeoutError(ms)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 class BodyTooLargeError extends Error {
@@ -119,7 +140,7 @@ export function webhookHandler(options: WebhookHandlerOptions): RouteHandler {
     }
 
     try {
-      const result = await options.ingest(event);
+      const result = await withTimeout(options.ingest(event), options.ingestTimeoutMs ?? 8_000);
       return sendJson(res, 202, {
         status: result.outcome,
         jobId: event.job.id,

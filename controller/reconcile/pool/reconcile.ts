@@ -5,11 +5,11 @@
 
 import { choosePool, runnerLabels } from '../../api/matching.ts';
 import type { Condition, RunnerPoolStatus } from '../../api/types.ts';
-import { ConflictError } from '../../store/errors.ts';
+import { ConflictError, FencingError } from '../../store/errors.ts';
 import type { JobRecord, PoolRecord, RunnerRecord } from '../../store/types.ts';
 import { isoNow, type ReconcileContext } from '../context.ts';
 import { durationOr } from '../durations.ts';
-import { TerminalReconcileError } from '../errors.ts';
+import { LeaseLostError, ReconcileError, TerminalReconcileError } from '../errors.ts';
 import { jobInScope, jobRecordFrom } from '../jobs.ts';
 import { runnerName } from '../names.ts';
 import {
@@ -227,9 +227,20 @@ export function createPoolReconciler(ctx: ReconcileContext) {
     // A deleted pool does not finish launches: configured records are drained instead.
     const waits = (r: RunnerRecord) =>
       r.state === 'pending' || (!!pool.deletionRequestedAt && r.state === 'configured');
-    const stepped = await eachLimited(live, ctx.settings.launchConcurrency, async (r) =>
-      waits(r) ? r : note(await stepRunner(ctx, pool, r, obs(r), timeouts)),
-    );
+    // One runner that cannot be stepped (an API error) must not hold up the rest of the pool:
+    // it keeps its record for this pass, and the pass fails at the end so the key backs off.
+    const stepErrors: unknown[] = [];
+    const stepped = await eachLimited(live, ctx.settings.launchConcurrency, async (r) => {
+      if (waits(r)) return r;
+      try {
+        return note(await stepRunner(ctx, pool, r, obs(r), timeouts));
+      } catch (err) {
+        if (err instanceof LeaseLostError || err instanceof FencingError) throw err;
+        ctx.log.warn({ runner: r.name, pool: name, err }, 'runner step failed');
+        stepErrors.push(err);
+        return r;
+      }
+    });
     let current = stepped.filter((r) => r.state !== 'finished');
     await refreshFinishedJobs(
       ctx,
@@ -300,7 +311,13 @@ export function createPoolReconciler(ctx: ReconcileContext) {
     const unneeded = [...plan.cancel, ...plan.remove].map((n) => byName.get(n)!);
     await eachLimited(unneeded, ctx.settings.launchConcurrency, async (r) => {
       const reason = r.state === 'pending' ? 'not needed any more' : 'idle timeout, no demand';
-      byName.set(r.name, note(await finish(ctx, pool, r, obs(r), reason)));
+      try {
+        byName.set(r.name, note(await finish(ctx, pool, r, obs(r), reason)));
+      } catch (err) {
+        if (err instanceof LeaseLostError || err instanceof FencingError) throw err;
+        ctx.log.warn({ runner: r.name, pool: name, err }, 'runner removal failed');
+        stepErrors.push(err);
+      }
     });
 
     // 5. Launch: pending records still needed, plus new ones. Held back after repeated failures.
@@ -365,6 +382,12 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       ],
     }));
 
+    if (stepErrors.length) {
+      throw new ReconcileError(
+        `pool ${name}: ${stepErrors.length} runner(s) could not be stepped: ${(stepErrors[0] as Error).message}`,
+        { cause: stepErrors[0] },
+      );
+    }
     return {
       requeueAfterMs: earliestRequeue(
         ...requeues,

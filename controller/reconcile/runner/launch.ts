@@ -181,6 +181,12 @@ export async function launchRunner(
     );
   }
 
+  // Same process, RunTask failed transiently (throttling): the JIT config is still in memory.
+  const cached = ctx.jitConfigs?.get(record.name);
+  if (cached && record.state === 'configured' && cached.githubRunnerId === record.githubRunnerId) {
+    return runConfigured(ctx, pool, record, cached.githubRunnerId, cached.encodedJitConfig);
+  }
+
   const registration = await register(ctx, pool, record);
   if (registration.kind === 'online') {
     const task = taskByTag ?? (await findTaskByRunnerTag(ctx, pool.spec.ecs.cluster, record.name));
@@ -198,7 +204,7 @@ export async function launchRunner(
   }
 
   const { jit } = registration;
-  let current = await saveRunner(
+  const current = await saveRunner(
     ctx,
     record,
     {
@@ -210,13 +216,27 @@ export async function launchRunner(
     'configured',
     `runner ${jit.runner.id}`,
   );
-  const task = await startTask(ctx, pool, current, jit.runner.id, jit.encodedJitConfig);
-  current = await saveRunner(
+  ctx.jitConfigs?.set(record.name, {
+    githubRunnerId: jit.runner.id,
+    encodedJitConfig: jit.encodedJitConfig,
+  });
+  return runConfigured(ctx, pool, current, jit.runner.id, jit.encodedJitConfig);
+}
+
+async function runConfigured(
+  ctx: ReconcileContext,
+  pool: PoolRecord,
+  record: RunnerRecord,
+  githubRunnerId: number,
+  encodedJitConfig: string,
+): Promise<RunnerRecord> {
+  const task = await startTask(ctx, pool, record, githubRunnerId, encodedJitConfig);
+  ctx.jitConfigs?.delete(record.name);
+  return saveRunner(
     ctx,
-    current,
+    record,
     { state: 'launching', taskArn: task.arn, capacityProvider: task.capacityProvider },
     'task-started',
     task.capacityProvider ? `${task.arn} on ${task.capacityProvider}` : task.arn,
   );
-  return current;
 }

@@ -249,6 +249,7 @@ export async function finish(
     return { record: current, requeueAfterMs: ctx.settings.runnerPollMs };
   }
   await stopTaskOf(ctx, pool, current, obs, reason);
+  ctx.jitConfigs?.delete(current.name);
   current = await saveRunner(
     ctx,
     current,
@@ -282,6 +283,7 @@ async function failAttempt(
     };
   }
   await stopTaskOf(ctx, pool, record, obs, reason);
+  ctx.jitConfigs?.delete(record.name);
   ctx.log.warn(
     { runner: record.name, pool: pool.name, attempts: record.attempts, reason },
     'launch attempt failed',

@@ -53,6 +53,8 @@ export interface GitHubSimulatorOptions extends Partial<SimFaults> {
   rateLimits?: Partial<RateLimitOptions>;
   timings?: Partial<StateTimings>;
   webhookSinks?: WebhookSinkSpec[];
+  /** Receives unexpected handler errors (answered 500). Default: stderr. */
+  onError?: (error: Error) => void;
 }
 
 export interface GitHubSimulator {
@@ -132,6 +134,9 @@ export async function startGitHubSimulator(
     broker: buildBrokerRouter({ state, clock, closing: closing.signal }),
     control: buildControlRouter(control),
     closing: closing.signal,
+    onError:
+      options.onError ??
+      ((error) => process.stderr.write(`GitHub simulator: ${error.name}: ${error.message}\n`)),
   });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

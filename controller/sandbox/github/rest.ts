@@ -360,6 +360,31 @@ export function buildRestRouter(
     },
   });
 
+  add('GET', '/enterprises/{enterprise}/actions/runner-groups', {
+    auth: 'token',
+    handle: (ctx, caller) => {
+      const scope: RunnerScope = { kind: 'enterprise', enterprise: ctx.params.enterprise ?? '' };
+      const denied = authorize(caller, scope, false);
+      if (denied) return denied;
+      if (!state.scopeExists(scope)) return notFound();
+      const groups = state.runnerGroupsOf(scope).map((g) => ({
+        id: g.id,
+        name: g.name,
+        visibility: 'all',
+        default: g.isDefault,
+        runners_url: `${apiUrl()}/enterprises/${scope.enterprise}/actions/runner-groups/${g.id}/runners`,
+        allows_public_repositories: false,
+        restricted_to_workflows: false,
+        selected_workflows: [],
+        workflow_restrictions_read_only: false,
+      }));
+      return paginate(ctx, groups, apiUrl(), (items, total) => ({
+        total_count: total,
+        runner_groups: items,
+      }));
+    },
+  });
+
   // ---- workflow runs and jobs (repo "Actions: read") ---------------------------------------
   const authorizeActions = (caller: Caller, owner: string, repoName: string): Reply | undefined => {
     if (caller.kind !== 'installation') return forbiddenIntegration();

@@ -15,6 +15,7 @@ import {
   type RestDeps,
 } from './rest.ts';
 import type { Reply, RequestContext, Router } from './router.ts';
+import { GitHubSimulatorError } from './errors.ts';
 import { errorBody } from './shapes.ts';
 import type { SimState } from './state.ts';
 
@@ -27,18 +28,30 @@ export interface ServerParts {
   broker: Router;
   control: Router;
   closing: AbortSignal;
+  /** Unexpected errors of a handler (the client gets a 500). */
+  onError?: (error: Error) => void;
 }
 
 const UNAUTHENTICATED_LIMIT = 60;
+
+class BodyTooLargeError extends GitHubSimulatorError {
+  constructor() {
+    super(`request body larger than ${MAX_BODY_BYTES} bytes`);
+    this.name = 'BodyTooLargeError';
+  }
+}
 const MAX_BODY_BYTES = 1024 * 1024;
 
 export function createSimServer(parts: ServerParts): Server {
   return createServer((req, res) => {
     void handle(parts, req, res).catch((error: unknown) => {
-      if (!res.headersSent) {
-        send(res, parts.clock, { status: 500, body: errorBody(500, 'Server Error') });
-      } else res.destroy();
-      void error;
+      const tooLarge = error instanceof BodyTooLargeError;
+      if (!tooLarge) parts.onError?.(error as Error);
+      if (res.headersSent) return void res.destroy();
+      send(res, parts.clock, {
+        status: tooLarge ? 413 : 500,
+        body: errorBody(tooLarge ? 413 : 500, tooLarge ? 'Payload Too Large' : 'Server Error'),
+      });
     });
   });
 }
@@ -48,7 +61,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new RangeError('request body too large');
+    if (size > MAX_BODY_BYTES) throw new BodyTooLargeError();
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');

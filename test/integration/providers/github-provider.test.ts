@@ -182,6 +182,21 @@ describe('OctokitGitHubProvider against the GitHub simulator', () => {
     await sim.control.cancelRun({ runId: matrix.runId });
   });
 
+  it('finds a queued job inside a run that waits for environment approval', async () => {
+    const run = await sim.control.createWorkflowRun({
+      repo: 'acme/app',
+      jobs: [
+        { name: 'deploy', runsOn: ['self-hosted', 'deployer'], environment: 'production' },
+        { name: 'lint', runsOn: ['self-hosted', 'linter'] },
+      ],
+    });
+    expect((await sim.control.getRun({ runId: run.runId })).status).toBe('waiting');
+    const queued = await provider.listQueuedJobs('acme/app');
+    expect(queued.map((j) => j.id)).toContain(run.jobIds[1]);
+    expect(queued.map((j) => j.id)).not.toContain(run.jobIds[0]); // waiting is not demand
+    await sim.control.cancelRun({ runId: run.runId });
+  });
+
   it('repo scope, runner groups, and enterprise scope with a manage_runners:enterprise token', async () => {
     const repo: GitHubScope = { kind: 'repo', owner: 'acme', repo: 'app' };
     const r = await provider.generateJitConfig(repo, {

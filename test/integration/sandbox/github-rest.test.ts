@@ -165,6 +165,10 @@ describe('GitHub simulator REST', () => {
       },
     );
     expect(created.status).toBe(201);
+    const groups = await pat.request('GET /enterprises/{enterprise}/actions/runner-groups', scope);
+    expect(
+      (groups.data as { runner_groups: { id: number; name: string }[] }).runner_groups,
+    ).toEqual([expect.objectContaining({ id: 1, name: 'Default' })]);
     const list = await pat.request('GET /enterprises/{enterprise}/actions/runners', scope);
     expect((list.data as { runners: { name: string }[] }).runners.map((r) => r.name)).toEqual([
       'rctl-ent-1',

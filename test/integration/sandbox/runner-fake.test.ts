@@ -153,6 +153,30 @@ describe('fake runner', () => {
     expect(await exists(r.id), result.out).toBe(false);
   });
 
+  it('cancels its job, deregisters and exits 0 when aborted while busy (SIGTERM)', async () => {
+    const r = await jit('rctl-busy-term', ['self-hosted', 'busy-term']);
+    const run = await sim.control.createWorkflowRun({
+      repo: 'acme/app',
+      jobs: [{ name: 'long', runsOn: ['busy-term'], durationMs: 3_600_000 }],
+    });
+    const jobId = run.jobIds[0]!;
+    const stop = new AbortController();
+    const exit = play(r.config, stop.signal);
+    await eventually(
+      async () => (await sim.control.getJob({ jobId })).status === 'in_progress',
+      'job taken',
+    );
+    stop.abort();
+    const result = await exit;
+    expect(result.code).toBe(0);
+    expect(result.out).toMatch(/completed with result: Canceled/);
+    expect(await sim.control.getJob({ jobId })).toMatchObject({
+      status: 'completed',
+      conclusion: 'cancelled',
+    });
+    expect(await exists(r.id)).toBe(false);
+  });
+
   it('exits when GitHub deletes it while idle', async () => {
     const r = await jit('rctl-removed', ['self-hosted', 'removed-only']);
     const exit = play(r.config);

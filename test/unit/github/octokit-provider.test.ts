@@ -8,6 +8,9 @@ import {
   RunnerNameExistsError,
 } from '../../../controller/github/errors.ts';
 import type { GitHubScope } from '../../../controller/github/types.ts';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../../controller/util/logger.ts';
+import { Redactor } from '../../../controller/util/redact.ts';
 import { fakeClock } from '../util/fake-clock.ts';
 import {
   ENTERPRISE_TOKEN,
@@ -67,6 +70,9 @@ describe('OctokitGitHubProvider: runners', () => {
     });
     // The owner lookup is case-insensitive and cached: one listing for several calls.
     await provider.listRunners({ kind: 'repo', owner: 'ACME', repo: 'app' });
+    const fresh = setup();
+    await Promise.all([1, 2, 3, 4].map(() => fresh.provider.listRunners(org)));
+    expect(fresh.gh.requests.filter((r) => r.path.endsWith('/app/installations')).length).toBe(1);
     expect(gh.requests.filter((r) => r.path.endsWith('/app/installations')).length).toBe(1);
   });
 
@@ -175,7 +181,7 @@ describe('OctokitGitHubProvider: runners', () => {
 });
 
 describe('OctokitGitHubProvider: queued jobs', () => {
-  it('reads queued and in_progress runs, keeps queued jobs, and revalidates with ETags', async () => {
+  it('reads queued, in_progress and waiting runs, keeps queued jobs, and revalidates with ETags', async () => {
     const { gh, provider } = setup();
     gh.runs = [
       { id: 100, status: 'queued', jobs: [job(1, 100, 'queued')] },
@@ -186,9 +192,11 @@ describe('OctokitGitHubProvider: queued jobs', () => {
         jobs: [job(2, 200, 'in_progress'), job(3, 200, 'queued', ['self-hosted', '2'])],
       },
       { id: 300, status: 'completed', jobs: [job(4, 300, 'queued')] },
+      // A sibling waits for environment approval: the run is waiting, this job is queued.
+      { id: 400, status: 'waiting', jobs: [job(5, 400, 'waiting'), job(6, 400, 'queued')] },
     ];
     const first = await provider.listQueuedJobs('acme/app');
-    expect(first.map((j) => j.id).sort()).toEqual([1, 3]);
+    expect(first.map((j) => j.id).sort()).toEqual([1, 3, 6]);
     expect(first.find((j) => j.id === 3)).toMatchObject({
       runId: 200,
       repository: 'acme/app',
@@ -198,16 +206,16 @@ describe('OctokitGitHubProvider: queued jobs', () => {
 
     const before = gh.requests.length;
     const second = await provider.listQueuedJobs('acme/app');
-    expect(second.map((j) => j.id).sort()).toEqual([1, 3]);
+    expect(second.map((j) => j.id).sort()).toEqual([1, 3, 6]);
     const revalidated = gh.requests.slice(before).filter((r) => r.path.includes('/actions/runs'));
-    expect(revalidated.length).toBe(4);
+    expect(revalidated.length).toBe(6);
     expect(revalidated.every((r) => r.headers.get('if-none-match'))).toBe(true);
     const jobsRequest = revalidated.find((r) => r.path.endsWith('/jobs'))!;
     expect(jobsRequest.search.get('filter')).toBe('latest');
 
     // A change is seen through the cache.
     gh.runs[0]!.jobs[0]!.status = 'in_progress';
-    expect((await provider.listQueuedJobs('acme/app')).map((j) => j.id)).toEqual([3]);
+    expect((await provider.listQueuedJobs('acme/app')).map((j) => j.id).sort()).toEqual([3, 6]);
   });
 
   it('getJob: 404 is undefined', async () => {
@@ -356,6 +364,44 @@ describe('OctokitGitHubProvider: rate limits and secrets', () => {
     expect(text).not.toContain(INSTALLATION_TOKEN);
     expect(text).not.toContain('BEGIN PRIVATE KEY');
     expect((err as { request?: unknown }).request).toBeUndefined();
+  });
+
+  it('logs at trace level carry no token, key or JIT config', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger({
+      level: 'trace',
+      destination: destination as never,
+      redactor: new Redactor([TEST_PRIVATE_KEY]),
+    });
+    const { gh, provider } = setup({ logger });
+    const jit = await provider.generateJitConfig(org, {
+      name: 'rctl-l0',
+      runnerGroupId: 1,
+      labels: ['self-hosted'],
+    });
+    expect(jit.encodedJitConfig).toMatch(/^ENCODED-JIT-/);
+    gh.forced.push({
+      match: 'POST /api/v3/orgs/acme/actions/runners/generate-jitconfig',
+      reply: {
+        status: 403,
+        body: { message: 'You have exceeded a secondary rate limit.' },
+        headers: { 'retry-after': '1' },
+      },
+    });
+    await provider
+      .generateJitConfig(org, { name: 'rctl-l1', runnerGroupId: 1, labels: ['self-hosted'] })
+      .catch(() => undefined);
+    const out = lines.join('');
+    expect(out).toContain('GitHub rate limit hit');
+    expect(out).not.toContain(INSTALLATION_TOKEN);
+    expect(out).not.toContain('PRIVATE KEY');
+    expect(out).not.toContain('ENCODED-JIT-');
   });
 
   it('a refused installation token is a GitHubAuthError', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { JIT_CONFIG_ENV, TASK_STARTED_BY } from '../../../controller/api/constants.ts';
+import { ThrottledError } from '../../../controller/ecs/errors.ts';
 import { World } from '../../support/fakes/world.ts';
 
 const SIZES = [
@@ -289,5 +290,51 @@ describe('pool reconcile', () => {
     await c.reconcileOnce();
     expect((await w.store.getRunner(r!.name))!.state).toBe('finished');
     expect(await w.store.getJob(1)).toMatchObject({ status: 'completed', conclusion: 'success' });
+  });
+
+  it('a throttled RunTask is retried with the same registration, not a new JIT config', async () => {
+    const w = new World();
+    await w.pool('linux');
+    await w.queue(1, ['linux']);
+    let throttled = false;
+    w.ecs.beforeCall = (call) => {
+      if (call === 'runTask' && !throttled) {
+        throttled = true;
+        throw new ThrottledError('Rate exceeded');
+      }
+    };
+    const c = w.controller({ backoff: { baseMs: 1_000, jitter: 0 } });
+    await c.reconcileOnce();
+    await w.clock.advance(1_000);
+    await c.idle();
+    const [r] = await w.runners();
+    expect(r).toMatchObject({ state: 'launching', attempts: 1 });
+    expect(throttled).toBe(true);
+    expect(w.github.calls.filter((x) => x === 'generateJitConfig')).toHaveLength(1);
+    expect(w.ecs.running()).toHaveLength(1);
+  });
+
+  it('one runner whose removal keeps failing does not hold up launches for the pool', async () => {
+    const w = new World();
+    await w.pool('linux', { timeouts: { idle: '1m' } });
+    await w.queue(1, ['linux']);
+    const c = w.controller();
+    await c.reconcileOnce();
+    w.bootTasks();
+    await c.reconcileOnce();
+    const [stuck] = await w.runners();
+    await w.cancel(1);
+    // Deleting this runner fails with a server error, every time.
+    w.github.beforeCall = (call, id) => {
+      if (call === 'deleteRunner' && id === stuck!.githubRunnerId)
+        throw new Error('502 Bad Gateway');
+    };
+    await w.clock.advance(60_000);
+    await w.queue(2, ['linux']);
+    await w.queue(3, ['linux']);
+    await c.reconcileOnce();
+    // The stuck runner is draining (not supply): both jobs get runners despite the failure.
+    expect((await w.store.getRunner(stuck!.name))!.state).toBe('draining');
+    expect((await w.live()).filter((r) => r.name !== stuck!.name)).toHaveLength(2);
   });
 });

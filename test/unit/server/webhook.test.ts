@@ -10,6 +10,7 @@ import { example } from '../events/webhook-examples.ts';
 const SECRET = 'test-webhook-secret';
 const store = new MemoryIngestStore();
 let failIngest = false;
+let hangIngest = false;
 const server = new HttpServer();
 server.addRoute(
   'POST',
@@ -17,7 +18,9 @@ server.addRoute(
   webhookHandler({
     secret: SECRET,
     maxBodyBytes: 64 * 1024,
+    ingestTimeoutMs: 100,
     ingest: (event) => {
+      if (hangIngest) return new Promise(() => undefined);
       if (failIngest) return Promise.reject(new Error('dynamodb down'));
       return ingest(event, { store });
     },
@@ -131,6 +134,15 @@ describe('POST /webhook', () => {
       expect((await signed(example('completed'))).status).toBe(503);
     } finally {
       failIngest = false;
+    }
+  });
+
+  it('503 when the store does not answer in time (GitHub waits 10 s at most)', async () => {
+    hangIngest = true;
+    try {
+      expect((await signed(example('completed'))).status).toBe(503);
+    } finally {
+      hangIngest = false;
     }
   });
 
