@@ -93,6 +93,8 @@ export interface Sandbox {
   leftovers(): Promise<string[]>;
   /** Marks every pool for deletion and wakes the controller to drain them. */
   deletePools(): Promise<void>;
+  /** Starts another controller replica with the same settings (high availability). */
+  startReplica(): Promise<ControllerApp>;
   stop(): Promise<void>;
 }
 
@@ -219,15 +221,18 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const logFile = join(dataDir, 'controller.log');
     const destination = pino.destination({ dest: logFile, sync: true, append: false });
     stops.push(() => destination.end());
-    const app = await startControllerApp({
-      config,
-      clock,
-      host: '127.0.0.1',
-      awsCredentials: sandboxCredentials(),
-      log: { level: settings.logLevel ?? 'info', destination },
-      reconcile: { runnerPollMs: settings.runnerPollMs },
-      sqsWaitTimeSeconds: 2,
-    });
+    // Every replica is built the same way: production wiring, sandbox endpoints.
+    const startReplica = (log: { level: 'debug' | 'info' | 'warn' | 'error' | 'silent' }) =>
+      startControllerApp({
+        config,
+        clock,
+        host: '127.0.0.1',
+        awsCredentials: sandboxCredentials(),
+        log: { ...log, destination },
+        reconcile: { runnerPollMs: settings.runnerPollMs },
+        sqsWaitTimeSeconds: 2,
+      });
+    const app = await startReplica({ level: settings.logLevel ?? 'info' });
     stops.push(() => app.stop());
     // GitHub -> the controller's /webhook, next to GitHub -> EventBridge -> SQS.
     await cloud.github.control.addWebhookSink({ kind: 'http', url: app.webhookUrl! });
@@ -243,7 +248,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         records: () => app.store.listRunners(),
       },
     });
-    stops.push(() => timeline.stop());
+    const timelineStop = () => timeline.stop();
+    stops.push(timelineStop);
 
     for (const { pool } of pools) {
       await app.store.applyPool(pool);
@@ -320,6 +326,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
           await app.store.requestPoolDeletion(pool.name);
           app.controller.enqueuePool(pool.name);
         }
+      },
+      async startReplica() {
+        const replica = await startReplica({ level: settings.logLevel ?? 'info' });
+        // Stopped before the first replica and the simulators.
+        stops.splice(stops.indexOf(timelineStop), 0, () => replica.stop());
+        return replica;
       },
       stop: stopAll,
     };

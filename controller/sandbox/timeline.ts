@@ -47,8 +47,8 @@ export class Timeline {
   }
 
   /** A line of the timeline, e.g. `+   4.2s  task 3f2a9c1b   RUNNING`. */
-  line(subject: string, what: string): void {
-    const seconds = (this.options.clock.now() - this.startMs) / 1000;
+  line(subject: string, what: string, atMs = this.options.clock.now()): void {
+    const seconds = Math.max(0, atMs - this.startMs) / 1000;
     const elapsed = `+${seconds.toFixed(1).padStart(6)}s`;
     this.options.print(`${elapsed}  ${subject.padEnd(SUBJECT_WIDTH)} ${what}`);
   }
@@ -102,7 +102,7 @@ export class Timeline {
     this.diffRunners(runners, events);
     this.diffJobs(jobs, events);
     events.sort((a, b) => a.phase - b.phase);
-    for (const e of events) this.line(e.subject, e.what);
+    for (const e of events) this.line(e.subject, e.what, e.atMs);
   }
 
   private diffRecords(records: RunnerRecord[], events: Event[]): void {
@@ -195,11 +195,14 @@ export class Timeline {
       const subject = `task ${shortTaskId(task.taskArn)}`;
       if (!before) {
         if (task.lastStatus === 'STOPPED') continue; // from before the timeline started
+        // Every task starts PROVISIONING when RunTask creates it: say so, at that time, even if
+        // it was first seen a step later.
         const who = runner ? `runner ${runner}, ` : '';
         events.push({
           phase: Phase.TaskStarted,
           subject,
-          what: `${task.lastStatus} (${who}${task.capacityProvider})`,
+          what: `PROVISIONING (${who}${task.capacityProvider})`,
+          atMs: task.createdAt,
         });
         if (task.lastStatus !== 'RUNNING') continue;
       }
@@ -268,6 +271,8 @@ interface Event {
   phase: Phase;
   subject: string;
   what: string;
+  /** When it happened, if known better than "now". */
+  atMs?: number;
 }
 
 /** How long a new task's first line waits for the controller to record whose task it is. */

@@ -94,8 +94,22 @@ export class TokenBucket {
       () => undefined,
       () => undefined,
     );
-    return turn.finally(() => {
+    // An aborted caller leaves at once, even while others are still ahead of it.
+    let onAbort: (() => void) | undefined;
+    const result = signal
+      ? Promise.race([
+          turn,
+          new Promise<never>((_, reject) => {
+            if (signal.aborted) return reject(signal.reason);
+            onAbort = () => reject(signal.reason);
+            signal.addEventListener('abort', onAbort, { once: true });
+          }),
+        ])
+      : turn;
+    return result.finally(() => {
       this.waiting -= 1;
+      // A long-lived signal (shutdown) must not collect one listener per call.
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
     });
   }
 

@@ -26,6 +26,8 @@ export const EXIT_SUCCESS = 0;
 export const EXIT_TERMINATED_ERROR = 1;
 
 const RUNNER_VERSION = '2.329.0';
+/** Consecutive failed polls (1 s of clock apart) before the runner gives up. */
+const MAX_CONNECTION_FAILURES = 60;
 
 type BrokerMessage =
   | {
@@ -149,6 +151,7 @@ export async function runFakeRunner(options: FakeRunnerOptions): Promise<number>
 
   // ---- idle: wait for one job --------------------------------------------------------------
   let job: Extract<BrokerMessage, { type: 'job' }>['job'] | undefined;
+  let connectionFailures = 0;
   while (!job) {
     if (options.signal?.aborted) {
       await deregister();
@@ -158,9 +161,14 @@ export async function runFakeRunner(options: FakeRunnerOptions): Promise<number>
     let message: BrokerMessage | undefined;
     try {
       message = await poll(options.signal);
+      connectionFailures = 0;
     } catch (error) {
       if (options.signal?.aborted) continue;
       if (error instanceof BrokerGoneError) return terminated(error.message);
+      // Bounded, so that a runner whose server went away does not poll forever.
+      if (++connectionFailures > MAX_CONNECTION_FAILURES) {
+        return terminated(`Lost the connection to the server: ${(error as Error).message}`);
+      }
       log(`${stamp()}: Lost connection to the server, retrying: ${(error as Error).message}`);
       await clock.sleep(1_000, options.signal).catch(() => undefined);
       continue;

@@ -147,6 +147,17 @@ describe('sandbox timeline', () => {
     expect(w.lines.join('\n')).toMatch(/PROVISIONING \(runner rctl-seed-1, FARGATE_SPOT\)/);
   });
 
+  it('dates a task first seen after PROVISIONING back to its creation', async () => {
+    const w = world();
+    const created = w.now();
+    w.advance(1_500);
+    w.state.tasks = [task('PENDING', created)];
+    await w.timeline.poll();
+    expect(w.lines.map((l) => l.replace(/\s+/g, ' ').trim())).toEqual([
+      `+ 0.0s task ${shortTaskId(ARN)} PROVISIONING (FARGATE_SPOT)`,
+    ]);
+  });
+
   it('ignores what had finished before it started', async () => {
     const w = world();
     w.state.records = [record('finished', { taskArn: ARN })];

@@ -82,6 +82,19 @@ describe('TokenBucket', () => {
     expect(second).toBe(true);
   });
 
+  it('an aborted waiter leaves at once, even behind others', async () => {
+    const clock = fakeClock();
+    const bucket = new TokenBucket({ capacity: 1, refillPerSecond: 1, clock, initialTokens: 0 });
+    void bucket.take();
+    const abort = new AbortController();
+    const second = bucket.take(1, abort.signal);
+    abort.abort(new Error('gone'));
+    await expect(second).rejects.toThrow('gone');
+    expect(bucket.pending()).toBe(1);
+    await clock.advance(2_000);
+    expect(bucket.pending()).toBe(0);
+  });
+
   it('refuses bad settings and requests larger than the capacity', () => {
     const clock = fakeClock();
     expect(() => new TokenBucket({ capacity: 0, refillPerSecond: 1, clock })).toThrow(
