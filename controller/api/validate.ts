@@ -40,7 +40,7 @@ export interface ValidatedPool {
   column: number;
 }
 
-type Segment = string | number;
+export type Segment = string | number;
 
 let cachedSchema: PoolSchema | undefined;
 
@@ -50,7 +50,7 @@ export function defaultPoolSchema(): PoolSchema {
   return cachedSchema;
 }
 
-function pathToString(segments: readonly Segment[]): string {
+export function pathToString(segments: readonly Segment[]): string {
   if (segments.length === 0) return '(document)';
   let out = '';
   for (const s of segments) {
@@ -82,7 +82,7 @@ function pointerToSegments(pointer: string, data: unknown): Segment[] {
  * A path that does not exist (a missing field) resolves to the key of its deepest existing
  * parent, where the field should have been written.
  */
-function locate(
+export function locate(
   doc: Document,
   segments: readonly Segment[],
   want: 'value' | 'key',
@@ -189,14 +189,14 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-interface Described {
+export interface Described {
   segments: Segment[];
   message: string;
   /** Point at the key (unknown field) instead of the value. */
   at: 'value' | 'key';
 }
 
-function describeError(err: ErrorObject, data: unknown): Described {
+export function describeError(err: ErrorObject, data: unknown): Described {
   const segments = pointerToSegments(err.instancePath, data);
   const schema = (err.parentSchema ?? {}) as SchemaObject;
   const value = err.data;
@@ -312,7 +312,7 @@ function canonical(value: unknown, schema: SchemaObject | undefined): unknown {
   return Object.fromEntries(keys.map((k) => [k, canonical(obj[k], props[k])]));
 }
 
-function toPool(data: Record<string, unknown>, schema: SchemaObject): RunnerPool {
+export function toPool(data: Record<string, unknown>, schema: SchemaObject): RunnerPool {
   const pool = canonical(data, schema) as RunnerPool & { status?: unknown };
   // Status belongs to the controller: validated, never taken from an applied document.
   delete pool.status;
@@ -320,7 +320,7 @@ function toPool(data: Record<string, unknown>, schema: SchemaObject): RunnerPool
   return pool;
 }
 
-function yamlErrorIssue(
+export function yamlErrorIssue(
   file: string,
   err: { message: string; linePos?: [{ line: number; col: number }, ...unknown[]] },
 ): ValidationIssue {

@@ -13,6 +13,7 @@ import {
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { fakeRunnerRuntime } from './ecs/fake-runner-runtime.ts';
+import type { ContainerRuntime } from './ecs/runtime.ts';
 import { startEcsSimulator, type EcsLatencies, type EcsSimulator } from './ecs/simulator.ts';
 import { startGitHubSimulator, type GitHubSimulator } from './github/index.ts';
 import { startSqsSimulator, type SqsSimulator } from './sqs/simulator.ts';
@@ -52,6 +53,8 @@ export interface LocalCloudOptions {
   seed?: number;
   /** The installation's REST budget per hour (GitHub: 5,000). */
   restPerHour?: number;
+  /** Wraps the fake-runner container runtime (`runnerctl simulate` injects runner crashes). */
+  wrapRuntime?: (runtime: ContainerRuntime) => ContainerRuntime;
 }
 
 export interface LocalCloud {
@@ -103,12 +106,14 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       port: options.ports?.ecs ?? 0,
       region: SANDBOX_REGION,
       latencies: latenciesFor(options.taskStartMs),
-      runtime: fakeRunnerRuntime({
-        clock,
-        // Runners ask the broker for a job with a short long-poll so they stop promptly.
-        pollWaitMs: 5_000,
-        ...(options.runnerLog ? { log: options.runnerLog } : {}),
-      }),
+      runtime: (options.wrapRuntime ?? ((r) => r))(
+        fakeRunnerRuntime({
+          clock,
+          // Runners ask the broker for a job with a short long-poll so they stop promptly.
+          pollWaitMs: 5_000,
+          ...(options.runnerLog ? { log: options.runnerLog } : {}),
+        }),
+      ),
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
     });
     started.push(ecs);
