@@ -15,7 +15,11 @@ import { systemClock, type Clock } from '../util/clock.ts';
 import { fakeRunnerRuntime } from './ecs/fake-runner-runtime.ts';
 import type { ContainerRuntime } from './ecs/runtime.ts';
 import { startEcsSimulator, type EcsLatencies, type EcsSimulator } from './ecs/simulator.ts';
-import { startGitHubSimulator, type GitHubSimulator } from './github/index.ts';
+import {
+  startGitHubSimulator,
+  type GitHubSimulator,
+  type RateLimitOptions,
+} from './github/index.ts';
 import { startSqsSimulator, type SqsSimulator } from './sqs/simulator.ts';
 
 /** Names the pools of crds/examples/ use. */
@@ -53,6 +57,13 @@ export interface LocalCloudOptions {
   seed?: number;
   /** The installation's REST budget per hour (GitHub: 5,000). */
   restPerHour?: number;
+  /**
+   * The GitHub simulator's API clock (tokens, JWTs, rate-limit windows, the Date header); default
+   * `clock`. A sped-up simulation passes the system clock: Octokit times tokens on real time.
+   */
+  githubApiClock?: Clock;
+  /** GitHub rate limits beyond `restPerHour` (e.g. JIT points scaled to a sped-up clock). */
+  githubRateLimits?: Partial<RateLimitOptions>;
   /** Wraps the fake-runner container runtime (`runnerctl simulate` injects runner crashes). */
   wrapRuntime?: (runtime: ContainerRuntime) => ContainerRuntime;
 }
@@ -98,7 +109,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       clock,
       seed: options.seed ?? 1,
       port: options.ports?.github ?? 0,
-      ...(options.restPerHour ? { rateLimits: { primaryLimit: options.restPerHour } } : {}),
+      ...(options.githubApiClock ? { apiClock: options.githubApiClock } : {}),
+      rateLimits: {
+        ...(options.restPerHour ? { primaryLimit: options.restPerHour } : {}),
+        ...options.githubRateLimits,
+      },
     });
     started.push(github);
     const ecs = await startEcsSimulator({

@@ -16,7 +16,10 @@ export interface WorldSnapshot {
   /** Every job the GitHub simulator knows. */
   allJobs: JobView[];
   runners: RunnerView[];
-  tasks: SimulatedTask[];
+  /** Every task, without its environment (it holds the JIT config). */
+  tasks: Omit<SimulatedTask, 'environment'>[];
+  /** The runner name of each task, from its JIT config. */
+  taskRunners: Record<string, string>;
   records: RunnerRecord[];
   pools: PoolRecord[];
   deliveries: DeliveryRecord[];
@@ -176,7 +179,8 @@ export function buildReport(input: ReportInput): SimulationReport {
   const poolSpecs = new Map<string, RunnerPool>(scenario.pools.map((p) => [p.metadata.name, p]));
   const taskByArn = new Map(world.tasks.map((t) => [t.taskArn, t]));
   /** Tasks started for each runner name, oldest first. */
-  const tasksOfRunner = new Map<string, SimulatedTask[]>();
+  type Task = WorldSnapshot['tasks'][number];
+  const tasksOfRunner = new Map<string, Task[]>();
   const runnerOfTask = new Map<string, string>();
   const poolOfRunner = new Map<string, string>();
   for (const rt of world.runTasks) {
@@ -189,6 +193,14 @@ export function buildReport(input: ReportInput): SimulationReport {
       if (!list.includes(task)) list.push(task);
       tasksOfRunner.set(rt.runner, list);
     }
+  }
+  for (const task of world.tasks) {
+    const runner = world.taskRunners[task.taskArn];
+    if (!runner || runnerOfTask.has(task.taskArn)) continue;
+    runnerOfTask.set(task.taskArn, runner);
+    tasksOfRunner.set(runner, [...(tasksOfRunner.get(runner) ?? []), task]);
+    const pool = poolOfGroup(task.group);
+    if (pool && !poolOfRunner.has(runner)) poolOfRunner.set(runner, pool);
   }
   for (const list of tasksOfRunner.values()) list.sort((a, b) => a.createdAt - b.createdAt);
   for (const r of world.records) poolOfRunner.set(r.name, r.pool);
@@ -260,6 +272,7 @@ export function buildReport(input: ReportInput): SimulationReport {
     p.runTaskCalls++;
     for (const f of rt.failures) bump(p.failures, `RunTask: ${reasonKey(f)}`);
   }
+  const crashed = new Set(world.crashes);
   const intervals = new Map<string, [number, number][]>();
   for (const t of world.tasks) {
     const pool = poolOfGroup(t.group);
@@ -267,14 +280,10 @@ export function buildReport(input: ReportInput): SimulationReport {
     const p = poolReport(pool);
     p.tasksStarted++;
     bump(p.tasksByCapacityProvider, t.capacityProvider);
+    // (A runner removed from GitHub while idle exits 1 too: that is a scale-down, not a failure.)
     if (t.stopCode === 'TaskFailedToStart') bump(p.failures, 'task failed to start');
     else if (t.stopCode === 'SpotInterruption') bump(p.failures, 'spot interruption');
-    else if (
-      t.stopCode === 'EssentialContainerExited' &&
-      t.exitCode !== undefined &&
-      t.exitCode !== 0
-    )
-      bump(p.failures, `runner exited with code ${t.exitCode}`);
+    else if (crashed.has(t.taskArn)) bump(p.failures, 'runner crashed before registration');
     const list = intervals.get(pool) ?? [];
     list.push([t.createdAt, t.stoppedAt ?? endMs]);
     intervals.set(pool, list);

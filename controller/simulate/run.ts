@@ -14,12 +14,19 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
-import { DEFAULT_RUNNER_NAME_PREFIX, TASK_TAG_POOL, TASK_TAG_RUNNER } from '../api/constants.ts';
+import {
+  DEFAULT_RUNNER_NAME_PREFIX,
+  JIT_CONFIG_ENV,
+  TASK_TAG_POOL,
+  TASK_TAG_RUNNER,
+} from '../api/constants.ts';
 import { startControllerApp, type ControllerApp } from '../app/app.ts';
 import type { ControllerConfig } from '../config/types.ts';
 import { DEFAULT_RUN_TASK_BURST, DEFAULT_RUN_TASK_PER_SECOND } from '../ecs/sdk-provider.ts';
 import { DEFAULT_JIT_PER_MINUTE } from '../github/octokit-provider.ts';
+import type { SimulatedTask } from '../sandbox/ecs/simulator.ts';
 import type { JobView } from '../sandbox/github/index.ts';
+import { decodeJitConfig } from '../sandbox/github/jitconfig.ts';
 import {
   sandboxCredentials,
   startLocalCloud,
@@ -30,7 +37,7 @@ import { openStore } from '../store/factory.ts';
 import { DEFAULT_TABLE_NAME } from '../store/layout.ts';
 import { startLocalEngine } from '../store/local-engine.ts';
 import type { Store } from '../store/types.ts';
-import { scaledClock, type Clock } from '../util/clock.ts';
+import { scaledClock, systemClock, type Clock } from '../util/clock.ts';
 import { crashingRuntime } from './crash-runtime.ts';
 import { startEcsProxy, startGitHubProxy, type EcsProxy, type FaultProxy } from './proxy.ts';
 import { randomFor } from './random.ts';
@@ -137,7 +144,11 @@ export async function runSimulation(
       clock,
       seed,
       taskStartMs: scenario.cloud.taskStartMs,
-      restPerHour: scenario.cloud.restPerHour,
+      // Octokit times installation tokens and JWTs on the system clock, so GitHub's API side runs
+      // on real time; its limits are scaled so that they allow what they would in simulated time.
+      githubApiClock: systemClock,
+      restPerHour: scenario.cloud.restPerHour * speed,
+      githubRateLimits: { jitPointsPerMinute: 900 * speed },
       runnerLog: (arn, line) => runnerLog.write(`${arn.split('/').pop()} ${line}\n`),
       ...(crashRate > 0
         ? {
@@ -207,8 +218,8 @@ export async function runSimulation(
         runTaskBurst: DEFAULT_RUN_TASK_BURST,
         restPerHour: scenario.cloud.restPerHour,
       },
-      // At least a second of real time: a loaded machine must not lose the lease between renewals.
-      leaseSeconds: (scenario.controller.leaseMs ?? Math.max(15_000, speed * 1_000)) / 1000,
+      // At least 3 s of real time: a loaded machine must not lose the lease between renewals.
+      leaseSeconds: (scenario.controller.leaseMs ?? Math.max(15_000, speed * 3_000)) / 1000,
     };
     const destination = pino.destination({
       dest: join(dir, 'controller.log'),
@@ -429,7 +440,8 @@ export async function runSimulation(
       jobs: (await control.listJobs()).filter((j: JobView) => runIds.has(j.runId)),
       allJobs: await control.listJobs(),
       runners: await control.listRunners(),
-      tasks: cloud.ecs.tasks(),
+      tasks: cloud.ecs.tasks().map(({ environment: _secret, ...task }) => task),
+      taskRunners: runnerNamesOf(cloud.ecs.tasks()),
       records: await checkStore.listRunners(),
       pools: await checkStore.listPools(),
       deliveries: await control.deliveries(),
@@ -464,6 +476,21 @@ export async function runSimulation(
     const keep = options.keepData === 'always' || (options.keepData === 'on-failure' && !ok);
     if (!keep && !options.dataDir) await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The runner name in each task's JIT config (the config itself goes no further). */
+function runnerNamesOf(tasks: SimulatedTask[]): Record<string, string> {
+  const names: Record<string, string> = {};
+  for (const task of tasks) {
+    const encoded = task.environment[JIT_CONFIG_ENV];
+    if (!encoded) continue;
+    try {
+      names[task.taskArn] = decodeJitConfig(encoded).runner.agentName;
+    } catch {
+      // Not a config the simulator issued: the task has no runner name.
+    }
+  }
+  return names;
 }
 
 /** Simulated seconds as `+1h02m03s`. */

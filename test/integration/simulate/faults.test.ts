@@ -1,0 +1,87 @@
+// The fault suite: every scenario of test/scenarios/faults/ (each fault class alone, then all of
+// them together) runs on the local cloud with the real controller, and every invariant must hold:
+// each job not cancelled completed as the workload said, no GitHub runner, no running task and no
+// unfinished runner record left, no job on a pool it does not match, no runner used twice. Each
+// test also checks that its fault really happened, so a scenario cannot pass by luck of the dice.
+// The scenarios run all at once: most of their real time is waiting (simulated task starts and
+// jobs, real-time retry backoffs), not computing.
+
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { SimulationReport } from '../../../controller/simulate/report.ts';
+import { runSimulation } from '../../../controller/simulate/run.ts';
+import { loadScenario } from '../../../controller/simulate/scenario.ts';
+
+const DIR = fileURLToPath(new URL('../../scenarios/faults/', import.meta.url));
+
+/** What each scenario's fault must have done at least once. */
+const FAULT_SEEN: Record<string, (r: SimulationReport) => void> = {
+  'github-5xx': (r) =>
+    expect(
+      (r.faults.injected['github 5xx'] ?? 0) + (r.faults.injected['github 5xx (answer lost)'] ?? 0),
+    ).toBeGreaterThan(0),
+  'github-429': (r) => expect(r.rateLimitErrors.github.injected.tooManyRequests).toBeGreaterThan(0),
+  'github-secondary-limit': (r) =>
+    expect(r.rateLimitErrors.github.injected.secondary).toBeGreaterThan(0),
+  'webhook-drop': (r) => expect(r.faults.webhooks.dropped).toBeGreaterThan(0),
+  'webhook-duplicate': (r) => expect(r.faults.webhooks.duplicate).toBeGreaterThan(0),
+  'webhook-reorder': (r) => expect(r.faults.webhooks.delivered).toBeGreaterThan(0),
+  'ecs-throttling': (r) => expect(r.rateLimitErrors.ecs.injected.throttling).toBeGreaterThan(0),
+  'spot-shortage': (r) => {
+    const failures = Object.entries(r.pools.linux!.failures);
+    expect(failures.some(([k]) => /Capacity is unavailable/.test(k))).toBe(true);
+    expect(r.pools.linux!.tasksByCapacityProvider.FARGATE).toBeGreaterThan(0);
+  },
+  'task-start-failure': (r) =>
+    expect(r.pools.linux!.failures['task failed to start']).toBeGreaterThan(0),
+  'runner-crash': (r) => expect(r.faults.runnerCrashes).toBeGreaterThan(0),
+  'controller-restart': (r) => expect(r.faults.controllerRestartsAt).toHaveLength(2),
+  'all-faults': (r) => {
+    expect(r.faults.controllerRestartsAt).toHaveLength(1);
+    expect(Object.keys(r.faults.injected).length).toBeGreaterThan(3);
+    expect(r.faults.webhooks.dropped).toBeGreaterThan(0);
+  },
+};
+
+const reports = new Map<string, SimulationReport>();
+
+describe('fault suite (test/scenarios/faults/)', () => {
+  // All scenarios at once: each has its own simulators, store and controller on free ports.
+  beforeAll(async () => {
+    await Promise.all(
+      Object.keys(FAULT_SEEN).map(async (name) => {
+        const scenario = await loadScenario(`${DIR}${name}.yaml`, `faults/${name}.yaml`);
+        const { report } = await runSimulation(scenario, { logLevel: 'warn' });
+        reports.set(name, report);
+      }),
+    );
+  }, 120_000);
+
+  for (const [name, faultSeen] of Object.entries(FAULT_SEEN)) {
+    it(`${name}: every invariant holds`, () => {
+      const report = reports.get(name)!;
+      const failed = report.invariants.filter((i) => !i.ok);
+      expect(failed, JSON.stringify(failed, null, 2)).toEqual([]);
+      expect(report.errors).toEqual([]);
+      expect(report.ok).toBe(true);
+      expect(report.invariants.map((i) => i.name)).toEqual(
+        expect.arrayContaining([
+          'jobs-completed',
+          'no-github-runners-left',
+          'no-tasks-running',
+          'no-unfinished-records',
+          'jobs-on-matching-pools',
+        ]),
+      );
+      // Every job of the workload ran and was reported with its runner and task.
+      expect(report.summary.jobs).toBeGreaterThan(0);
+      for (const job of report.jobs) {
+        expect(job.status).toBe('completed');
+        expect(job.runner).toMatch(/^rctl-/);
+        expect(job.task).toMatch(/^arn:aws:ecs:/);
+        expect(job.runnerLaunchedAt).not.toBeNull();
+      }
+      faultSeen(report);
+    });
+  }
+});
