@@ -55,6 +55,11 @@ export interface ControllerAppOptions {
   reconcile?: Partial<ReconcileConfig>;
   /** Long-poll wait of the SQS consumer (default 20 s). */
   sqsWaitTimeSeconds?: number;
+  /**
+   * Base of Octokit's retry backoff after a 5xx, in real ms (default 1 s). It does not go through
+   * the clock, so a sped-up simulation scales it down itself.
+   */
+  githubRetryBaseMs?: number;
 }
 
 export interface ControllerApp {
@@ -174,6 +179,9 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
       },
       clock,
       logger,
+      ...(options.githubRetryBaseMs !== undefined
+        ? { retryBaseMs: options.githubRetryBaseMs }
+        : {}),
     });
 
     const ecsClient = new ECSClient({

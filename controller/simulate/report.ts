@@ -129,6 +129,8 @@ export interface ReportInput {
   restartsAt: number[];
   errors: string[];
   expected: Map<string, 'success' | 'failure'>;
+  /** What the workload cancelled. */
+  cancelled: { jobs: Set<number>; runs: Set<number> };
   world: WorldSnapshot;
 }
 
@@ -353,17 +355,35 @@ export function buildReport(input: ReportInput): SimulationReport {
           ];
     }),
   );
-  const byRunner = new Map<string, number[]>();
+  // Runner names are reused by a record's launch attempts; a GitHub runner (its id) is single-use.
+  const byRunner = new Map<number, { name: string; jobs: number[] }>();
   for (const j of world.allJobs) {
-    if (!j.runnerName) continue;
-    byRunner.set(j.runnerName, [...(byRunner.get(j.runnerName) ?? []), j.id]);
+    if (j.runnerId === null) continue;
+    const entry = byRunner.get(j.runnerId) ?? { name: j.runnerName ?? '?', jobs: [] };
+    entry.jobs.push(j.id);
+    byRunner.set(j.runnerId, entry);
   }
   check(
     'runners-single-use',
-    'no runner ran more than one job',
+    'no GitHub runner ran more than one job',
     [...byRunner]
-      .filter(([, ids]) => ids.length > 1)
-      .map(([name, ids]) => `runner ${name} ran jobs ${ids.join(', ')}`),
+      .filter(([, e]) => e.jobs.length > 1)
+      .map(([id, e]) => `runner ${e.name} (id ${id}) ran jobs ${e.jobs.join(', ')}`),
+  );
+  const interrupted = new Set(
+    world.tasks.filter((t) => t.stopCode === 'SpotInterruption').map((t) => t.taskArn),
+  );
+  check(
+    'no-unexpected-cancellations',
+    'no job was cancelled but those the workload cancelled (or whose Spot task was interrupted): a busy runner is never stopped',
+    jobs.flatMap((j) => {
+      if (j.conclusion !== 'cancelled') return [];
+      if (input.cancelled.jobs.has(j.id) || input.cancelled.runs.has(j.runId)) return [];
+      if (j.task && interrupted.has(j.task)) return [];
+      return [
+        `job ${j.id} "${j.name}" (run ${j.runId} attempt ${j.runAttempt}) was cancelled on runner ${j.runner ?? 'none'} (task ${j.task ?? 'none'})`,
+      ];
+    }),
   );
   if (world.pools.length > 0) {
     check(

@@ -221,12 +221,18 @@ export async function runSimulation(
       // At least 3 s of real time: a loaded machine must not lose the lease between renewals.
       leaseSeconds: (scenario.controller.leaseMs ?? Math.max(15_000, speed * 3_000)) / 1000,
     };
-    const destination = pino.destination({
+    const logFile = pino.destination({
       dest: join(dir, 'controller.log'),
       sync: true,
       append: false,
     });
-    stops.push(() => destination.end());
+    // A stopped controller may still log a last line or two; they go nowhere once the file closed.
+    let logOpen = true;
+    const destination = { write: (line: string) => (logOpen ? logFile.write(line) : true) };
+    stops.push(() => {
+      logOpen = false;
+      logFile.end();
+    });
 
     let app: ControllerApp | undefined;
     let sinkId: string | undefined;
@@ -241,6 +247,8 @@ export async function runSimulation(
         log: { level: options.logLevel ?? 'info', destination },
         reconcile: { runnerPollMs: scenario.controller.runnerPollMs },
         leaseHolderId: `simulate-${replicas}`,
+        // Octokit's 5xx backoff runs on real time: scaled like every other timer.
+        githubRetryBaseMs: Math.max(1, Math.round(1_000 / speed)),
       });
       if (app.webhookUrl) {
         sinkId = (await cloud.github.control.addWebhookSink({ kind: 'http', url: app.webhookUrl }))
@@ -256,6 +264,13 @@ export async function runSimulation(
     };
     stops.push(stopApp);
     await startApp();
+    if (!scenario.controller.coldStart) {
+      // A controller that has been running knows the repositories it saw jobs for; its resync
+      // reads their queues even when every event of a job is lost.
+      for (const run of scenario.workload) {
+        await app!.store.touchRepository(run.repo, new Date(clock.now()).toISOString());
+      }
+    }
     for (const pool of scenario.pools) {
       await app!.store.applyPool(pool);
       app!.controller.enqueuePool(pool.metadata.name);
@@ -273,10 +288,24 @@ export async function runSimulation(
       `scenario ${scenario.name}: ${scenario.pools.length} pool(s), ${scenario.workload.length} workload entr${scenario.workload.length === 1 ? 'y' : 'ies'}, speed ${speed}x, seed ${seed}`,
     );
 
+    // ECS forgets stopped tasks after an hour of clock time: keep every task's last snapshot.
+    const seenTasks = new Map<string, Omit<SimulatedTask, 'environment'>>();
+    const taskRunners: Record<string, string> = {};
+    const sampleTasks = () => {
+      const tasks = cloud.ecs.tasks();
+      const fresh = tasks.filter((t) => !(t.taskArn in taskRunners));
+      Object.assign(taskRunners, runnerNamesOf(fresh));
+      for (const { environment: _secret, ...task } of tasks) seenTasks.set(task.taskArn, task);
+    };
+    const sampler = setInterval(sampleTasks, POLL_REAL_MS);
+    stops.push(() => clearInterval(sampler));
+
     // --- the workload ------------------------------------------------------------------------
     const control = cloud.github.control;
     /** Expected conclusion by `runId:job name` (the same for every attempt of a run). */
     const expected = new Map<string, 'success' | 'failure'>();
+    /** Jobs and runs the workload cancelled (their jobs may conclude `cancelled`). */
+    const cancelled = { jobs: new Set<number>(), runs: new Set<number>() };
     const runIds = new Set<number>();
     const restartsAt: number[] = [];
     let outstanding = 0;
@@ -315,6 +344,7 @@ export async function runSimulation(
         track(`cancel job ${jobId}`, async () => {
           await sleepUntil(atMs + j.spec.cancelAfterMs!);
           if (stopping) return;
+          cancelled.jobs.add(jobId);
           await control.cancelJob({ jobId });
           say(`job ${jobId} cancelled`);
         });
@@ -323,6 +353,7 @@ export async function runSimulation(
         track(`cancel run ${view.runId}`, async () => {
           await sleepUntil(atMs + run.cancelAfterMs!);
           if (stopping) return;
+          cancelled.runs.add(view.runId);
           await control.cancelRun({ runId: view.runId });
           say(`run ${view.runId} cancelled`);
         });
@@ -440,8 +471,8 @@ export async function runSimulation(
       jobs: (await control.listJobs()).filter((j: JobView) => runIds.has(j.runId)),
       allJobs: await control.listJobs(),
       runners: await control.listRunners(),
-      tasks: cloud.ecs.tasks().map(({ environment: _secret, ...task }) => task),
-      taskRunners: runnerNamesOf(cloud.ecs.tasks()),
+      tasks: (sampleTasks(), [...seenTasks.values()]),
+      taskRunners,
       records: await checkStore.listRunners(),
       pools: await checkStore.listPools(),
       deliveries: await control.deliveries(),
@@ -464,6 +495,7 @@ export async function runSimulation(
       restartsAt,
       errors,
       expected,
+      cancelled,
       world,
     });
     ok = report.ok;

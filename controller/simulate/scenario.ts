@@ -84,6 +84,8 @@ export interface Scenario {
     runnerPollMs: number;
     leaseMs?: number;
     ingestion: 'both' | 'webhook' | 'sqs';
+    /** The controller starts knowing no repository (it learns them from events only). */
+    coldStart: boolean;
   };
   pools: RunnerPool[];
   workload: ScenarioRun[];
@@ -335,6 +337,7 @@ export async function parseScenario(
         : {}),
       ingestion:
         (controller.ingestion as Scenario['controller']['ingestion'] | undefined) ?? 'both',
+      coldStart: controller.coldStart === true,
     },
     pools,
     workload,

@@ -90,6 +90,7 @@ export const SCENARIO_SCHEMA: SchemaObject = {
         runnerPollInterval: duration,
         leaseDuration: duration,
         ingestion: { enum: ['both', 'webhook', 'sqs'] },
+        coldStart: { type: 'boolean' },
       },
     },
     pools: { type: 'array', minItems: 1, items: poolEntry },
