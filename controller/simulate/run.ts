@@ -238,6 +238,7 @@ export async function runSimulation(
     let sinkId: string | undefined;
     let replicas = 0;
     const startApp = async () => {
+      if (app) throw new Error('simulate: a controller is already running');
       replicas++;
       app = await startControllerApp({
         config,
@@ -376,16 +377,27 @@ export async function runSimulation(
         track(`workload[${run.index}] at ${formatSim(at / 1000)}`, () => playRun(run, at));
       }
     }
+    // Restarts one after the other: a slow stop must not overlap the next restart (two
+    // controllers started, one of them never stopped).
+    let restarting = Promise.resolve();
     for (const restart of scenario.faults.controller.restarts) {
       track(`controller restart at ${formatSim(restart.atMs / 1000)}`, async () => {
         await sleepUntil(restart.atMs);
-        if (stopping) return;
-        say('controller stopping (restart)');
-        restartsAt.push(since());
-        await stopApp();
-        await clock.sleep(restart.downtimeMs);
-        await startApp();
-        say('controller started again');
+        const previous = restarting;
+        let done!: () => void;
+        restarting = new Promise((resolve) => (done = resolve));
+        try {
+          await previous;
+          if (stopping) return;
+          say('controller stopping (restart)');
+          restartsAt.push(since());
+          await stopApp();
+          await clock.sleep(restart.downtimeMs);
+          await startApp();
+          say('controller started again');
+        } finally {
+          done();
+        }
       });
     }
 
