@@ -407,9 +407,17 @@ export function buildReport(input: ReportInput): SimulationReport {
     }
   }
   const webhooks: Record<string, number> = {};
-  for (const d of world.deliveries) {
+  // An event delivered after a later one of the same job (on the same path) arrived out of order.
+  const rank: Record<string, number> = { queued: 0, waiting: 1, in_progress: 2, completed: 3 };
+  const latest = new Map<string, number>();
+  for (const d of [...world.deliveries].sort((a, b) => a.atMs - b.atMs)) {
     bump(webhooks, d.outcome);
     if (d.duplicate) bump(webhooks, 'duplicate');
+    if (d.outcome !== 'delivered') continue;
+    const key = `${d.sinkId}:${d.jobId}:${d.runAttempt}`;
+    const r = rank[d.action] ?? 0;
+    if (r < (latest.get(key) ?? -1)) bump(webhooks, 'outOfOrder');
+    latest.set(key, Math.max(r, latest.get(key) ?? -1));
   }
   const injected: Record<string, number> = { ...world.github.injected, ...world.ecs.injected };
   if (world.crashes.length) injected['runner crash before registration'] = world.crashes.length;

@@ -27,7 +27,7 @@ const FAULT_SEEN: Record<string, (r: SimulationReport) => void> = {
     expect(r.rateLimitErrors.github.injected.secondary).toBeGreaterThan(0),
   'webhook-drop': (r) => expect(r.faults.webhooks.dropped).toBeGreaterThan(0),
   'webhook-duplicate': (r) => expect(r.faults.webhooks.duplicate).toBeGreaterThan(0),
-  'webhook-reorder': (r) => expect(r.faults.webhooks.delivered).toBeGreaterThan(0),
+  'webhook-reorder': (r) => expect(r.faults.webhooks.outOfOrder).toBeGreaterThan(0),
   'ecs-throttling': (r) => expect(r.rateLimitErrors.ecs.injected.throttling).toBeGreaterThan(0),
   'spot-shortage': (r) => {
     const failures = Object.entries(r.pools.linux!.failures);

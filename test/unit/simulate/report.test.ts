@@ -232,7 +232,7 @@ describe('simulation report', () => {
     expect(byName(r)['jobs-completed']!.ok).toBe(true);
   });
 
-  it('computes peak runners per pool and counts failures by reason', async () => {
+  it('computes peak runners per pool, failures by reason and webhook deliveries', async () => {
     const r = await report(
       world({
         tasks: [
@@ -246,6 +246,21 @@ describe('simulation report', () => {
           }),
         ],
         crashes: ['arn:d'],
+        deliveries: [
+          { action: 'queued', atMs: 1, outcome: 'delivered' },
+          { action: 'completed', atMs: 2, outcome: 'delivered' },
+          { action: 'in_progress', atMs: 3, outcome: 'delivered', duplicate: true },
+          { action: 'completed', atMs: 4, outcome: 'dropped' },
+        ].map((d) => ({
+          deliveryId: 'x',
+          event: 'workflow_job' as const,
+          jobId: 1,
+          runAttempt: 1,
+          sinkId: 'sink-1',
+          duplicate: false,
+          ...d,
+          outcome: d.outcome as 'delivered' | 'dropped',
+        })),
         runTasks: [
           {
             atMs: 0,
@@ -268,6 +283,7 @@ describe('simulation report', () => {
       },
     });
     expect(r.faults.runnerCrashes).toBe(1);
+    expect(r.faults.webhooks).toEqual({ delivered: 3, dropped: 1, duplicate: 1, outOfOrder: 1 });
   });
 
   it('names endpoints without ids and reasons without task ARNs', () => {
