@@ -33,6 +33,12 @@ function positive(flag: string, value: string | undefined, integer: boolean): nu
 }
 
 async function simulateCommand(ctx: CliContext, file: string, flags: SimulateFlags) {
+  if (!['debug', 'info', 'warn', 'error'].includes(flags.logLevel)) {
+    throw new UsageError(
+      `--log-level must be debug, info, warn or error, got ${JSON.stringify(flags.logLevel)}`,
+      'simulate',
+    );
+  }
   const speed = positive('--speed', flags.speed, false);
   const seed = positive('--seed', flags.seed, true);
   const { loadScenario } = await import('../../simulate/scenario.ts');
