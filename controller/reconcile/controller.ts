@@ -12,7 +12,7 @@ import type { Clock } from '../util/clock.ts';
 import { DEFAULT_SETTINGS, type ReconcileContext, type ReconcileSettings } from './context.ts';
 import { createGarbageCollector } from './gc.ts';
 import { jobInScope } from './jobs.ts';
-import { randomSuffix } from './names.ts';
+import { randomSuffix, runnerNamePrefixProblem } from './names.ts';
 import { createPoolReconciler } from './pool/reconcile.ts';
 import { createJobResync } from './resync.ts';
 import type { Logger, ReconcileResult } from './types.ts';
@@ -75,6 +75,9 @@ export function createController(options: ControllerOptions): Controller {
   for (const [k, v] of Object.entries(config)) {
     if (k in settings && v !== undefined) (settings as unknown as Record<string, unknown>)[k] = v;
   }
+  // Fail at start, not at the first launch: a prefix too long makes every runner name invalid.
+  const prefixProblem = runnerNamePrefixProblem(settings.runnerNamePrefix);
+  if (prefixProblem) throw new RangeError(`runnerNamePrefix: ${prefixProblem}`);
   const leaseMs = config.leaseMs ?? 15_000;
   let fence: number | undefined;
   let leaseExpiresAtMs = 0;
