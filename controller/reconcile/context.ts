@@ -26,6 +26,11 @@ export interface ReconcileSettings {
   launchConcurrency: number;
   /** The runner's work folder. */
   workFolder: string;
+  /**
+   * How long a GitHub runner or task with our prefix and no runner record is left alone before
+   * garbage collection removes it (from its creation, or from when this process first saw it).
+   */
+  orphanGraceMs: number;
 }
 
 export const DEFAULT_SETTINGS: ReconcileSettings = {
@@ -39,6 +44,7 @@ export const DEFAULT_SETTINGS: ReconcileSettings = {
   maxJobDurationMs: 6 * 3600_000,
   launchConcurrency: 10,
   workFolder: '_work',
+  orphanGraceMs: 60_000,
 };
 
 export interface ReconcileContext {

@@ -11,6 +11,7 @@ import { LeaseLostError } from './errors.ts';
 import type { Clock } from '../util/clock.ts';
 import { DEFAULT_SETTINGS, type ReconcileContext, type ReconcileSettings } from './context.ts';
 import { createGarbageCollector } from './gc.ts';
+import { runnerLedger } from './ledger.ts';
 import { jobInScope } from './jobs.ts';
 import { randomSuffix, runnerNamePrefixProblem } from './names.ts';
 import { createPoolReconciler } from './pool/reconcile.ts';
@@ -69,7 +70,10 @@ export interface Controller {
 }
 
 export function createController(options: ControllerOptions): Controller {
-  const { store, github, ecs, clock, log, leaseHolderId } = options;
+  const { github, ecs, clock, log, leaseHolderId } = options;
+  // Runner listings merged with this replica's own recent writes (the index lags; ledger.ts).
+  const ledger = runnerLedger(options.store, clock);
+  const store = ledger.store;
   const config = options.config ?? {};
   const settings: ReconcileSettings = { ...DEFAULT_SETTINGS };
   for (const [k, v] of Object.entries(config)) {
@@ -157,6 +161,7 @@ export function createController(options: ControllerOptions): Controller {
     if (!leader) return;
     leader = false;
     fence = undefined;
+    ledger.clear();
     await queue.stop();
   }
 
