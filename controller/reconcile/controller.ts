@@ -31,6 +31,12 @@ export interface ControllerConfig extends Partial<ReconcileSettings> {
   resyncMs?: number;
   /** Lease time to live; renewed every third of it. Default 15 s. */
   leaseMs?: number;
+  /**
+   * This replica stops acting this long before its lease runs out by its own clock, so that
+   * clock skew and requests still in flight cannot overlap with a successor. Default a fifth of
+   * the lease (3 s), at least 1 s.
+   */
+  leaseSafetyMarginMs?: number;
   /** Keys reconciled at once. Default 4. */
   concurrency?: number;
   /** Backoff of failing keys. */
@@ -83,10 +89,19 @@ export function createController(options: ControllerOptions): Controller {
   const prefixProblem = runnerNamePrefixProblem(settings.runnerNamePrefix);
   if (prefixProblem) throw new RangeError(`runnerNamePrefix: ${prefixProblem}`);
   const leaseMs = config.leaseMs ?? 15_000;
+  const leaseMarginMs = Math.min(
+    config.leaseSafetyMarginMs ?? Math.max(1_000, Math.floor(leaseMs / 5)),
+    Math.floor(leaseMs / 2),
+  );
   let fence: number | undefined;
+  /** Until when this replica may act: its lease's expiry minus the safety margin. */
   let leaseExpiresAtMs = 0;
+  /** The acquire-or-renew in flight: one at a time, so a replica never races itself. */
+  let leaseAttempt: Promise<void> | undefined;
   let leader = false;
   let running = false;
+  /** stop() was called: a lease answer arriving now must not start acting again. */
+  let stopping = false;
   let leaseAbort: AbortController | undefined;
   let leaseLoop: Promise<void> | undefined;
 
@@ -117,7 +132,7 @@ export function createController(options: ControllerOptions): Controller {
   async function dispatch(key: string): Promise<ReconcileResult | void> {
     // Woken after a pause longer than the lease: renew (or learn it is lost) before acting.
     if (clock.now() >= leaseExpiresAtMs) await tryLease();
-    if (!leader) return;
+    if (!leader || clock.now() >= leaseExpiresAtMs) return;
     try {
       if (key.startsWith(POOL_KEY_PREFIX))
         return await reconcilePool(key.slice(POOL_KEY_PREFIX.length));
@@ -165,17 +180,37 @@ export function createController(options: ControllerOptions): Controller {
     await queue.stop();
   }
 
-  /** One acquire-or-renew; starts or stops acting accordingly. */
-  async function tryLease(): Promise<void> {
+  /** One acquire-or-renew at a time (callers arriving meanwhile share the one in flight). */
+  function tryLease(): Promise<void> {
+    leaseAttempt ??= acquireOrRenew().finally(() => {
+      leaseAttempt = undefined;
+    });
+    return leaseAttempt;
+  }
+
+  /** Starts or stops acting by the answer; a failed renewal stops acting at once. */
+  async function acquireOrRenew(): Promise<void> {
     let lease;
     try {
       lease = await store.tryAcquire(LEASE_NAME, leaseHolderId, leaseMs, clock.now());
     } catch (err) {
-      log.warn({ err }, 'lease renewal failed');
+      if (leader) {
+        log.warn({ err, holder: leaseHolderId }, 'lease renewal failed: stopping until renewed');
+        void loseLease();
+      } else {
+        log.warn({ err }, 'lease acquisition failed');
+      }
       return;
     }
     if (lease && lease.holder === leaseHolderId) {
-      leaseExpiresAtMs = lease.expiresAtMs;
+      // The others may take the lease at expiresAtMs by their clocks: stop a margin earlier.
+      leaseExpiresAtMs = lease.expiresAtMs - leaseMarginMs;
+      if (stopping) return;
+      if (clock.now() >= leaseExpiresAtMs) {
+        // The answer took too long to be worth acting on.
+        if (leader) void loseLease();
+        return;
+      }
       if (!leader || fence !== lease.leaseVersion) {
         fence = lease.leaseVersion;
         leader = true;
@@ -208,6 +243,7 @@ export function createController(options: ControllerOptions): Controller {
     start() {
       if (running) return;
       running = true;
+      stopping = false;
       const abort = new AbortController();
       leaseAbort = abort;
       leaseLoop = (async () => {
@@ -223,23 +259,25 @@ export function createController(options: ControllerOptions): Controller {
     },
     async stop() {
       running = false;
+      stopping = true;
       leaseAbort?.abort(new Error('controller stopped'));
       await leaseLoop;
+      await leaseAttempt;
       const wasLeader = leader;
       await loseLease();
       if (wasLeader) await store.release(LEASE_NAME, leaseHolderId).catch(() => {});
     },
     onJobChanged,
     async reconcileOnce() {
-      if (!leader) await tryLease();
-      if (!leader) return false;
+      if (!leader || clock.now() >= leaseExpiresAtMs) await tryLease();
+      if (!leader || clock.now() >= leaseExpiresAtMs) return false;
       await queue.resyncNow();
       await queue.idle();
       return true;
     },
     idle: () => queue.idle(),
     enqueuePool: (name) => queue.enqueue(poolKey(name)),
-    isLeader: () => leader,
+    isLeader: () => leader && clock.now() < leaseExpiresAtMs,
     leaseVersion: () => fence,
   };
 }
