@@ -2,9 +2,11 @@
 // the settings, and the lease version to fence writes with.
 
 import type { EcsProvider } from '../ecs/types.ts';
-import type { GitHubProvider } from '../github/types.ts';
+import type { GitHubProvider, GitHubRunner, GitHubScope } from '../github/types.ts';
 import type { FencedWrite, Store } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
+import { ownedPrefix } from './names.ts';
+import type { RunnerListing } from './runner-listing.ts';
 import type { Logger } from './types.ts';
 
 export interface ReconcileSettings {
@@ -64,6 +66,16 @@ export interface ReconcileContext {
    * after a restart the map is empty and the registration is replaced instead.
    */
   jitConfigs?: Map<string, { githubRunnerId: number; encodedJitConfig: string }>;
+  /** Our GitHub runners per scope, shared by the pools of a pass (absent: list every time). */
+  runnerListing?: RunnerListing;
+}
+
+/** GitHub runners with our name prefix in `scope`, from the pass's shared listing when there is one. */
+export function listOurRunners(ctx: ReconcileContext, scope: GitHubScope): Promise<GitHubRunner[]> {
+  return (
+    ctx.runnerListing?.list(scope) ??
+    ctx.github.listRunners(scope, ownedPrefix(ctx.settings.runnerNamePrefix))
+  );
 }
 
 export function isoNow(ctx: Pick<ReconcileContext, 'clock'>): string {

@@ -13,7 +13,8 @@ import { DEFAULT_SETTINGS, type ReconcileContext, type ReconcileSettings } from 
 import { createGarbageCollector } from './gc.ts';
 import { runnerLedger } from './ledger.ts';
 import { jobInScope } from './jobs.ts';
-import { randomSuffix, runnerNamePrefixProblem } from './names.ts';
+import { ownedPrefix, randomSuffix, runnerNamePrefixProblem } from './names.ts';
+import { createRunnerListing } from './runner-listing.ts';
 import { createPoolReconciler } from './pool/reconcile.ts';
 import { createJobResync } from './resync.ts';
 import type { Logger, ReconcileResult } from './types.ts';
@@ -37,6 +38,11 @@ export interface ControllerConfig extends Partial<ReconcileSettings> {
    * the lease (3 s), at least 1 s.
    */
   leaseSafetyMarginMs?: number;
+  /**
+   * How long one listing of a scope's GitHub runners is shared within a pass. Default half the
+   * runner poll period, at most 5 s.
+   */
+  listingTtlMs?: number;
   /** Keys reconciled at once. Default 4. */
   concurrency?: number;
   /** Backoff of failing keys. */
@@ -123,6 +129,12 @@ export function createController(options: ControllerOptions): Controller {
     },
     suffix: options.suffix ?? randomSuffix,
     jitConfigs: new Map(),
+    runnerListing: createRunnerListing(
+      github,
+      clock,
+      ownedPrefix(settings.runnerNamePrefix),
+      config.listingTtlMs ?? Math.min(5_000, settings.runnerPollMs / 2),
+    ),
   };
 
   const reconcilePool = createPoolReconciler(ctx);
@@ -165,11 +177,11 @@ export function createController(options: ControllerOptions): Controller {
     resyncMs: config.resyncMs ?? 60_000,
     backoff: config.backoff ?? {},
     ...(options.random ? { random: options.random } : {}),
-    listKeys: async () => [
-      RESYNC_KEY,
-      ...(await store.listPools()).map((p) => poolKey(p.name)),
-      GC_KEY,
-    ],
+    listKeys: async () => {
+      // A new pass: pools of one GitHub scope share one fresh runner listing.
+      ctx.runnerListing?.nextPass();
+      return [RESYNC_KEY, ...(await store.listPools()).map((p) => poolKey(p.name)), GC_KEY];
+    },
   });
 
   async function loseLease(): Promise<void> {

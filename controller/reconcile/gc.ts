@@ -10,8 +10,8 @@ import { TASK_STARTED_BY, TASK_TAG_RUNNER } from '../api/constants.ts';
 import { RunnerBusyError } from '../github/errors.ts';
 import type { GitHubRunner, GitHubScope } from '../github/types.ts';
 import type { RunnerRecord } from '../store/types.ts';
-import type { ReconcileContext } from './context.ts';
-import { githubScope, ownedPrefix, scopeKey } from './names.ts';
+import { listOurRunners, type ReconcileContext } from './context.ts';
+import { githubScope, scopeKey } from './names.ts';
 import { describeAll } from './pool/observe.ts';
 
 export interface GcReport {
@@ -50,10 +50,7 @@ export function createGarbageCollector(ctx: ReconcileContext) {
     // 1. The outside world.
     const ghRunners: { scope: GitHubScope; runner: GitHubRunner }[] = [];
     for (const scope of scopes.values()) {
-      for (const runner of await ctx.github.listRunners(
-        scope,
-        ownedPrefix(ctx.settings.runnerNamePrefix),
-      )) {
+      for (const runner of await listOurRunners(ctx, scope)) {
         ghRunners.push({ scope, runner });
       }
     }
