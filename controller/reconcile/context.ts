@@ -66,6 +66,13 @@ export interface ReconcileContext {
    * after a restart the map is empty and the registration is replaced instead.
    */
   jitConfigs?: Map<string, { githubRunnerId: number; encodedJitConfig: string }>;
+  /**
+   * Runner name -> id of the job GitHub said it runs or ran (from in_progress and completed
+   * events), so a job that went from queued to completed without an in_progress event still
+   * binds to its runner. Memory only and bounded; after a restart a JIT runner that ran its job
+   * is found finished by its deregistration or its task's exit instead.
+   */
+  jobHints?: Map<string, number>;
   /** Our GitHub runners per scope, shared by the pools of a pass (absent: list every time). */
   runnerListing?: RunnerListing;
 }

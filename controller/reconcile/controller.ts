@@ -25,6 +25,9 @@ export const GC_KEY = 'gc';
 export const RESYNC_KEY = 'resync';
 const POOL_KEY_PREFIX = 'pool/';
 
+/** Runner-to-job hints kept (far more than runners live at once). */
+const MAX_JOB_HINTS = 10_000;
+
 export const poolKey = (name: string) => `${POOL_KEY_PREFIX}${name}`;
 
 export interface ControllerConfig extends Partial<ReconcileSettings> {
@@ -129,6 +132,7 @@ export function createController(options: ControllerOptions): Controller {
     },
     suffix: options.suffix ?? randomSuffix,
     jitConfigs: new Map(),
+    jobHints: new Map(),
     runnerListing: createRunnerListing(
       github,
       clock,
@@ -236,7 +240,19 @@ export function createController(options: ControllerOptions): Controller {
     }
   }
 
+  function rememberJobHint(runnerName: string, jobId: number): void {
+    const hints = ctx.jobHints!;
+    hints.delete(runnerName);
+    hints.set(runnerName, jobId);
+    // The oldest go first (a Map iterates in insertion order).
+    while (hints.size > MAX_JOB_HINTS) hints.delete(hints.keys().next().value!);
+  }
+
   async function onJobChanged(job: JobRecord): Promise<void> {
+    // Remembered by every replica, so that a successor knows too.
+    if (job.runnerName && (job.status === 'in_progress' || job.status === 'completed')) {
+      rememberJobHint(job.runnerName, job.id);
+    }
     if (!leader) return;
     const pools = await store.listPools();
     const candidates = pools.filter(

@@ -82,6 +82,13 @@ export async function observeRunners(
   for (const record of live) {
     let job = jobByRunner.get(record.name);
     if (!job && record.jobId !== undefined) job = await ctx.store.getJob(record.jobId);
+    // A job that went queued -> completed (the in_progress event lost or never sent) still names
+    // its runner: bind it, so the runner finishes instead of counting as idle supply.
+    const hinted = ctx.jobHints?.get(record.name);
+    if (!job && hinted !== undefined) {
+      const found = await ctx.store.getJob(hinted);
+      if (found?.runnerName === record.name) job = found;
+    }
     const task = record.taskArn
       ? tasksByArn.get(record.taskArn)
       : taskOfAttempt(record, byTag.get(record.name) ?? []);

@@ -77,6 +77,7 @@ export async function stepRunner(
       return launchOrFail(ctx, pool, record, obs);
 
     case 'launching': {
+      if (job?.status === 'completed') return finish(ctx, pool, record, obs, 'job completed');
       if (gh?.busy || job?.status === 'in_progress') {
         return { record: await markBusy(ctx, record, job), requeueAfterMs: poll };
       }
@@ -113,6 +114,7 @@ export async function stepRunner(
     }
 
     case 'idle': {
+      if (job?.status === 'completed') return finish(ctx, pool, record, obs, 'job completed');
       if (gh?.busy || job?.status === 'in_progress') {
         return { record: await markBusy(ctx, record, job), requeueAfterMs: poll };
       }
@@ -172,7 +174,7 @@ async function markBusy(
   record: RunnerRecord,
   job: JobRecord | undefined,
 ): Promise<RunnerRecord> {
-  const jobId = job?.status === 'in_progress' ? job.id : record.jobId;
+  const jobId = job && job.status !== 'queued' && job.status !== 'waiting' ? job.id : record.jobId;
   return saveRunner(
     ctx,
     record,
@@ -238,7 +240,19 @@ export async function finish(
     return { record: current, requeueAfterMs: ctx.settings.runnerPollMs };
   }
   if (current.state !== 'draining') {
-    current = await saveRunner(ctx, current, { state: 'draining' }, 'draining', reason);
+    // Bind the job it ran when nothing did before (a job that skipped in_progress).
+    const job = obs.job;
+    const bind =
+      job && current.jobId === undefined && job.runnerName === current.name
+        ? { jobId: job.id }
+        : {};
+    current = await saveRunner(
+      ctx,
+      current,
+      { state: 'draining', ...bind },
+      'draining',
+      bind.jobId !== undefined ? `${reason} (job ${bind.jobId})` : reason,
+    );
   }
   if ((await deleteRegistration(ctx, pool, current, obs)) === 'busy') {
     if (alive) {
