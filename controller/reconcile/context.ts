@@ -33,6 +33,12 @@ export interface ReconcileSettings {
    * garbage collection removes it (from its creation, or from when this process first saw it).
    */
   orphanGraceMs: number;
+  /**
+   * How long a runner that finished after running a job still counts as serving one queued job
+   * while that job's in_progress/completed events have not arrived (they are late, not lost:
+   * the resync recovers lost ones within one period).
+   */
+  unboundJobWindowMs: number;
 }
 
 export const DEFAULT_SETTINGS: ReconcileSettings = {
@@ -47,6 +53,7 @@ export const DEFAULT_SETTINGS: ReconcileSettings = {
   launchConcurrency: 10,
   workFolder: '_work',
   orphanGraceMs: 60_000,
+  unboundJobWindowMs: 120_000,
 };
 
 export interface ReconcileContext {

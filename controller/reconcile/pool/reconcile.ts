@@ -176,6 +176,32 @@ function boundJobLeftQueue(
   return !!job && job.status !== 'queued' && job.status !== 'waiting';
 }
 
+/** How a runner that ran a job finishes (its own exit, or its job's completed event). */
+const RAN_A_JOB = ['task stopped after its job', 'runner deregistered', 'job completed'];
+
+/**
+ * Runners that finished lately after running a job the store does not yet know left the queue
+ * (its in_progress and completed events are late): that job still counts as queued demand, and
+ * without this the pool would launch a second runner for it. Each counts as serving one queued
+ * job of its size until its job's events arrive or `windowMs` passes (the resync recovers lost
+ * events within one period).
+ */
+export function finishedUnbound(
+  ctx: ReconcileContext,
+  records: RunnerRecord[],
+  windowMs: number,
+): RunnerRecord[] {
+  const now = ctx.clock.now();
+  return records.filter((r) => {
+    if (r.state !== 'finished' || r.jobId !== undefined) return false;
+    if (ctx.jobHints?.has(r.name)) return false; // its job's events arrived
+    const finishedAt = lastEventAt(r, 'finished');
+    if (finishedAt === undefined || now - finishedAt > windowMs) return false;
+    const finished = r.timeline.findLast((t) => t.event === 'finished');
+    return r.timeline.some((t) => t.event === 'busy') || RAN_A_JOB.includes(finished?.detail ?? '');
+  });
+}
+
 /**
  * A runner finished while the store still shows its job running: the completed event was lost.
  * Read the job back so it does not stay in_progress forever.
@@ -292,9 +318,14 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       minIdle: pool.spec.minIdle ?? 0,
       defaultSize: pool.spec.defaultSize,
       jobs: demand.jobs,
-      busyUnbound: current
-        .filter((r) => r.state === 'busy' && !boundJobLeftQueue(r, observations))
-        .map((r) => ({ size: r.size })),
+      busyUnbound: [
+        ...current.filter((r) => r.state === 'busy' && !boundJobLeftQueue(r, observations)),
+        ...finishedUnbound(
+          ctx,
+          [...records.filter((r) => r.state === 'finished'), ...stepped],
+          ctx.settings.unboundJobWindowMs,
+        ),
+      ].map((r) => ({ size: r.size })),
       runners: current.map((r) => ({
         name: r.name,
         state: r.state,

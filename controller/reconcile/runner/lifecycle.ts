@@ -119,7 +119,17 @@ export async function stepRunner(
         return { record: await markBusy(ctx, record, job), requeueAfterMs: poll };
       }
       if (!gh) return finish(ctx, pool, record, obs, 'runner deregistered');
-      if (taskStopped(record, obs.task)) return finish(ctx, pool, record, obs, 'task stopped');
+      if (taskStopped(record, obs.task)) {
+        // A JIT runner exits 0 only after its one job (run between two looks).
+        const ranJob = obs.task?.exitCode === 0;
+        return finish(
+          ctx,
+          pool,
+          record,
+          obs,
+          ranJob ? 'task stopped after its job' : 'task stopped',
+        );
+      }
       // An idle runner that dropped offline would count as supply forever: replace it.
       if (gh.status === 'offline') return finish(ctx, pool, record, obs, 'runner went offline');
       return { record, requeueAfterMs: poll };
