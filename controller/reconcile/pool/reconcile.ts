@@ -3,15 +3,16 @@
 // remove it; otherwise count demand against supply, cancel or remove what is not needed, launch
 // what is missing (up to maxRunners); write the status once; return the earliest requeue.
 
+import { TASK_STARTED_BY, TASK_TAG_POOL, TASK_TAG_RUNNER } from '../../api/constants.ts';
 import { choosePool, runnerLabels } from '../../api/matching.ts';
 import type { Condition, RunnerPoolStatus } from '../../api/types.ts';
 import { ConflictError, FencingError } from '../../store/errors.ts';
 import type { JobRecord, PoolRecord, RunnerRecord } from '../../store/types.ts';
-import { isoNow, type ReconcileContext } from '../context.ts';
+import { isoNow, listOurRunners, type ReconcileContext } from '../context.ts';
 import { durationOr } from '../durations.ts';
 import { LeaseLostError, ReconcileError, TerminalReconcileError } from '../errors.ts';
 import { jobInScope, jobRecordFrom } from '../jobs.ts';
-import { runnerName } from '../names.ts';
+import { githubScope, runnerName } from '../names.ts';
 import {
   finish,
   stepRunner,
@@ -22,7 +23,7 @@ import {
 import { LIVE_STATES, lastEventAt } from '../runner/record.ts';
 import { earliestRequeue, type ReconcileResult } from '../types.ts';
 import { planPool, type DemandJob, type Plan } from './demand.ts';
-import { observeRunners } from './observe.ts';
+import { describeAll, observeRunners } from './observe.ts';
 
 export function poolTimeouts(ctx: ReconcileContext, pool: PoolRecord): PoolTimeoutsMs {
   const t = pool.spec.timeouts ?? {};
@@ -232,6 +233,41 @@ async function refreshFinishedJobs(
   }
 }
 
+/**
+ * Before a deleted pool's record goes, confirm that nothing of it is left: every record the
+ * listing showed is re-read by name (a consistent read), and GitHub runners named for the pool
+ * and tasks tagged with it must be gone (a record written a moment ago may be missing from the
+ * lagging listing, but what it created outside is not). Returns what is left, by name.
+ */
+async function leftBehind(
+  ctx: ReconcileContext,
+  pool: PoolRecord,
+  records: RunnerRecord[],
+): Promise<string[]> {
+  const left = new Set<string>();
+  for (const r of records) {
+    const fresh = await ctx.store.getRunner(r.name);
+    if (fresh && fresh.state !== 'finished') left.add(r.name);
+  }
+  const finished = new Set(records.filter((r) => !left.has(r.name)).map((r) => r.name));
+  // The name every runner of this pool starts with (the pool part may be shortened).
+  const namePrefix = runnerName(ctx.settings.runnerNamePrefix, pool.name, 'x'.repeat(8)).slice(
+    0,
+    -8,
+  );
+  for (const gh of await listOurRunners(ctx, githubScope(pool.spec.github))) {
+    if (gh.name.startsWith(namePrefix) && !finished.has(gh.name)) left.add(gh.name);
+  }
+  const cluster = pool.spec.ecs.cluster;
+  const arns = await ctx.ecs.listTasks(cluster, { startedBy: TASK_STARTED_BY });
+  for (const task of arns.length ? await describeAll(ctx, cluster, arns) : []) {
+    if (task.tags[TASK_TAG_POOL] !== pool.name || task.lastStatus === 'STOPPED') continue;
+    const runner = task.tags[TASK_TAG_RUNNER] ?? task.arn;
+    if (!finished.has(runner)) left.add(runner);
+  }
+  return [...left].sort();
+}
+
 export function createPoolReconciler(ctx: ReconcileContext) {
   return async function reconcilePool(name: string): Promise<ReconcileResult | void> {
     const pool = await ctx.store.getPool(name);
@@ -284,11 +320,17 @@ export function createPoolReconciler(ctx: ReconcileContext) {
         ...current.filter((r) => r.state === 'busy' || r.state === 'draining'),
         ...drained.filter((r) => r.state !== 'finished'),
       ];
-      if (!remaining.length) {
+      const leftOutside = remaining.length ? [] : await leftBehind(ctx, pool, records);
+      if (!remaining.length && !leftOutside.length) {
         const fresh = await ctx.store.getPool(name);
         if (fresh) await ctx.store.removePool(name, fresh.resourceVersion, ctx.fenced());
         ctx.log.info({ pool: name }, 'pool drained and removed');
         return;
+      }
+      if (leftOutside.length) {
+        // The record listing lags: what it does not show yet is drained on a later pass.
+        ctx.log.info({ pool: name, left: leftOutside }, 'pool not removed yet: runners left');
+        remaining.push(...leftOutside.map((n) => ({ name: n, state: 'draining' }) as RunnerRecord));
       }
       const now = isoNow(ctx);
       await writeStatus(ctx, pool, (prev) => ({

@@ -92,3 +92,37 @@ describe('garbage collection with a lagging record listing', () => {
     expect(w.ecs.tasks.get(task.arn)!.lastStatus).toBe('STOPPED');
   });
 });
+
+describe('deleting a pool with a lagging record listing', () => {
+  it('removes the pool record only once nothing of its runners is left', async () => {
+    const { w, store } = laggingWorld(0);
+    await w.pool('linux');
+    await w.queue(1, ['linux']);
+    const a = w.controller({}, 'a');
+    await a.reconcileOnce(); // one runner launched by replica a
+    await a.stop();
+    await w.store.requestPoolDeletion('linux');
+    // Replica b takes over; its listing does not show a's record for a long while.
+    store.lagMs = 10 * 60_000;
+    const b = w.controller({}, 'b');
+    for (let i = 0; i < 4; i++) {
+      await b.reconcileOnce();
+      if (!(await w.store.getPool('linux'))) {
+        // Gone: then nothing of it may be left behind.
+        expect(w.ecs.running()).toEqual([]);
+        expect(w.github.runners.size).toBe(0);
+        expect((await w.store.getRunner('rctl-linux-s0001'))!.state).toBe('finished');
+      }
+      await w.clock.advance(6_000);
+    }
+    store.lagMs = 0;
+    for (let i = 0; i < 3 && (await w.store.getPool('linux')); i++) {
+      await w.clock.advance(6_000);
+      await b.reconcileOnce();
+    }
+    expect(await w.store.getPool('linux')).toBeUndefined();
+    expect(w.ecs.running()).toEqual([]);
+    expect(w.github.runners.size).toBe(0);
+    expect(await w.live()).toEqual([]);
+  });
+});
