@@ -204,6 +204,32 @@ export function finishedUnbound(
 }
 
 /**
+ * Of the runners `finishedUnbound` found, those that may have run one of the queued jobs: each
+ * is matched to a distinct queued job of its size (or naming none) that was created before the
+ * runner finished. A job queued after a runner finished cannot be the one it ran, so a fresh
+ * job is never held back by old runners.
+ */
+function lateJobRunners(runners: RunnerRecord[], demand: Demand): RunnerRecord[] {
+  const used = new Set<number>();
+  const out: RunnerRecord[] = [];
+  const byFinish = [...runners].sort(
+    (a, b) => (lastEventAt(a, 'finished') ?? 0) - (lastEventAt(b, 'finished') ?? 0),
+  );
+  for (const r of byFinish) {
+    const finishedAt = lastEventAt(r, 'finished') ?? 0;
+    const i = demand.matched.findIndex((job, k) => {
+      if (used.has(k) || Date.parse(job.createdAt) > finishedAt) return false;
+      const size = demand.jobs[k]!.requestedSize;
+      return size === undefined || size.toLowerCase() === (r.size ?? '').toLowerCase();
+    });
+    if (i < 0) continue;
+    used.add(i);
+    out.push(r);
+  }
+  return out;
+}
+
+/**
  * A runner finished while the store still shows its job running: the completed event was lost.
  * Read the job back so it does not stay in_progress forever.
  */
@@ -362,10 +388,13 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       jobs: demand.jobs,
       busyUnbound: [
         ...current.filter((r) => r.state === 'busy' && !boundJobLeftQueue(r, observations)),
-        ...finishedUnbound(
-          ctx,
-          [...records.filter((r) => r.state === 'finished'), ...stepped],
-          ctx.settings.unboundJobWindowMs,
+        ...lateJobRunners(
+          finishedUnbound(
+            ctx,
+            [...records.filter((r) => r.state === 'finished'), ...stepped],
+            ctx.settings.unboundJobWindowMs,
+          ),
+          demand,
         ),
       ].map((r) => ({ size: r.size })),
       runners: current.map((r) => ({

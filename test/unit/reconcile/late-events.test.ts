@@ -39,6 +39,39 @@ describe('late job events', () => {
     expect((await w.live()).map((r) => r.name)).toEqual([r2!.name]);
   });
 
+  it('never holds back a job queued after such a runner finished (a successor without hints)', async () => {
+    const w = new World();
+    await w.pool('linux');
+    await w.queue(1, ['linux']);
+    const c = w.controller({}, 'a');
+    await c.reconcileOnce();
+    w.bootTasks();
+    await c.reconcileOnce();
+    const [r1] = await w.live();
+    w.github.assign(r1!.name, 1);
+    w.github.complete(1);
+    w.ecs.setStatus(r1!.taskArn!, 'STOPPED', { exitCode: 0 });
+    c.enqueuePool('linux');
+    await c.idle();
+    expect((await w.store.getRunner(r1!.name))!.state).toBe('finished');
+    // Job 1's completed event is stored by ingestion; this replica then stops.
+    const iso = () => new Date(w.clock.now()).toISOString();
+    await w.store.recordJob(jobRecordFrom(w.github.jobs.get(1)!, iso()));
+    await c.stop();
+    await w.clock.advance(1_000);
+    const job2 = w.github.queueJob({
+      id: 2,
+      labels: ['self-hosted', 'linux'],
+      repository: 'acme/app',
+      createdAt: iso(),
+    });
+    await w.store.recordJob(jobRecordFrom(job2, iso()));
+    // A successor that never heard job 1's events launches for job 2 at once.
+    const b = w.controller({}, 'b');
+    await b.reconcileOnce();
+    expect(await w.live()).toHaveLength(1);
+  });
+
   it('counts such a runner only for a bounded window', async () => {
     const w = new World();
     await w.pool('linux');
