@@ -35,8 +35,8 @@ export interface ReconcileSettings {
   orphanGraceMs: number;
   /**
    * How long a runner that finished after running a job still counts as serving one queued job
-   * while that job's in_progress/completed events have not arrived (they are late, not lost:
-   * the resync recovers lost ones within one period).
+   * while that job's in_progress/completed events have not arrived. Events are normally seconds
+   * late; a lost one costs at most one extra runner after this window (the resync recovers it).
    */
   unboundJobWindowMs: number;
 }
@@ -53,7 +53,7 @@ export const DEFAULT_SETTINGS: ReconcileSettings = {
   launchConcurrency: 10,
   workFolder: '_work',
   orphanGraceMs: 60_000,
-  unboundJobWindowMs: 120_000,
+  unboundJobWindowMs: 30_000,
 };
 
 export interface ReconcileContext {

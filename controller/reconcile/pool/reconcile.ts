@@ -218,7 +218,8 @@ function lateJobRunners(runners: RunnerRecord[], demand: Demand): RunnerRecord[]
   for (const r of byFinish) {
     const finishedAt = lastEventAt(r, 'finished') ?? 0;
     const i = demand.matched.findIndex((job, k) => {
-      if (used.has(k) || Date.parse(job.createdAt) > finishedAt) return false;
+      // GitHub's created_at has whole seconds: a job of the same second is not counted.
+      if (used.has(k) || Date.parse(job.createdAt) > finishedAt - 1_000) return false;
       const size = demand.jobs[k]!.requestedSize;
       return size === undefined || size.toLowerCase() === (r.size ?? '').toLowerCase();
     });
