@@ -357,8 +357,8 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       if (leftOutside.length) {
         // The record listing lags: what it does not show yet is drained on a later pass.
         ctx.log.info({ pool: name, left: leftOutside }, 'pool not removed yet: runners left');
-        remaining.push(...leftOutside.map((n) => ({ name: n, state: 'draining' }) as RunnerRecord));
       }
+      const leftCount = remaining.length + leftOutside.length;
       const now = isoNow(ctx);
       await writeStatus(ctx, pool, (prev) => ({
         observedGeneration: pool.generation,
@@ -371,7 +371,7 @@ export function createPoolReconciler(ctx: ReconcileContext) {
             'Ready',
             'False',
             'Deleting',
-            `draining: ${remaining.length} runner(s) left, busy ones finish their job first`,
+            `draining: ${leftCount} runner(s) left, busy ones finish their job first`,
           ),
           condition(prev?.conditions, now, 'Degraded', 'False', 'AsExpected', ''),
         ],
