@@ -3,6 +3,7 @@
 
 import type { EcsProvider } from '../ecs/types.ts';
 import type { GitHubProvider } from '../github/types.ts';
+import type { ReconcileMetrics } from '../observability/sink.ts';
 import type { FencedWrite, Store } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from './types.ts';
@@ -58,6 +59,8 @@ export interface ReconcileContext {
    * after a restart the map is empty and the registration is replaced instead.
    */
   jitConfigs?: Map<string, { githubRunnerId: number; encodedJitConfig: string }>;
+  /** Metrics sink (launches, launch failures); absent in most tests. */
+  metrics?: ReconcileMetrics;
 }
 
 export function isoNow(ctx: Pick<ReconcileContext, 'clock'>): string {

@@ -5,6 +5,7 @@
 import { choosePool } from '../api/matching.ts';
 import type { EcsProvider } from '../ecs/types.ts';
 import type { GitHubProvider } from '../github/types.ts';
+import type { ReconcileMetrics } from '../observability/sink.ts';
 import { FencingError } from '../store/errors.ts';
 import type { JobRecord, Store } from '../store/types.ts';
 import { LeaseLostError } from './errors.ts';
@@ -49,6 +50,8 @@ export interface ControllerOptions {
   suffix?: () => string;
   /** Jitter source of the backoff. */
   random?: () => number;
+  /** Metrics sink: launches, launch failures, reconcile durations, queue depth. */
+  metrics?: ReconcileMetrics;
 }
 
 export interface Controller {
@@ -101,6 +104,7 @@ export function createController(options: ControllerOptions): Controller {
     },
     suffix: options.suffix ?? randomSuffix,
     jitConfigs: new Map(),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   };
 
   const reconcilePool = createPoolReconciler(ctx);
@@ -143,6 +147,7 @@ export function createController(options: ControllerOptions): Controller {
     resyncMs: config.resyncMs ?? 60_000,
     backoff: config.backoff ?? {},
     ...(options.random ? { random: options.random } : {}),
+    ...(options.metrics ? metricsHooks(options.metrics) : {}),
     listKeys: async () => [
       RESYNC_KEY,
       ...(await store.listPools()).map((p) => poolKey(p.name)),
@@ -233,5 +238,12 @@ export function createController(options: ControllerOptions): Controller {
     enqueuePool: (name) => queue.enqueue(poolKey(name)),
     isLeader: () => leader,
     leaseVersion: () => fence,
+  };
+}
+
+function metricsHooks(metrics: ReconcileMetrics) {
+  return {
+    onReconcile: metrics.reconciled.bind(metrics),
+    onDepth: metrics.queueDepth.bind(metrics),
   };
 }
