@@ -3,8 +3,8 @@
 
 import type { EcsProvider } from '../ecs/types.ts';
 import type { GitHubProvider } from '../github/types.ts';
-import type { ReconcileMetrics } from '../observability/sink.ts';
 import type { FencedWrite, Store } from '../store/types.ts';
+import type { ReconcileMetrics } from '../observability/sink.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Logger } from './types.ts';
 
@@ -48,6 +48,8 @@ export interface ReconcileContext {
   ecs: EcsProvider;
   clock: Clock;
   log: Logger;
+  /** Metrics sink (launches, launch failures); absent in most tests. */
+  metrics?: ReconcileMetrics;
   settings: ReconcileSettings;
   /** Options for writes that only the lease holder may make. */
   fenced(): FencedWrite;
@@ -59,8 +61,6 @@ export interface ReconcileContext {
    * after a restart the map is empty and the registration is replaced instead.
    */
   jitConfigs?: Map<string, { githubRunnerId: number; encodedJitConfig: string }>;
-  /** Metrics sink (launches, launch failures); absent in most tests. */
-  metrics?: ReconcileMetrics;
 }
 
 export function isoNow(ctx: Pick<ReconcileContext, 'clock'>): string {

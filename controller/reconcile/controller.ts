@@ -92,6 +92,7 @@ export function createController(options: ControllerOptions): Controller {
     ecs,
     clock,
     log,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
     settings,
     // Every fenced write first checks that the lease has not run out on this replica's clock
     // (a replica paused past its lease must not act on its way out); the store then checks the
@@ -104,7 +105,6 @@ export function createController(options: ControllerOptions): Controller {
     },
     suffix: options.suffix ?? randomSuffix,
     jitConfigs: new Map(),
-    ...(options.metrics ? { metrics: options.metrics } : {}),
   };
 
   const reconcilePool = createPoolReconciler(ctx);
@@ -146,8 +146,8 @@ export function createController(options: ControllerOptions): Controller {
     concurrency: config.concurrency ?? 4,
     resyncMs: config.resyncMs ?? 60_000,
     backoff: config.backoff ?? {},
-    ...(options.random ? { random: options.random } : {}),
     ...(options.metrics ? metricsHooks(options.metrics) : {}),
+    ...(options.random ? { random: options.random } : {}),
     listKeys: async () => [
       RESYNC_KEY,
       ...(await store.listPools()).map((p) => poolKey(p.name)),
