@@ -310,6 +310,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
     logger.info(
       {
         url: listening.url,
+        metrics: `${listening.url}/metrics`,
         leaseHolderId,
         table: options.store ? options.store.kind : config.table,
         queue: config.queueUrl ?? null,
