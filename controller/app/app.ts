@@ -23,7 +23,7 @@ import { SqsConsumer } from '../events/sqs-consumer.ts';
 import { OctokitGitHubProvider } from '../github/octokit-provider.ts';
 import { jobTimings } from '../observability/job-timings.ts';
 import { ControllerMetrics } from '../observability/metrics.ts';
-import { ecsProbe, githubProbe, storeProbe } from '../observability/probes.ts';
+import { controllerReadiness } from '../observability/probes.ts';
 import { InstrumentedEcsProvider, InstrumentedGitHubProvider } from '../observability/providers.ts';
 import {
   createController,
@@ -31,7 +31,7 @@ import {
   type Controller,
   type ControllerConfig as ReconcileConfig,
 } from '../reconcile/controller.ts';
-import { metricsHandler, ReadinessChecker, readyzHandler } from '../server/health.ts';
+import { metricsHandler, readyzHandler } from '../server/health.ts';
 import { HttpServer } from '../server/http-server.ts';
 import { webhookHandler } from '../server/webhook.ts';
 import { openStore, type StoreOptions } from '../store/factory.ts';
@@ -249,27 +249,15 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
       });
 
     const server = new HttpServer({ logger: logger.child({ component: 'http' }) });
-    const readiness = new ReadinessChecker({
-      probes: {
-        store: storeProbe(store, LEASE_NAME),
-        github: githubProbe(config.github.apiUrl ?? 'https://api.github.com'),
-        ecs: ecsProbe(ecs, store),
-      },
-      lease: async () => {
-        const lease = await store.getLease(LEASE_NAME);
-        const held = lease && lease.expiresAtMs > clock.now() ? lease : undefined;
-        return {
-          leader: controller.isLeader(),
-          ...(held
-            ? { holder: held.holder, expiresAt: new Date(held.expiresAtMs).toISOString() }
-            : {}),
-        };
-      },
+    const readiness = controllerReadiness({
+      store,
+      ecs,
+      githubApiUrl: config.github.apiUrl ?? 'https://api.github.com',
+      leaseName: LEASE_NAME,
+      isLeader: () => controller.isLeader(),
+      now: () => clock.now(),
       scrub: (text) => redactor.string(text),
-      ...(options.readiness?.cacheMs !== undefined ? { cacheMs: options.readiness.cacheMs } : {}),
-      ...(options.readiness?.timeoutMs !== undefined
-        ? { timeoutMs: options.readiness.timeoutMs }
-        : {}),
+      ...options.readiness,
     });
     server.addRoute('GET', '/readyz', readyzHandler(readiness));
     server.addRoute('GET', '/metrics', metricsHandler(metrics));

@@ -7,6 +7,7 @@
 
 import { TASK_STARTED_BY } from '../api/constants.ts';
 import type { EcsProvider } from '../ecs/types.ts';
+import { ReadinessChecker } from '../server/health.ts';
 import type { Store } from '../store/types.ts';
 
 export type ProbeFn = (signal: AbortSignal) => Promise<unknown>;
@@ -52,4 +53,41 @@ export function ecsProbe(
       }
     }
   };
+}
+
+export interface ControllerReadinessDeps {
+  store: Pick<Store, 'getLease' | 'listPools'>;
+  ecs: Pick<EcsProvider, 'listTasks'>;
+  /** GitHub's REST API root (`github.apiUrl`). */
+  githubApiUrl: string;
+  leaseName: string;
+  isLeader: () => boolean;
+  now: () => number;
+  scrub?: (text: string) => string;
+  cacheMs?: number;
+  timeoutMs?: number;
+}
+
+/** The readiness of a controller replica: store, GitHub and ECS probes, and the lease. */
+export function controllerReadiness(deps: ControllerReadinessDeps): ReadinessChecker {
+  return new ReadinessChecker({
+    probes: {
+      store: storeProbe(deps.store, deps.leaseName),
+      github: githubProbe(deps.githubApiUrl),
+      ecs: ecsProbe(deps.ecs, deps.store),
+    },
+    lease: async () => {
+      const lease = await deps.store.getLease(deps.leaseName);
+      const held = lease && lease.expiresAtMs > deps.now() ? lease : undefined;
+      return {
+        leader: deps.isLeader(),
+        ...(held
+          ? { holder: held.holder, expiresAt: new Date(held.expiresAtMs).toISOString() }
+          : {}),
+      };
+    },
+    ...(deps.scrub ? { scrub: deps.scrub } : {}),
+    ...(deps.cacheMs !== undefined ? { cacheMs: deps.cacheMs } : {}),
+    ...(deps.timeoutMs !== undefined ? { timeoutMs: deps.timeoutMs } : {}),
+  });
 }

@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControllerMetrics } from '../../../controller/observability/metrics.ts';
-import { ecsProbe, githubProbe, storeProbe } from '../../../controller/observability/probes.ts';
+import {
+  controllerReadiness,
+  ecsProbe,
+  githubProbe,
+  storeProbe,
+} from '../../../controller/observability/probes.ts';
 import {
   metricsHandler,
   ReadinessChecker,
@@ -163,6 +168,35 @@ describe('probes', () => {
     await expect(ecsProbe(ecs, store)(signal)).rejects.toThrow(
       'ListTasks in cluster runners: connect ECONNREFUSED 127.0.0.1:4566',
     );
+  });
+});
+
+describe('controllerReadiness', () => {
+  it('shows the stored holder while the lease is live, none once it expired', async () => {
+    let now = 1_000_000;
+    const store = new MemoryStore(() => now);
+    await store.tryAcquire('controller', 'replica-b', 15_000, now);
+    const readiness = controllerReadiness({
+      store,
+      ecs: new FakeEcs(),
+      githubApiUrl: 'http://127.0.0.1:9',
+      leaseName: 'controller',
+      isLeader: () => false,
+      now: () => now,
+      cacheMs: 60_000,
+    });
+    const standby = await readiness.check();
+    expect(standby.lease).toEqual({
+      leader: false,
+      holder: 'replica-b',
+      expiresAt: new Date(now + 15_000).toISOString(),
+    });
+    // Nothing listens on port 9: GitHub is unreachable, the rest is fine.
+    expect(standby.reasons).toEqual([
+      expect.stringMatching(/^github: cannot reach http:\/\/127\.0\.0\.1:9\/rate_limit/),
+    ]);
+    now += 15_000;
+    expect((await readiness.check()).lease).toEqual({ leader: false });
   });
 });
 
