@@ -4,13 +4,15 @@
 // endpoint is gone. The controller's debug log and the CLI's output never contain a JIT config
 // or the App's private key. The sandbox prints (and records) where metrics and drift are served.
 
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JIT_CONFIG_ENV } from '../../../controller/api/constants.ts';
 import { run } from '../../../controller/cli/run.ts';
 import { planOutcome, seedPlan } from '../../../controller/sandbox/plan.ts';
-import type { SandboxInfo } from '../../../controller/sandbox/sandbox.ts';
+import { runSandbox, type SandboxInfo } from '../../../controller/sandbox/sandbox.ts';
 import { testSandbox, until, type TestSandbox } from '../../e2e/helpers.ts';
 
 let sandbox: TestSandbox;
@@ -49,6 +51,45 @@ async function get(url: string): Promise<{ status: number; type: string; text: s
     text: await res.text(),
   };
 }
+
+describe('runnerctl sandbox', () => {
+  it('prints where its metrics and drift report are served; the metrics answer', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rctl-observe-'));
+    const printed: string[] = [];
+    let scraped = '';
+    try {
+      const result = await runSandbox({
+        dataDir: join(dir, 'sandbox'),
+        taskStartMs: 300,
+        jobMs: 200,
+        runnerPollMs: 200,
+        resyncSeconds: 2,
+        timeoutMs: 25_000,
+        print: (line) => printed.push(line),
+        untilStopped: async () => {
+          // Running: the lines printed so far say where to look.
+          const urlOf = (label: string) =>
+            printed
+              .map((l) => new RegExp(`^\\s+${label}\\s+(http://\\S+)`).exec(l)?.[1])
+              .find(Boolean);
+          const metricsUrl = urlOf('metrics');
+          expect(metricsUrl, printed.join('\n')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+          expect(urlOf('drift report'), printed.join('\n')).toBe(
+            metricsUrl!.replace(/\/metrics$/, '/drift'),
+          );
+          const res = await fetch(metricsUrl!);
+          expect(res.status).toBe(200);
+          scraped = await res.text();
+        },
+      });
+      expect(result.problems).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    // The seed plan ran before: its launches and job starts are in the scrape.
+    expect(sum(sample(scraped, 'runnerctl_launches_total'))).toBeGreaterThanOrEqual(2);
+  });
+});
 
 describe('observability on the local cloud', () => {
   it('the sandbox prints and records where metrics, readiness and drift are served', async () => {
