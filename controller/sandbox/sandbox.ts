@@ -64,15 +64,16 @@ export interface SandboxInfo {
   startedAt: string;
   dataDir: string;
   webhook: { url: string; secret: string; secretFile: string };
+  /** The URLs are always written; optional for readers of files older sandboxes wrote. */
   controller: {
     url: string;
     logFile: string;
     /** Prometheus text (GET). */
-    metricsUrl: string;
+    metricsUrl?: string;
     /** Readiness with the lease state (GET). */
-    readyUrl: string;
+    readyUrl?: string;
     /** The drift report (GET). */
-    driftUrl: string;
+    driftUrl?: string;
   };
   github: {
     url: string;

@@ -99,7 +99,7 @@ describe('observability on the local cloud', () => {
     expect(info.controller.metricsUrl).toBe(`${sandbox.app.url}/metrics`);
     expect(info.controller.readyUrl).toBe(`${sandbox.app.url}/readyz`);
     expect(info.controller.driftUrl).toBe(`${sandbox.app.url}/drift`);
-    const metrics = await get(info.controller.metricsUrl);
+    const metrics = await get(info.controller.metricsUrl!);
     expect(metrics.status).toBe(200);
     expect(metrics.type).toMatch(/^text\/plain; version=0\.0\.4/);
   });
