@@ -4,6 +4,7 @@
 import type { EcsProvider } from '../ecs/types.ts';
 import type { GitHubProvider, GitHubRunner, GitHubScope } from '../github/types.ts';
 import type { FencedWrite, Store } from '../store/types.ts';
+import type { ReconcileMetrics } from '../observability/sink.ts';
 import type { Clock } from '../util/clock.ts';
 import { ownedPrefix } from './names.ts';
 import type { RunnerListing } from './runner-listing.ts';
@@ -62,6 +63,8 @@ export interface ReconcileContext {
   ecs: EcsProvider;
   clock: Clock;
   log: Logger;
+  /** Metrics sink (launches, launch failures); absent in most tests. */
+  metrics?: ReconcileMetrics;
   settings: ReconcileSettings;
   /** Options for writes that only the lease holder may make. */
   fenced(): FencedWrite;

@@ -5,6 +5,7 @@
 import { choosePool } from '../api/matching.ts';
 import type { EcsProvider } from '../ecs/types.ts';
 import type { GitHubProvider } from '../github/types.ts';
+import type { ReconcileMetrics } from '../observability/sink.ts';
 import { FencingError } from '../store/errors.ts';
 import type { JobRecord, Store } from '../store/types.ts';
 import { LeaseLostError } from './errors.ts';
@@ -65,6 +66,8 @@ export interface ControllerOptions {
   suffix?: () => string;
   /** Jitter source of the backoff. */
   random?: () => number;
+  /** Metrics sink: launches, launch failures, reconcile durations, queue depth. */
+  metrics?: ReconcileMetrics;
 }
 
 export interface Controller {
@@ -120,6 +123,7 @@ export function createController(options: ControllerOptions): Controller {
     ecs,
     clock,
     log,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
     settings,
     // Every fenced write first checks that the lease has not run out on this replica's clock
     // (a replica paused past its lease must not act on its way out); the store then checks the
@@ -180,6 +184,7 @@ export function createController(options: ControllerOptions): Controller {
     concurrency: config.concurrency ?? 4,
     resyncMs: config.resyncMs ?? 60_000,
     backoff: config.backoff ?? {},
+    ...(options.metrics ? metricsHooks(options.metrics) : {}),
     ...(options.random ? { random: options.random } : {}),
     listKeys: async () => {
       // A new pass: pools of one GitHub scope share one fresh runner listing.
@@ -307,5 +312,12 @@ export function createController(options: ControllerOptions): Controller {
     enqueuePool: (name) => queue.enqueue(poolKey(name)),
     isLeader: () => leader && clock.now() < leaseExpiresAtMs,
     leaseVersion: () => fence,
+  };
+}
+
+function metricsHooks(metrics: ReconcileMetrics) {
+  return {
+    onReconcile: metrics.reconciled.bind(metrics),
+    onDepth: metrics.queueDepth.bind(metrics),
   };
 }

@@ -251,11 +251,14 @@ async function refreshFinishedJobs(
         ...(job.pool ? { pool: job.pool } : {}),
       });
       ctx.log.debug(
-        { job: job.id, status: record.status },
+        { jobId: job.id, runner: runner.name, status: record.status },
         'job re-read after its runner finished',
       );
     } catch (err) {
-      ctx.log.warn({ job: job.id, err }, 'could not re-read the job of a finished runner');
+      ctx.log.warn(
+        { jobId: job.id, runner: runner.name, err },
+        'could not re-read the job of a finished runner',
+      );
     }
   }
 }
@@ -325,7 +328,10 @@ export function createPoolReconciler(ctx: ReconcileContext) {
         return note(await stepRunner(ctx, pool, r, obs(r), timeouts));
       } catch (err) {
         if (err instanceof LeaseLostError || err instanceof FencingError) throw err;
-        ctx.log.warn({ runner: r.name, pool: name, err }, 'runner step failed');
+        ctx.log.warn(
+          { runner: r.name, pool: name, taskArn: r.taskArn, jobId: r.jobId, err },
+          'runner step failed',
+        );
         stepErrors.push(err);
         return r;
       }
@@ -418,7 +424,10 @@ export function createPoolReconciler(ctx: ReconcileContext) {
         byName.set(r.name, note(await finish(ctx, pool, r, obs(r), reason)));
       } catch (err) {
         if (err instanceof LeaseLostError || err instanceof FencingError) throw err;
-        ctx.log.warn({ runner: r.name, pool: name, err }, 'runner removal failed');
+        ctx.log.warn(
+          { runner: r.name, pool: name, taskArn: r.taskArn, jobId: r.jobId, err },
+          'runner removal failed',
+        );
         stepErrors.push(err);
       }
     });

@@ -308,10 +308,12 @@ async function failAttempt(
   }
   await stopTaskOf(ctx, pool, record, obs, reason);
   ctx.jitConfigs?.delete(record.name);
+  const taskArn = record.taskArn ?? obs.task?.arn;
   ctx.log.warn(
-    { runner: record.name, pool: pool.name, attempts: record.attempts, reason },
+    { runner: record.name, pool: pool.name, taskArn, attempts: record.attempts, reason },
     'launch attempt failed',
   );
+  ctx.metrics?.launchFailed(pool.name, reason);
   if (record.attempts >= ctx.settings.maxLaunchAttempts) {
     const finished = await saveRunner(
       ctx,
