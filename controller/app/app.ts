@@ -16,6 +16,7 @@ import {
   type SecretsManagerReader,
 } from '../config/load.ts';
 import type { ControllerConfig } from '../config/types.ts';
+import { driftHandler } from '../drift/http.ts';
 import { SdkEcsProvider } from '../ecs/sdk-provider.ts';
 import { ingest } from '../events/ingest.ts';
 import type { WorkflowJobEvent } from '../events/normalise.ts';
@@ -218,6 +219,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
     server.addRoute('GET', '/readyz', (_req, res) =>
       sendJson(res, 200, { status: 'ready', leader: controller.isLeader() }),
     );
+    server.addRoute('GET', '/drift', driftHandler({ store, github, ecs, clock, logger, config }));
     if (webhookSecret) {
       server.addRoute(
         'POST',
