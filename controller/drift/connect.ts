@@ -9,7 +9,9 @@ import { loadControllerConfig, resolveSecret, ConfigError } from '../config/load
 import type { ControllerConfig } from '../config/types.ts';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SdkEcsProvider } from '../ecs/sdk-provider.ts';
+import type { EcsProvider } from '../ecs/types.ts';
 import { OctokitGitHubProvider } from '../github/octokit-provider.ts';
+import type { GitHubProvider } from '../github/types.ts';
 import { openStore } from '../store/factory.ts';
 import type { Store } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
@@ -21,6 +23,8 @@ export const SANDBOX_INFO_FILE = 'sandbox.json';
 
 export interface OpenedWorld extends DriftDeps {
   store: Store;
+  github: GitHubProvider;
+  ecs: EcsProvider;
   /** Settings of the controller being looked at (prefix, resync period). */
   settings: Partial<DriftSettings>;
   /** Where it points, for messages (never a secret). */

@@ -131,7 +131,9 @@ beforeAll(async () => {
   deps = { store, github: gh, ecs, clock };
   secrets.push(github.privateKeyPem);
 
-  await applyPool('linux', { maxRunners: 10, timeouts: { registration: '1m' } });
+  // A resync can record a job as queued just before it ran; the runner launched for that stale
+  // demand waits idle for the idle timeout: keep it short.
+  await applyPool('linux', { maxRunners: 10, timeouts: { registration: '1m', idle: '2s' } });
   await applyPool('gpu', {});
   await applyPool('small', { maxRunners: 1 });
   await store.touchRepository('acme/app', new Date().toISOString());
@@ -239,23 +241,24 @@ describe('runnerctl drift on the local cloud', () => {
       })),
     });
     const looks: DriftReport[] = [];
-    await until(
-      async () => {
-        looks.push(await report(2_000));
-        const jobs = await github.control.listJobs({ repo: 'acme/app' });
-        const live = (await store.listRunners()).filter((r) => r.state !== 'finished');
-        return (
-          jobs.filter((j) => runJob.jobIds.includes(j.id) && j.status === 'completed').length ===
-            2 && live.length === 0
-        );
-      },
-      (done) => done,
-      'both jobs completed and every runner finished',
-    );
+    try {
+      await until(
+        async () => {
+          looks.push(await report(2_000));
+          const jobs = await github.control.listJobs({ repo: 'acme/app' });
+          const live = (await store.listRunners()).filter((r) => r.state !== 'finished');
+          const done = jobs.filter((j) => runJob.jobIds.includes(j.id) && j.status === 'completed');
+          return { done: done.length, live: live.map((r) => `${r.name} ${r.state}`) };
+        },
+        (v) => v.done === 2 && v.live.length === 0,
+        'both jobs completed and every runner finished',
+      );
+    } finally {
+      await controller.stop();
+      controller = undefined;
+    }
     expect(looks.length).toBeGreaterThan(2);
     for (const look of looks) expect(look.findings).toEqual([]);
-    await controller.stop();
-    controller = undefined;
   });
 
   it('names each kind of drift made by hand, and is in sync after the controller ran', async () => {
