@@ -244,7 +244,8 @@ describe('runnerctl drift on the local cloud', () => {
     try {
       await until(
         async () => {
-          looks.push(await report(2_000));
+          // Five resync periods: a loaded machine may take seconds to pick a job up.
+          looks.push(await report(5_000));
           const jobs = await github.control.listJobs({ repo: 'acme/app' });
           const live = (await store.listRunners()).filter((r) => r.state !== 'finished');
           const done = jobs.filter((j) => runJob.jobIds.includes(j.id) && j.status === 'completed');
