@@ -147,16 +147,27 @@ export async function openConfigWorld(options: ConfigWorldOptions): Promise<Open
     ? await resolveSecret(config.github.enterpriseToken, 'github.enterpriseToken', { env })
     : undefined;
   const region = config.aws.region ?? env.AWS_REGION;
+  // The environment given (the process's, for the CLI) first, as the SDK's chain reads it.
+  const credentials =
+    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? {
+          accessKeyId: env.AWS_ACCESS_KEY_ID,
+          secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+          ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+        }
+      : undefined;
   const store = await openStore({
     kind: 'dynamodb',
     table: config.table,
     ...(region ? { region } : {}),
     ...(config.aws.dynamodbEndpoint ? { endpoint: config.aws.dynamodbEndpoint } : {}),
+    ...(credentials ? { credentials } : {}),
     createTable: false,
     clock,
   });
   const ecsClient = new ECSClient({
     ...(region ? { region } : {}),
+    ...(credentials ? { credentials } : {}),
     ...(config.aws.ecsEndpoint ? { endpoint: config.aws.ecsEndpoint } : {}),
     maxAttempts: 3,
   });

@@ -52,6 +52,7 @@ let deps: DriftDeps;
 let gh: OctokitGitHubProvider;
 let ecs: SdkEcsProvider;
 let controller: Controller | undefined;
+let configFile: string;
 const secrets: string[] = [];
 
 /** Containers without a JIT config stay up until stopped (a runner that never registers). */
@@ -172,6 +173,24 @@ beforeAll(async () => {
     runnerNamePrefix: 'rctl',
   };
   await writeFile(join(dir, 'sandbox.json'), JSON.stringify(info), { mode: 0o600 });
+  // What `runnerctl drift --config` reads: the controller's settings file.
+  configFile = join(dir, 'controller.yaml');
+  await writeFile(
+    configFile,
+    [
+      'github:',
+      `  appId: ${github.appId}`,
+      `  privateKey: { file: ${keyFile} }`,
+      `  apiUrl: ${github.url}`,
+      'aws:',
+      '  region: us-east-1',
+      `  dynamodbEndpoint: ${engine.endpoint}`,
+      `  ecsEndpoint: ${ecsSim.url}`,
+      'table: runnerctl',
+      'resyncSeconds: 5',
+      '',
+    ].join('\n'),
+  );
 });
 
 afterAll(async () => {
@@ -207,7 +226,7 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, what: strin
   }
 }
 
-async function cli(args: string[]) {
+async function cli(args: string[], env: Record<string, string> = {}) {
   const out = new PassThrough();
   const err = new PassThrough();
   let stdout = '';
@@ -218,7 +237,7 @@ async function cli(args: string[]) {
     stdout: out,
     stderr: err,
     stdin: new PassThrough(),
-    env: {},
+    env,
     cwd: dir,
   });
   return { code, stdout, stderr };
@@ -422,10 +441,17 @@ describe('runnerctl drift on the local cloud', () => {
     const small = JSON.parse(json.stdout) as DriftReport;
     expect(small.pool).toBe('small');
     expect(kindsOf(small)).toEqual(['pool-above-max', 'record-stuck', 'record-stuck']);
+    // The deployed controller's way: its settings file, credentials from the environment.
+    const viaConfig = await cli(['drift', '--grace', '1s', '-o', 'json', '--config', configFile], {
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    });
+    expect(viaConfig.code, viaConfig.stderr).toBe(3);
+    expect(kindsOf(JSON.parse(viaConfig.stdout) as DriftReport)).toEqual(kindsOf(found));
     const unknown = await cli(['drift', '--pool', 'nope']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('runnerpool "nope" not found');
-    for (const out of [text, json, unknown]) {
+    for (const out of [text, json, viaConfig, unknown]) {
       for (const secret of secrets) {
         expect(out.stdout).not.toContain(secret);
         expect(out.stderr).not.toContain(secret);
