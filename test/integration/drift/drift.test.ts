@@ -18,7 +18,7 @@ import { JIT_CONFIG_ENV, TASK_STARTED_BY } from '../../../controller/api/constan
 import { API_VERSION, POOL_KIND, type RunnerPoolSpec } from '../../../controller/api/types.ts';
 import { run } from '../../../controller/cli/run.ts';
 import { buildDriftReport, type DriftDeps } from '../../../controller/drift/report.ts';
-import type { DriftReport } from '../../../controller/drift/types.ts';
+import { DRIFT_KINDS, type DriftReport } from '../../../controller/drift/types.ts';
 import { SdkEcsProvider } from '../../../controller/ecs/sdk-provider.ts';
 import { OctokitGitHubProvider } from '../../../controller/github/octokit-provider.ts';
 import { createController, type Controller } from '../../../controller/reconcile/controller.ts';
@@ -389,11 +389,43 @@ describe('runnerctl drift on the local cloud', () => {
       createdAt: longAgo,
       timeline: [{ at: longAgo, event: 'draining', detail: 'idle timeout' }],
     });
+    // 10. An idle record whose GitHub runner is gone while its task runs.
+    const noRunnerTask = await launch('rctl-linux-n0runnr1');
+    await store.createRunner({
+      name: 'rctl-linux-n0runnr1',
+      pool: 'linux',
+      state: 'idle',
+      labels: ['self-hosted', 'linux'],
+      taskArn: noRunnerTask.arn,
+      attempts: 1,
+      createdAt: longAgo,
+      timeline: [{ at: longAgo, event: 'idle' }],
+    });
+    // 11. A job the store holds as queued that GitHub has finished (cancelled).
+    const staleRun = await github.control.createWorkflowRun({
+      repo: 'acme/app',
+      workflowName: 'stale',
+      jobs: [{ name: 'old', runsOn: ['self-hosted', 'windows'] }],
+    });
+    const staleId = staleRun.jobIds[0]!;
+    await github.control.cancelJob({ jobId: staleId });
+    await store.recordJob({
+      id: staleId,
+      runId: staleRun.runId,
+      runAttempt: 1,
+      repository: 'acme/app',
+      owner: 'acme',
+      labels: ['self-hosted', 'windows'],
+      status: 'queued',
+      createdAt: longAgo,
+    });
     // Everything is now older than the grace.
     await new Promise((r) => setTimeout(r, GRACE_MS + 200));
 
     const found = await report();
     expect(found.inSync).toBe(false);
+    // Every kind the report knows was made, and named.
+    expect([...new Set(kindsOf(found))]).toEqual([...DRIFT_KINDS].sort());
     const by = (kind: string, key: string, value: unknown) =>
       found.findings.find(
         (f) => f.kind === kind && (f.objects as Record<string, unknown>)[key] === value,
@@ -425,6 +457,10 @@ describe('runnerctl drift on the local cloud', () => {
     expect(found.findings.find((f) => f.kind === 'pool-above-max')).toMatchObject({
       pool: 'small',
     });
+    expect(by('record-without-runner', 'runner', 'rctl-linux-n0runnr1')).toMatchObject({
+      objects: { taskArn: noRunnerTask.arn },
+    });
+    expect(by('job-record-stale', 'jobId', staleId)).toMatchObject({ actor: 'controller' });
     expect(by('record-stuck', 'runner', 'rctl-small-stuck001')).toBeDefined();
     expect(by('record-stuck', 'runner', 'rctl-linux-dra1n001')).toBeDefined();
 
