@@ -5,14 +5,14 @@
 // after. Every launch writes its record before it creates anything outside, so whatever the
 // listing shows was created after its record, and the record listing that follows sees it.
 
-import { TASK_STARTED_BY, TASK_TAG_RUNNER } from '../api/constants.ts';
+import { TASK_STARTED_BY, TASK_TAG_POOL, TASK_TAG_RUNNER } from '../api/constants.ts';
 import type { EcsProvider, RunnerTask } from '../ecs/types.ts';
 import type { GitHubProvider, GitHubScope, WorkflowJob } from '../github/types.ts';
 import { DEFAULT_SETTINGS } from '../reconcile/context.ts';
 import { githubScope, ownedPrefix, scopeKey } from '../reconcile/names.ts';
 import type { Store } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
-import { classifyDrift } from './classify.ts';
+import { classifyDrift, poolOfRunnerName } from './classify.ts';
 import type {
   DriftFinding,
   DriftKind,
@@ -200,6 +200,12 @@ export async function buildDriftReport(
   for (const f of findings) counts[f.kind] = (counts[f.kind] ?? 0) + 1;
   const inPool = <T extends { pool?: string }>(xs: T[]) =>
     pool ? xs.filter((x) => x.pool === pool) : xs;
+  const recordPool = new Map(snapshot.records.map((r) => [r.name, r.pool]));
+  const runnerPool = (name: string) =>
+    recordPool.get(name) ?? poolOfRunnerName(name, settings.runnerNamePrefix, snapshot.pools);
+  const liveTasks = snapshot.tasks.filter(
+    (t) => t.lastStatus !== 'STOPPED' && t.tags[TASK_TAG_RUNNER] !== undefined,
+  );
   return {
     generatedAt: new Date(snapshot.nowMs).toISOString(),
     inSync: findings.length === 0,
@@ -208,10 +214,10 @@ export async function buildDriftReport(
     checked: {
       pools: pool ? 1 : snapshot.pools.length,
       records: inPool(snapshot.records).filter((r) => r.state !== 'finished').length,
-      githubRunners: snapshot.githubRunners.length,
-      tasks: snapshot.tasks.filter(
-        (t) => t.lastStatus !== 'STOPPED' && t.tags[TASK_TAG_RUNNER] !== undefined,
+      githubRunners: snapshot.githubRunners.filter(
+        (g) => !pool || runnerPool(g.runner.name) === pool,
       ).length,
+      tasks: liveTasks.filter((t) => !pool || t.tags[TASK_TAG_POOL] === pool).length,
       repositories: snapshot.repositories.length,
       queuedJobs: snapshot.queuedJobs.length,
     },
