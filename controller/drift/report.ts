@@ -23,7 +23,7 @@ import type {
 
 export interface DriftDeps {
   store: Pick<Store, 'listPools' | 'listRunners' | 'getRunner' | 'listJobs' | 'listRepositories'>;
-  github: Pick<GitHubProvider, 'listRunners' | 'getRunner' | 'listQueuedJobs'>;
+  github: Pick<GitHubProvider, 'listRunners' | 'getRunner' | 'listQueuedJobs' | 'getJob'>;
   ecs: Pick<EcsProvider, 'listTasks' | 'describeTasks'>;
   clock: Clock;
 }
@@ -149,12 +149,14 @@ export async function collectSnapshot(
 
 /**
  * Orphans are reported only when a second look agrees: the record is still not live (a launch
- * may have written it meanwhile) and the runner or task still exists.
+ * may have written it meanwhile) and the runner or task still exists. A stale job record is
+ * reported only when GitHub's job moved on longer than the grace ago.
  */
 async function confirm(
   deps: DriftDeps,
   snapshot: DriftSnapshot,
   findings: DriftFinding[],
+  graceMs: number,
 ): Promise<DriftFinding[]> {
   const out: DriftFinding[] = [];
   const scopeOf = new Map(snapshot.githubRunners.map((g) => [g.runner.name, g.scope]));
@@ -179,6 +181,15 @@ async function confirm(
         if (!fresh || fresh.lastStatus === 'STOPPED' || fresh.desiredStatus === 'STOPPED') continue;
       }
     }
+    if (f.kind === 'job-record-stale' && f.objects.jobId !== undefined && f.objects.repository) {
+      // Stale since GitHub's job moved on, not since the record was written.
+      const fresh = await deps.github.getJob(f.objects.repository, f.objects.jobId);
+      if (fresh?.status === 'queued') continue;
+      const moved = [fresh?.startedAt, fresh?.completedAt]
+        .filter((t): t is string => !!t)
+        .map((t) => Date.parse(t));
+      if (moved.length && snapshot.nowMs - Math.max(...moved) < graceMs) continue;
+    }
     out.push(f);
   }
   return out;
@@ -195,7 +206,7 @@ export async function buildDriftReport(
   if (pool && !snapshot.pools.some((p) => p.name === pool)) throw new UnknownPoolError(pool);
   let findings = classifyDrift(snapshot, settings);
   if (pool) findings = findings.filter((f) => f.pool === pool);
-  findings = await confirm(deps, snapshot, findings);
+  findings = await confirm(deps, snapshot, findings, settings.graceMs);
   const counts: Partial<Record<DriftKind, number>> = {};
   for (const f of findings) counts[f.kind] = (counts[f.kind] ?? 0) + 1;
   const inPool = <T extends { pool?: string }>(xs: T[]) =>

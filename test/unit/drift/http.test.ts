@@ -48,6 +48,7 @@ describe('GET /drift', () => {
       },
       getRunner: async (_s: unknown, id: number) => orphans.find((r) => r.id === id),
       listQueuedJobs: async () => [],
+      getJob: async () => undefined,
     };
     const ecs = { listTasks: async () => [], describeTasks: async () => [] };
     server = new HttpServer();
