@@ -41,6 +41,7 @@ export class ConnectError extends Error {
 
 /** The parts of sandbox.json used here. */
 interface SandboxInfoFile {
+  pid: number;
   github: { url: string; appId: number; privateKeyFile: string };
   ecs: { endpoint: string; region: string };
   dynamodb: { endpoint: string; region: string; table: string };
@@ -71,6 +72,17 @@ export async function readSandboxInfo(dataDir: string): Promise<SandboxInfoFile 
   }
 }
 
+/** Is the process that wrote sandbox.json still alive? (It does not remove the file on exit.) */
+export function sandboxAlive(info: { pid: number }): boolean {
+  if (!Number.isInteger(info.pid) || info.pid <= 0) return false;
+  try {
+    process.kill(info.pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** The store, GitHub and ECS of a running sandbox (its endpoints and App key file). */
 export async function openSandboxWorld(
   dataDir: string,
@@ -78,6 +90,11 @@ export async function openSandboxWorld(
 ): Promise<OpenedWorld | undefined> {
   const info = await readSandboxInfo(dataDir);
   if (!info) return undefined;
+  if (!sandboxAlive(info)) {
+    throw new ConnectError(
+      `the sandbox in ${dataDir} is not running (process ${info.pid} is gone); start it with npm start`,
+    );
+  }
   const credentials = {
     accessKeyId: info.aws.accessKeyId,
     secretAccessKey: info.aws.secretAccessKey,

@@ -4,7 +4,7 @@
 // controller's settings (`--config`), `describe runner` also reads the runner's GitHub
 // registration and its ECS task (state changes).
 
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { githubScope } from '../../reconcile/names.ts';
 import type { JobRecord, RunnerRecord, Store } from '../../store/types.ts';
@@ -34,10 +34,14 @@ async function withViewStore<T>(
   flags: ViewFlags,
   fn: (store: Store, world?: World) => Promise<T>,
 ): Promise<T> {
-  const { existsSync } = await import('node:fs');
   const configured = flags.config ?? ctx.io.env.RUNNERCTL_CONFIG;
-  const sandbox =
-    flags.dataDir && existsSync(join(resolve(ctx.io.cwd, flags.dataDir), 'sandbox.json'));
+  // A data directory of a running sandbox: its engine holds the directory, read through it.
+  let sandbox = false;
+  if (flags.dataDir && !configured) {
+    const { readSandboxInfo, sandboxAlive } = await import('../../drift/connect.ts');
+    const info = await readSandboxInfo(resolve(ctx.io.cwd, flags.dataDir)).catch(() => undefined);
+    sandbox = !!info && sandboxAlive(info);
+  }
   if (configured || sandbox) {
     const world = await openWorld(ctx, flags, 'describe');
     try {

@@ -4,7 +4,8 @@
 // after the controller has run (and the admin cancelled the job no pool can run), drift reports
 // in sync again (exit 0). Secrets (the App key, a JIT config) never reach the CLI output.
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -234,7 +235,8 @@ async function cli(args: string[], env: Record<string, string> = {}) {
   let stderr = '';
   out.on('data', (c) => (stdout += String(c)));
   err.on('data', (c) => (stderr += String(c)));
-  const code = await run([...args, '--data-dir', dir], {
+  const where = args.includes('--data-dir') ? [] : ['--data-dir', dir];
+  const code = await run([...args, ...where], {
     stdout: out,
     stderr: err,
     stdin: new PassThrough(),
@@ -485,6 +487,15 @@ describe('runnerctl drift on the local cloud', () => {
     });
     expect(viaConfig.code, viaConfig.stderr).toBe(3);
     expect(kindsOf(JSON.parse(viaConfig.stdout) as DriftReport)).toEqual(kindsOf(found));
+    // A sandbox that has stopped left its sandbox.json behind: said so, not a connection error.
+    const stoppedDir = join(dir, 'stopped');
+    await mkdir(stoppedDir);
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const stale = JSON.parse(await readFile(join(dir, 'sandbox.json'), 'utf8')) as SandboxInfo;
+    await writeFile(join(stoppedDir, 'sandbox.json'), JSON.stringify({ ...stale, pid: dead }));
+    const stopped = await cli(['drift', '--data-dir', stoppedDir]);
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toContain(`the sandbox in ${stoppedDir} is not running`);
     const unknown = await cli(['drift', '--pool', 'nope']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('runnerpool "nope" not found');
