@@ -220,7 +220,7 @@ export function classifyDrift(snapshot: DriftSnapshot, settings: DriftSettings):
           actor: 'controller',
           action:
             record.state === 'launching'
-              ? `the controller counts a failed launch (attempt ${record.attempts} of ${settings.maxLaunchAttempts}), removes the GitHub runner and relaunches or gives up`
+              ? `the controller finishes it if its runner ran a job, else counts a failed launch (attempt ${record.attempts} of ${settings.maxLaunchAttempts}): removes the GitHub runner and relaunches or gives up`
               : 'the controller removes the GitHub runner (busy ones are kept until GitHub frees them) and finishes the record on its next pass',
         });
       }
