@@ -219,7 +219,6 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
     server.addRoute('GET', '/readyz', (_req, res) =>
       sendJson(res, 200, { status: 'ready', leader: controller.isLeader() }),
     );
-    server.addRoute('GET', '/drift', driftHandler({ store, github, ecs, clock, logger, config }));
     if (webhookSecret) {
       server.addRoute(
         'POST',
@@ -227,6 +226,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
         webhookHandler({ secret: webhookSecret, ingest: ingestEvent, logger }),
       );
     }
+    server.addRoute('GET', '/drift', driftHandler({ store, github, ecs, clock, logger, config }));
     const listening = await server.listen(config.server.port, options.host).catch((err) => {
       throw new StartupError((err as Error).message, 'server', { cause: err });
     });
