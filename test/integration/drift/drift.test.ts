@@ -211,7 +211,14 @@ function startController(): Controller {
     ecs,
     clock,
     log: silentLogger,
-    config: { resyncMs: RESYNC_MS, runnerPollMs: 200, leaseMs: 10_000 },
+    config: {
+      resyncMs: RESYNC_MS,
+      runnerPollMs: 200,
+      leaseMs: 10_000,
+      // Garbage collection may wait before removing an orphan (the controller branch's
+      // orphanGraceMs); keep it short here. Spread: unknown to controllers without it.
+      ...({ orphanGraceMs: 500 } as object),
+    },
     leaseHolderId: `drift-test-${Math.random()}`,
   });
   c.start();
