@@ -16,6 +16,7 @@ import {
   type SecretsManagerReader,
 } from '../config/load.ts';
 import type { ControllerConfig } from '../config/types.ts';
+import { driftHandler } from '../drift/http.ts';
 import { SdkEcsProvider } from '../ecs/sdk-provider.ts';
 import { ingest } from '../events/ingest.ts';
 import type { WorkflowJobEvent } from '../events/normalise.ts';
@@ -268,6 +269,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
         webhookHandler({ secret: webhookSecret, ingest: ingestEvent, logger }),
       );
     }
+    server.addRoute('GET', '/drift', driftHandler({ store, github, ecs, clock, logger, config }));
     const listening = await server.listen(config.server.port, options.host).catch((err) => {
       throw new StartupError((err as Error).message, 'server', { cause: err });
     });
