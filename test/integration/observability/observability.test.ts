@@ -80,6 +80,9 @@ describe('runnerctl sandbox', () => {
           const res = await fetch(metricsUrl!);
           expect(res.status).toBe(200);
           scraped = await res.text();
+          const drift = await fetch(urlOf('drift report')!);
+          expect(drift.status).toBe(200);
+          expect(((await drift.json()) as { findings: unknown[] }).findings).toBeInstanceOf(Array);
         },
       });
       expect(result.problems).toEqual([]);
