@@ -8,7 +8,9 @@
 // - Among matching pools: highest priority, then most specific (fewest pool labels the job did
 //   not ask for), then name (ascending). Pools marked for deletion never match.
 // - A job that matches no pool but would match a pool with sizes except for exactly one extra
-//   label is refused by that pool: "size X not offered by pool P". It is not launched.
+//   label is refused by that pool: "size X not offered by pool P". It is not launched. Only
+//   jobs meant for self-hosted runners (labelled `self-hosted`, or sharing a pool label) are
+//   refused; a lone `ubuntu-latest` is GitHub's, not a size request.
 
 import { SELF_HOSTED_LABEL } from './labels.ts';
 import type { PoolSize, RunnerPoolSpec } from './types.ts';
@@ -71,7 +73,12 @@ export function matchPool(jobLabels: readonly string[], pool: MatchablePool): Po
     ).length;
     return { kind: 'match', pool: pool.name, size, sizeRequested: !!requested, extraLabels };
   }
-  if (unknown.length === 1 && namedSizes.length === 0 && sizes.length > 0) {
+  // Only a job meant for self-hosted runners is refused: it says `self-hosted` or shares a
+  // label with the pool. `runs-on: ubuntu-latest` is GitHub-hosted, not a size request.
+  const meantForUs =
+    jobLabels.some((l) => normaliseLabel(l) === SELF_HOSTED_LABEL) ||
+    [...wanted].some((l) => poolLabels.has(l));
+  if (unknown.length === 1 && namedSizes.length === 0 && sizes.length > 0 && meantForUs) {
     const sizeLabel = unknown[0]!;
     return {
       kind: 'refused',

@@ -16,17 +16,24 @@ import {
   type SecretsManagerReader,
 } from '../config/load.ts';
 import type { ControllerConfig } from '../config/types.ts';
+import { driftHandler } from '../drift/http.ts';
 import { SdkEcsProvider } from '../ecs/sdk-provider.ts';
 import { ingest } from '../events/ingest.ts';
 import type { WorkflowJobEvent } from '../events/normalise.ts';
 import { SqsConsumer } from '../events/sqs-consumer.ts';
 import { OctokitGitHubProvider } from '../github/octokit-provider.ts';
+import { jobTimings } from '../observability/job-timings.ts';
+import { ControllerMetrics } from '../observability/metrics.ts';
+import { controllerReadiness } from '../observability/probes.ts';
+import { InstrumentedEcsProvider, InstrumentedGitHubProvider } from '../observability/providers.ts';
 import {
   createController,
+  LEASE_NAME,
   type Controller,
   type ControllerConfig as ReconcileConfig,
 } from '../reconcile/controller.ts';
-import { HttpServer, sendJson } from '../server/http-server.ts';
+import { metricsHandler, readyzHandler } from '../server/health.ts';
+import { HttpServer } from '../server/http-server.ts';
 import { webhookHandler } from '../server/webhook.ts';
 import { openStore, type StoreOptions } from '../store/factory.ts';
 import type { Store } from '../store/types.ts';
@@ -60,6 +67,10 @@ export interface ControllerAppOptions {
    * the clock, so a sped-up simulation scales it down itself.
    */
   githubRetryBaseMs?: number;
+  /** /readyz probe results are reused this long (default 5 s); a probe times out after 3 s. */
+  readiness?: { cacheMs?: number; timeoutMs?: number };
+  /** Node.js process metrics on /metrics (default true). */
+  processMetrics?: boolean;
 }
 
 export interface ControllerApp {
@@ -67,7 +78,11 @@ export interface ControllerApp {
   url: string;
   /** `<url>/webhook`, when a webhook secret is configured. */
   webhookUrl?: string;
+  /** `<url>/metrics` (Prometheus text). */
+  metricsUrl: string;
   controller: Controller;
+  /** This replica's metrics (its own prom-client Registry). */
+  metrics: ControllerMetrics;
   store: Store;
   logger: Logger;
   /** Webhook ingestion and SQS share this path: de-duplicate, record, wake the pool. */
@@ -165,7 +180,10 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
     }
     cleanups.push(() => store.close());
 
-    const github = new OctokitGitHubProvider({
+    // One Registry per app: two replicas in one process never share series.
+    const metrics = new ControllerMetrics({ processMetrics: options.processMetrics ?? true });
+
+    const octokitProvider = new OctokitGitHubProvider({
       appId: config.github.appId,
       privateKey,
       ...(config.github.installationId !== undefined
@@ -183,6 +201,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
         ? { retryBaseMs: options.githubRetryBaseMs }
         : {}),
     });
+    const github = new InstrumentedGitHubProvider(octokitProvider, metrics);
 
     const ecsClient = new ECSClient({
       ...aws,
@@ -190,7 +209,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
       maxAttempts: 3,
     });
     cleanups.push(() => ecsClient.destroy());
-    const ecs = new SdkEcsProvider({
+    const sdkEcs = new SdkEcsProvider({
       client: ecsClient,
       pacing: {
         runTaskPerSecond: config.pacing.runTaskPerSecond,
@@ -199,6 +218,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
       clock,
       logger,
     });
+    const ecs = new InstrumentedEcsProvider(sdkEcs, metrics);
 
     const leaseHolderId = options.leaseHolderId ?? defaultLeaseHolderId();
     const controller = createController({
@@ -209,23 +229,47 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
       log: logger.child({ component: 'controller' }),
       config: reconcileConfigOf(config, options.reconcile),
       leaseHolderId,
+      metrics,
+    });
+    metrics.setSources({
+      store,
+      leaseName: LEASE_NAME,
+      isLeader: () => controller.isLeader(),
+      rateLimit: () => github.rateLimit(),
     });
     controller.start();
     cleanups.push(() => controller.stop());
 
     const ingestLogger = logger.child({ component: 'ingest' });
+    const observeJob = jobTimings({
+      metrics,
+      store,
+      runnerNamePrefix: config.runnerNamePrefix,
+    });
     const ingestEvent = (event: WorkflowJobEvent) =>
       ingest(event, {
         store,
-        onJobChanged: (job) => controller.onJobChanged(job),
+        onJobChanged: async (job) => {
+          await observeJob(job);
+          await controller.onJobChanged(job);
+        },
         clock,
         logger: ingestLogger,
       });
 
     const server = new HttpServer({ logger: logger.child({ component: 'http' }) });
-    server.addRoute('GET', '/readyz', (_req, res) =>
-      sendJson(res, 200, { status: 'ready', leader: controller.isLeader() }),
-    );
+    const readiness = controllerReadiness({
+      store,
+      ecs,
+      githubApiUrl: config.github.apiUrl ?? 'https://api.github.com',
+      leaseName: LEASE_NAME,
+      isLeader: () => controller.isLeader(),
+      now: () => clock.now(),
+      scrub: (text) => redactor.string(text),
+      ...options.readiness,
+    });
+    server.addRoute('GET', '/readyz', readyzHandler(readiness));
+    server.addRoute('GET', '/metrics', metricsHandler(metrics));
     if (webhookSecret) {
       server.addRoute(
         'POST',
@@ -233,6 +277,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
         webhookHandler({ secret: webhookSecret, ingest: ingestEvent, logger }),
       );
     }
+    server.addRoute('GET', '/drift', driftHandler({ store, github, ecs, clock, logger, config }));
     const listening = await server.listen(config.server.port, options.host).catch((err) => {
       throw new StartupError((err as Error).message, 'server', { cause: err });
     });
@@ -263,6 +308,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
     logger.info(
       {
         url: listening.url,
+        metrics: `${listening.url}/metrics`,
         leaseHolderId,
         table: options.store ? options.store.kind : config.table,
         queue: config.queueUrl ?? null,
@@ -275,7 +321,9 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
     return {
       url: listening.url,
       ...(webhookSecret ? { webhookUrl: `${listening.url}/webhook` } : {}),
+      metricsUrl: `${listening.url}/metrics`,
       controller,
+      metrics,
       store,
       logger,
       ingest: ingestEvent,

@@ -23,3 +23,14 @@ export class UsageError extends CliError {
     this.name = 'UsageError';
   }
 }
+
+/**
+ * A command's own non-zero result, already reported on its output (e.g. `drift` found drift:
+ * exit 3). Nothing more is printed.
+ */
+export class ExitStatus extends CliError {
+  constructor(override readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+    this.name = 'ExitStatus';
+  }
+}

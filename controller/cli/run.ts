@@ -5,12 +5,14 @@ import { CommanderError } from 'commander';
 import { ApiError, ValidationError, formatIssue } from '../api/errors.ts';
 import { ConflictError, FencingError, StoreError } from '../store/errors.ts';
 import { createContext, type CliDeps, type CliIo } from './context.ts';
-import { CliError, UsageError } from './errors.ts';
+import { CliError, ExitStatus, UsageError } from './errors.ts';
 import { buildProgram } from './program.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+/** `runnerctl drift`: drift was found. */
+export const EXIT_DRIFT = 3;
 
 export async function run(
   argv: readonly string[],
@@ -33,6 +35,7 @@ function report(err: unknown, print: (line: string) => void): number {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK;
     return EXIT_USAGE;
   }
+  if (err instanceof ExitStatus) return err.exitCode;
   if (err instanceof ValidationError) {
     for (const issue of err.issues) print(formatIssue(issue));
     const n = err.issues.length;

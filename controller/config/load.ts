@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseDocument } from 'yaml';
-import { DEFAULT_RUNNER_NAME_PREFIX } from '../api/constants.ts';
+import { DEFAULT_RUNNER_NAME_PREFIX, MAX_RUNNER_NAME_LENGTH } from '../api/constants.ts';
+import { MAX_RUNNER_NAME_PREFIX_LENGTH } from '../reconcile/names.ts';
 import { DEFAULT_TABLE_NAME } from '../store/layout.ts';
 import type { ControllerConfig, SecretSource } from './types.ts';
 
@@ -73,7 +74,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   github: ['appId', 'installationId', 'privateKey', 'webhookSecret', 'apiUrl', 'enterpriseToken'],
   aws: ['region', 'dynamodbEndpoint', 'ecsEndpoint', 'sqsEndpoint'],
   server: ['port'],
-  pacing: ['jitPerMinute', 'runTaskPerSecond', 'runTaskBurst'],
+  pacing: ['jitPerMinute', 'runTaskPerSecond', 'runTaskBurst', 'restPerHour'],
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -96,6 +97,7 @@ const ENV_VARS: [string, string][] = [
   ['pacing.jitPerMinute', 'RUNNERCTL_JIT_PER_MINUTE'],
   ['pacing.runTaskPerSecond', 'RUNNERCTL_RUNTASK_PER_SECOND'],
   ['pacing.runTaskBurst', 'RUNNERCTL_RUNTASK_BURST'],
+  ['pacing.restPerHour', 'RUNNERCTL_REST_PER_HOUR'],
   ['leaseSeconds', 'RUNNERCTL_LEASE_SECONDS'],
   ['logLevel', 'RUNNERCTL_LOG_LEVEL'],
 ];
@@ -376,6 +378,35 @@ function secret(fields: Map<string, Sourced>, field: string): SecretSource | und
   return key === 'file' ? { file: value } : key === 'env' ? { env: value } : { secretArn: value };
 }
 
+/**
+ * The runner name prefix. Runner names are `<prefix>-<pool>-<8-character suffix>` and GitHub
+ * refuses names over 64 characters; the pool part is shortened to fit, so the prefix is capped
+ * at 20 characters to leave the pool name at least 34 of them.
+ */
+function runnerNamePrefix(fields: Map<string, Sourced>): string | undefined {
+  const value = string(fields, 'runnerNamePrefix');
+  if (value === undefined) return undefined;
+  const s = fields.get('runnerNamePrefix')!;
+  if (value.length > MAX_RUNNER_NAME_PREFIX_LENGTH) {
+    throw new ConfigError(
+      `${where('runnerNamePrefix', s)}: ${shown(value)} is ${value.length} characters, at most ` +
+        `${MAX_RUNNER_NAME_PREFIX_LENGTH} are allowed (runner names are <prefix>-<pool>-<suffix> ` +
+        `and GitHub refuses names over ${MAX_RUNNER_NAME_LENGTH} characters)`,
+      s.source,
+      'runnerNamePrefix',
+    );
+  }
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(value)) {
+    throw new ConfigError(
+      `${where('runnerNamePrefix', s)}: expected lower-case letters, digits and dashes ` +
+        `(starting and ending with a letter or digit), got ${shown(value)}`,
+      s.source,
+      'runnerNamePrefix',
+    );
+  }
+  return value;
+}
+
 function build(fields: Map<string, Sourced>): ControllerConfig {
   const appId = integer(fields, 'github.appId', 1);
   if (appId === undefined) {
@@ -393,12 +424,7 @@ function build(fields: Map<string, Sourced>): ControllerConfig {
       'github.privateKey',
     );
   }
-  const prefix =
-    string(fields, 'runnerNamePrefix', {
-      re: /^[a-z0-9][a-z0-9-]{0,19}$/,
-      // Short, so that <prefix>-<pool>-<suffix> fits GitHub's 64 characters.
-      says: 'lower-case letters, digits and dashes, at most 20 characters',
-    }) ?? CONFIG_DEFAULTS.runnerNamePrefix;
+  const prefix = runnerNamePrefix(fields) ?? CONFIG_DEFAULTS.runnerNamePrefix;
 
   const config: ControllerConfig = {
     github: {
@@ -423,6 +449,8 @@ function build(fields: Map<string, Sourced>): ControllerConfig {
     },
     leaseSeconds: integer(fields, 'leaseSeconds', 5) ?? CONFIG_DEFAULTS.leaseSeconds,
   };
+  const restPerHour = integer(fields, 'pacing.restPerHour', 1);
+  if (restPerHour !== undefined) config.pacing.restPerHour = restPerHour;
   const installationId = integer(fields, 'github.installationId', 1);
   if (installationId !== undefined) config.github.installationId = installationId;
   const webhookSecret = secret(fields, 'github.webhookSecret');

@@ -12,6 +12,7 @@ import {
   type RunTaskCommandInput,
   type Task,
 } from '@aws-sdk/client-ecs';
+import { TASK_TAG_RUNNER } from '../api/constants.ts';
 import type { Clock } from '../util/clock.ts';
 import { systemClock } from '../util/clock.ts';
 import type { Logger } from '../util/logger.ts';
@@ -232,7 +233,14 @@ export class SdkEcsProvider implements EcsProvider {
     const task = response.tasks?.[0];
     if (!task?.taskArn)
       throw new LaunchFailedError(`${where}: ECS answered without a task`, 'NoTask');
-    this.logger.debug({ taskArn: task.taskArn, clientToken: launch.clientToken }, 'task started');
+    this.logger.debug(
+      {
+        taskArn: task.taskArn,
+        runner: launch.tags[TASK_TAG_RUNNER],
+        clientToken: launch.clientToken,
+      },
+      'task started',
+    );
     return toRunnerTask(task, launch.cluster);
   }
 

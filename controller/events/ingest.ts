@@ -62,7 +62,15 @@ export async function ingest(event: WorkflowJobEvent, deps: IngestDeps): Promise
     );
     return { outcome: 'unchanged', job: record };
   }
-  log.info({ action: event.action, status: record.status, labels: record.labels }, 'job recorded');
+  log.info(
+    {
+      action: event.action,
+      status: record.status,
+      labels: record.labels,
+      ...(record.runnerName ? { runner: record.runnerName } : {}),
+    },
+    'job recorded',
+  );
   if (deps.onJobChanged) {
     try {
       await deps.onJobChanged(record);

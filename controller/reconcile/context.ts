@@ -2,9 +2,12 @@
 // the settings, and the lease version to fence writes with.
 
 import type { EcsProvider } from '../ecs/types.ts';
-import type { GitHubProvider } from '../github/types.ts';
+import type { GitHubProvider, GitHubRunner, GitHubScope } from '../github/types.ts';
 import type { FencedWrite, Store } from '../store/types.ts';
+import type { ReconcileMetrics } from '../observability/sink.ts';
 import type { Clock } from '../util/clock.ts';
+import { ownedPrefix } from './names.ts';
+import type { RunnerListing } from './runner-listing.ts';
 import type { Logger } from './types.ts';
 
 export interface ReconcileSettings {
@@ -26,6 +29,17 @@ export interface ReconcileSettings {
   launchConcurrency: number;
   /** The runner's work folder. */
   workFolder: string;
+  /**
+   * How long a GitHub runner or task with our prefix and no runner record is left alone before
+   * garbage collection removes it (from its creation, or from when this process first saw it).
+   */
+  orphanGraceMs: number;
+  /**
+   * How long a runner that finished after running a job still counts as serving one queued job
+   * while that job's in_progress/completed events have not arrived. Events are normally seconds
+   * late; a lost one costs at most one extra runner after this window (the resync recovers it).
+   */
+  unboundJobWindowMs: number;
 }
 
 export const DEFAULT_SETTINGS: ReconcileSettings = {
@@ -39,6 +53,8 @@ export const DEFAULT_SETTINGS: ReconcileSettings = {
   maxJobDurationMs: 6 * 3600_000,
   launchConcurrency: 10,
   workFolder: '_work',
+  orphanGraceMs: 60_000,
+  unboundJobWindowMs: 30_000,
 };
 
 export interface ReconcileContext {
@@ -47,6 +63,8 @@ export interface ReconcileContext {
   ecs: EcsProvider;
   clock: Clock;
   log: Logger;
+  /** Metrics sink (launches, launch failures); absent in most tests. */
+  metrics?: ReconcileMetrics;
   settings: ReconcileSettings;
   /** Options for writes that only the lease holder may make. */
   fenced(): FencedWrite;
@@ -58,6 +76,23 @@ export interface ReconcileContext {
    * after a restart the map is empty and the registration is replaced instead.
    */
   jitConfigs?: Map<string, { githubRunnerId: number; encodedJitConfig: string }>;
+  /**
+   * Runner name -> id of the job GitHub said it runs or ran (from in_progress and completed
+   * events), so a job that went from queued to completed without an in_progress event still
+   * binds to its runner. Memory only and bounded; after a restart a JIT runner that ran its job
+   * is found finished by its deregistration or its task's exit instead.
+   */
+  jobHints?: Map<string, number>;
+  /** Our GitHub runners per scope, shared by the pools of a pass (absent: list every time). */
+  runnerListing?: RunnerListing;
+}
+
+/** GitHub runners with our name prefix in `scope`, from the pass's shared listing when there is one. */
+export function listOurRunners(ctx: ReconcileContext, scope: GitHubScope): Promise<GitHubRunner[]> {
+  return (
+    ctx.runnerListing?.list(scope) ??
+    ctx.github.listRunners(scope, ownedPrefix(ctx.settings.runnerNamePrefix))
+  );
 }
 
 export function isoNow(ctx: Pick<ReconcileContext, 'clock'>): string {

@@ -5,14 +5,17 @@
 import { choosePool } from '../api/matching.ts';
 import type { EcsProvider } from '../ecs/types.ts';
 import type { GitHubProvider } from '../github/types.ts';
+import type { ReconcileMetrics } from '../observability/sink.ts';
 import { FencingError } from '../store/errors.ts';
 import type { JobRecord, Store } from '../store/types.ts';
 import { LeaseLostError } from './errors.ts';
 import type { Clock } from '../util/clock.ts';
 import { DEFAULT_SETTINGS, type ReconcileContext, type ReconcileSettings } from './context.ts';
 import { createGarbageCollector } from './gc.ts';
+import { runnerLedger } from './ledger.ts';
 import { jobInScope } from './jobs.ts';
-import { randomSuffix } from './names.ts';
+import { ownedPrefix, randomSuffix, runnerNamePrefixProblem } from './names.ts';
+import { createRunnerListing } from './runner-listing.ts';
 import { createPoolReconciler } from './pool/reconcile.ts';
 import { createJobResync } from './resync.ts';
 import type { Logger, ReconcileResult } from './types.ts';
@@ -23,6 +26,9 @@ export const GC_KEY = 'gc';
 export const RESYNC_KEY = 'resync';
 const POOL_KEY_PREFIX = 'pool/';
 
+/** Runner-to-job hints kept (far more than runners live at once). */
+const MAX_JOB_HINTS = 10_000;
+
 export const poolKey = (name: string) => `${POOL_KEY_PREFIX}${name}`;
 
 export interface ControllerConfig extends Partial<ReconcileSettings> {
@@ -30,6 +36,17 @@ export interface ControllerConfig extends Partial<ReconcileSettings> {
   resyncMs?: number;
   /** Lease time to live; renewed every third of it. Default 15 s. */
   leaseMs?: number;
+  /**
+   * This replica stops acting this long before its lease runs out by its own clock, so that
+   * clock skew and requests still in flight cannot overlap with a successor. Default a fifth of
+   * the lease (3 s), at least 1 s.
+   */
+  leaseSafetyMarginMs?: number;
+  /**
+   * How long one listing of a scope's GitHub runners is shared within a pass. Default half the
+   * runner poll period, at most 5 s.
+   */
+  listingTtlMs?: number;
   /** Keys reconciled at once. Default 4. */
   concurrency?: number;
   /** Backoff of failing keys. */
@@ -49,6 +66,8 @@ export interface ControllerOptions {
   suffix?: () => string;
   /** Jitter source of the backoff. */
   random?: () => number;
+  /** Metrics sink: launches, launch failures, reconcile durations, queue depth. */
+  metrics?: ReconcileMetrics;
 }
 
 export interface Controller {
@@ -69,17 +88,32 @@ export interface Controller {
 }
 
 export function createController(options: ControllerOptions): Controller {
-  const { store, github, ecs, clock, log, leaseHolderId } = options;
+  const { github, ecs, clock, log, leaseHolderId } = options;
+  // Runner listings merged with this replica's own recent writes (the index lags; ledger.ts).
+  const ledger = runnerLedger(options.store, clock);
+  const store = ledger.store;
   const config = options.config ?? {};
   const settings: ReconcileSettings = { ...DEFAULT_SETTINGS };
   for (const [k, v] of Object.entries(config)) {
     if (k in settings && v !== undefined) (settings as unknown as Record<string, unknown>)[k] = v;
   }
+  // Fail at start, not at the first launch: a prefix too long makes every runner name invalid.
+  const prefixProblem = runnerNamePrefixProblem(settings.runnerNamePrefix);
+  if (prefixProblem) throw new RangeError(`runnerNamePrefix: ${prefixProblem}`);
   const leaseMs = config.leaseMs ?? 15_000;
+  const leaseMarginMs = Math.min(
+    config.leaseSafetyMarginMs ?? Math.max(1_000, Math.floor(leaseMs / 5)),
+    Math.floor(leaseMs / 2),
+  );
   let fence: number | undefined;
+  /** Until when this replica may act: its lease's expiry minus the safety margin. */
   let leaseExpiresAtMs = 0;
+  /** The acquire-or-renew in flight: one at a time, so a replica never races itself. */
+  let leaseAttempt: Promise<void> | undefined;
   let leader = false;
   let running = false;
+  /** stop() was called: a lease answer arriving now must not start acting again. */
+  let stopping = false;
   let leaseAbort: AbortController | undefined;
   let leaseLoop: Promise<void> | undefined;
 
@@ -89,6 +123,7 @@ export function createController(options: ControllerOptions): Controller {
     ecs,
     clock,
     log,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
     settings,
     // Every fenced write first checks that the lease has not run out on this replica's clock
     // (a replica paused past its lease must not act on its way out); the store then checks the
@@ -101,6 +136,13 @@ export function createController(options: ControllerOptions): Controller {
     },
     suffix: options.suffix ?? randomSuffix,
     jitConfigs: new Map(),
+    jobHints: new Map(),
+    runnerListing: createRunnerListing(
+      github,
+      clock,
+      ownedPrefix(settings.runnerNamePrefix),
+      config.listingTtlMs ?? Math.min(5_000, settings.runnerPollMs / 2),
+    ),
   };
 
   const reconcilePool = createPoolReconciler(ctx);
@@ -110,7 +152,7 @@ export function createController(options: ControllerOptions): Controller {
   async function dispatch(key: string): Promise<ReconcileResult | void> {
     // Woken after a pause longer than the lease: renew (or learn it is lost) before acting.
     if (clock.now() >= leaseExpiresAtMs) await tryLease();
-    if (!leader) return;
+    if (!leader || clock.now() >= leaseExpiresAtMs) return;
     try {
       if (key.startsWith(POOL_KEY_PREFIX))
         return await reconcilePool(key.slice(POOL_KEY_PREFIX.length));
@@ -142,32 +184,54 @@ export function createController(options: ControllerOptions): Controller {
     concurrency: config.concurrency ?? 4,
     resyncMs: config.resyncMs ?? 60_000,
     backoff: config.backoff ?? {},
+    ...(options.metrics ? metricsHooks(options.metrics) : {}),
     ...(options.random ? { random: options.random } : {}),
-    listKeys: async () => [
-      RESYNC_KEY,
-      ...(await store.listPools()).map((p) => poolKey(p.name)),
-      GC_KEY,
-    ],
+    listKeys: async () => {
+      // A new pass: pools of one GitHub scope share one fresh runner listing.
+      ctx.runnerListing?.nextPass();
+      return [RESYNC_KEY, ...(await store.listPools()).map((p) => poolKey(p.name)), GC_KEY];
+    },
   });
 
   async function loseLease(): Promise<void> {
     if (!leader) return;
     leader = false;
     fence = undefined;
+    ledger.clear();
     await queue.stop();
   }
 
-  /** One acquire-or-renew; starts or stops acting accordingly. */
-  async function tryLease(): Promise<void> {
+  /** One acquire-or-renew at a time (callers arriving meanwhile share the one in flight). */
+  function tryLease(): Promise<void> {
+    leaseAttempt ??= acquireOrRenew().finally(() => {
+      leaseAttempt = undefined;
+    });
+    return leaseAttempt;
+  }
+
+  /** Starts or stops acting by the answer; a failed renewal stops acting at once. */
+  async function acquireOrRenew(): Promise<void> {
     let lease;
     try {
       lease = await store.tryAcquire(LEASE_NAME, leaseHolderId, leaseMs, clock.now());
     } catch (err) {
-      log.warn({ err }, 'lease renewal failed');
+      if (leader) {
+        log.warn({ err, holder: leaseHolderId }, 'lease renewal failed: stopping until renewed');
+        void loseLease();
+      } else {
+        log.warn({ err }, 'lease acquisition failed');
+      }
       return;
     }
     if (lease && lease.holder === leaseHolderId) {
-      leaseExpiresAtMs = lease.expiresAtMs;
+      // The others may take the lease at expiresAtMs by their clocks: stop a margin earlier.
+      leaseExpiresAtMs = lease.expiresAtMs - leaseMarginMs;
+      if (stopping) return;
+      if (clock.now() >= leaseExpiresAtMs) {
+        // The answer took too long to be worth acting on.
+        if (leader) void loseLease();
+        return;
+      }
       if (!leader || fence !== lease.leaseVersion) {
         fence = lease.leaseVersion;
         leader = true;
@@ -181,7 +245,19 @@ export function createController(options: ControllerOptions): Controller {
     }
   }
 
+  function rememberJobHint(runnerName: string, jobId: number): void {
+    const hints = ctx.jobHints!;
+    hints.delete(runnerName);
+    hints.set(runnerName, jobId);
+    // The oldest go first (a Map iterates in insertion order).
+    while (hints.size > MAX_JOB_HINTS) hints.delete(hints.keys().next().value!);
+  }
+
   async function onJobChanged(job: JobRecord): Promise<void> {
+    // Remembered by every replica, so that a successor knows too.
+    if (job.runnerName && (job.status === 'in_progress' || job.status === 'completed')) {
+      rememberJobHint(job.runnerName, job.id);
+    }
     if (!leader) return;
     const pools = await store.listPools();
     const candidates = pools.filter(
@@ -200,6 +276,7 @@ export function createController(options: ControllerOptions): Controller {
     start() {
       if (running) return;
       running = true;
+      stopping = false;
       const abort = new AbortController();
       leaseAbort = abort;
       leaseLoop = (async () => {
@@ -215,23 +292,32 @@ export function createController(options: ControllerOptions): Controller {
     },
     async stop() {
       running = false;
+      stopping = true;
       leaseAbort?.abort(new Error('controller stopped'));
       await leaseLoop;
+      await leaseAttempt;
       const wasLeader = leader;
       await loseLease();
       if (wasLeader) await store.release(LEASE_NAME, leaseHolderId).catch(() => {});
     },
     onJobChanged,
     async reconcileOnce() {
-      if (!leader) await tryLease();
-      if (!leader) return false;
+      if (!leader || clock.now() >= leaseExpiresAtMs) await tryLease();
+      if (!leader || clock.now() >= leaseExpiresAtMs) return false;
       await queue.resyncNow();
       await queue.idle();
       return true;
     },
     idle: () => queue.idle(),
     enqueuePool: (name) => queue.enqueue(poolKey(name)),
-    isLeader: () => leader,
+    isLeader: () => leader && clock.now() < leaseExpiresAtMs,
     leaseVersion: () => fence,
+  };
+}
+
+function metricsHooks(metrics: ReconcileMetrics) {
+  return {
+    onReconcile: metrics.reconciled.bind(metrics),
+    onDepth: metrics.queueDepth.bind(metrics),
   };
 }

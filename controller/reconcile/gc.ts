@@ -1,26 +1,43 @@
 // Garbage collection of what has no record: GitHub runners with our name prefix and tasks we
 // started. It lists the outside world FIRST and the records after: every launch writes its
 // record before it creates anything outside, so whatever the listing shows was created after
-// its record, and the record listing that follows sees it. An in-flight launch is never
-// mistaken for an orphan.
+// its record. The record listing reads an eventually consistent index, though, so it may not
+// show a record written a moment ago: before anything is removed its record is looked up by name
+// with a consistent read, and something with no record at all is only removed once it is older
+// than `orphanGraceMs` (from its creation, or from when this process first saw it).
 
 import { TASK_STARTED_BY, TASK_TAG_RUNNER } from '../api/constants.ts';
 import { RunnerBusyError } from '../github/errors.ts';
 import type { GitHubRunner, GitHubScope } from '../github/types.ts';
 import type { RunnerRecord } from '../store/types.ts';
-import type { ReconcileContext } from './context.ts';
-import { githubScope, ownedPrefix, scopeKey } from './names.ts';
+import { listOurRunners, type ReconcileContext } from './context.ts';
+import { githubScope, scopeKey } from './names.ts';
 import { describeAll } from './pool/observe.ts';
 
 export interface GcReport {
   runnersDeleted: string[];
   tasksStopped: string[];
   kept: string[];
+  /** Things with no record, left alone until their grace period ends. */
+  waiting: string[];
 }
 
 export function createGarbageCollector(ctx: ReconcileContext) {
+  /** When this process first saw a runner name or task ARN without a record. */
+  const firstSeen = new Map<string, number>();
+
+  /** True once `key` (created at `createdAtMs` when known) is past its grace period. */
+  const graceOver = (key: string, seen: Set<string>, createdAtMs?: number): boolean => {
+    const now = ctx.clock.now();
+    seen.add(key);
+    if (!firstSeen.has(key)) firstSeen.set(key, now);
+    const since = Math.min(firstSeen.get(key)!, createdAtMs ?? Number.POSITIVE_INFINITY);
+    return now - since >= ctx.settings.orphanGraceMs;
+  };
+
   return async function collectGarbage(): Promise<GcReport> {
-    const report: GcReport = { runnersDeleted: [], tasksStopped: [], kept: [] };
+    const report: GcReport = { runnersDeleted: [], tasksStopped: [], kept: [], waiting: [] };
+    const seen = new Set<string>();
     const pools = await ctx.store.listPools();
     const scopes = new Map<string, GitHubScope>();
     const clusters = new Set<string>();
@@ -33,10 +50,7 @@ export function createGarbageCollector(ctx: ReconcileContext) {
     // 1. The outside world.
     const ghRunners: { scope: GitHubScope; runner: GitHubRunner }[] = [];
     for (const scope of scopes.values()) {
-      for (const runner of await ctx.github.listRunners(
-        scope,
-        ownedPrefix(ctx.settings.runnerNamePrefix),
-      )) {
+      for (const runner of await listOurRunners(ctx, scope)) {
         ghRunners.push({ scope, runner });
       }
     }
@@ -45,21 +59,34 @@ export function createGarbageCollector(ctx: ReconcileContext) {
       taskArns.set(cluster, await ctx.ecs.listTasks(cluster, { startedBy: TASK_STARTED_BY }));
     }
 
-    // 2. Then the records.
+    // 2. Then the records (an index: it may lag; confirmed by name below before acting).
     const records = await ctx.store.listRunners();
     const byName = new Map<string, RunnerRecord>(records.map((r) => [r.name, r]));
     const knownTasks = new Set(records.flatMap((r) => (r.taskArn ? [r.taskArn] : [])));
+    /** The record by a consistent read of its key (the key is the runner name). */
+    const confirmed = new Map<string, RunnerRecord | undefined>();
+    const recordOf = async (name: string): Promise<RunnerRecord | undefined> => {
+      if (!confirmed.has(name)) confirmed.set(name, await ctx.store.getRunner(name));
+      return confirmed.get(name);
+    };
 
     // GitHub runners with no live record. Re-read before deleting; busy means keep.
     for (const { scope, runner } of ghRunners) {
-      const record = byName.get(runner.name);
+      const listed = byName.get(runner.name);
+      if (listed && listed.state !== 'finished') continue;
+      const record = await recordOf(runner.name);
       if (record && record.state !== 'finished') continue;
+      if (!record && !graceOver(`runner/${runner.name}`, seen)) {
+        report.waiting.push(runner.name);
+        continue;
+      }
       const fresh = await ctx.github.getRunner(scope, runner.id);
       if (!fresh) continue;
       if (fresh.busy) {
         report.kept.push(runner.name);
         continue;
       }
+      ctx.fenced(); // only the lease holder removes anything
       try {
         await ctx.github.deleteRunner(scope, runner.id);
         report.runnersDeleted.push(runner.name);
@@ -81,24 +108,33 @@ export function createGarbageCollector(ctx: ReconcileContext) {
       for (const task of await describeAll(ctx, cluster, unknown)) {
         if (task.lastStatus === 'STOPPED') continue;
         const name = task.tags[TASK_TAG_RUNNER];
-        const record = name ? byName.get(name) : undefined;
-        // Started, not yet recorded: the launch in flight records it (or adopts it after a crash).
-        if (
-          record &&
-          !record.taskArn &&
-          (record.state === 'pending' || record.state === 'configured')
-        ) {
+        const record = name ? await recordOf(name) : undefined;
+        if (record && record.state !== 'finished') {
+          // Tracked after all (the listing lagged).
+          if (record.taskArn === task.arn) continue;
+          // Started, not yet recorded: the launch in flight records it (or adopts it after a
+          // crash).
+          if (!record.taskArn && (record.state === 'pending' || record.state === 'configured')) {
+            continue;
+          }
+        }
+        if (!record && !graceOver(`task/${task.arn}`, seen, task.createdAt)) {
+          report.waiting.push(name ?? task.arn);
           continue;
         }
         if (name && busyNames.has(name)) {
           report.kept.push(name);
           continue;
         }
+        ctx.fenced();
         await ctx.ecs.stopTask(cluster, task.arn, 'runnerctl: orphan task (no runner record)');
         report.tasksStopped.push(task.arn);
         ctx.log.info({ taskArn: task.arn, runner: name }, 'stopped orphan task');
       }
     }
+
+    // Forget what is gone, so the map does not grow.
+    for (const key of firstSeen.keys()) if (!seen.has(key)) firstSeen.delete(key);
     return report;
   };
 }

@@ -7,6 +7,27 @@ import type { GitHubScope } from '../github/types.ts';
 
 const SUFFIX_LENGTH = 8;
 
+/**
+ * Longest runner name prefix: `<prefix>-<pool>-<suffix>` must fit GitHub's 64 characters, and
+ * the pool part (shortened to fit) keeps at least 34 of them so pools stay recognisable.
+ */
+export const MAX_RUNNER_NAME_PREFIX_LENGTH = 20;
+
+/** Why a runner name prefix is unusable, or undefined when it is fine. */
+export function runnerNamePrefixProblem(prefix: string): string | undefined {
+  if (prefix.length > MAX_RUNNER_NAME_PREFIX_LENGTH) {
+    return (
+      `runner name prefix "${prefix}" is ${prefix.length} characters; at most ` +
+      `${MAX_RUNNER_NAME_PREFIX_LENGTH} are allowed (names are <prefix>-<pool>-<suffix> and ` +
+      `GitHub refuses names over ${MAX_RUNNER_NAME_LENGTH} characters)`
+    );
+  }
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(prefix)) {
+    return `runner name prefix "${prefix}" must be lower-case letters, digits and dashes, starting and ending with a letter or digit`;
+  }
+  return undefined;
+}
+
 /** A fresh random suffix, chosen once per runner record. */
 export function randomSuffix(): string {
   return randomBytes(SUFFIX_LENGTH / 2).toString('hex');

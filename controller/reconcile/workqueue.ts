@@ -32,6 +32,9 @@ export interface WorkQueueOptions {
   listKeys?: () => Promise<string[]> | string[];
   /** Random source for the jitter (tests make it deterministic). */
   random?: () => number;
+  /** Observability hooks (metrics): one reconcile done; keys waiting for a worker changed. */
+  onReconcile?: (key: string, durationMs: number, outcome: 'ok' | 'error' | 'terminal') => void;
+  onDepth?: (waiting: number) => void;
 }
 
 interface Delayed {
@@ -48,6 +51,7 @@ export class WorkQueue {
   readonly #random: () => number;
   readonly #resyncMs: number;
   readonly #listKeys: () => Promise<string[]> | string[];
+  readonly #hooks: Pick<WorkQueueOptions, 'onReconcile' | 'onDepth'>;
 
   readonly #waiting = new Set<string>();
   readonly #running = new Set<string>();
@@ -67,6 +71,7 @@ export class WorkQueue {
     this.#random = options.random ?? Math.random;
     this.#resyncMs = options.resyncMs ?? 0;
     this.#listKeys = options.listKeys ?? (() => []);
+    this.#hooks = { onReconcile: options.onReconcile, onDepth: options.onDepth };
   }
 
   /** Accepts keys from now on and starts the periodic resync (which runs once right away). */
@@ -88,6 +93,7 @@ export class WorkQueue {
     this.#delayed.clear();
     this.#queue.clear();
     this.#waiting.clear();
+    this.#hooks.onDepth?.(0);
     this.#dirty.clear();
     await this.#resyncLoop;
     await this.#queue.onIdle();
@@ -102,6 +108,7 @@ export class WorkQueue {
       return;
     }
     this.#waiting.add(key);
+    this.#hooks.onDepth?.(this.#waiting.size);
     void this.#queue.add(() => this.#run(key));
   }
 
@@ -160,6 +167,7 @@ export class WorkQueue {
 
   async #run(key: string): Promise<void> {
     this.#waiting.delete(key);
+    this.#hooks.onDepth?.(this.#waiting.size);
     if (this.#stopped) return;
     // This run observes the current state: an earlier "look again later" is covered by it.
     const delayed = this.#delayed.get(key);
@@ -168,11 +176,16 @@ export class WorkQueue {
       this.#delayed.delete(key);
     }
     this.#running.add(key);
+    const startedAt = performance.now();
+    const done = (outcome: 'ok' | 'error' | 'terminal') =>
+      this.#hooks.onReconcile?.(key, performance.now() - startedAt, outcome);
     try {
       const result = await this.#reconcile(key);
+      done('ok');
       this.#failures.delete(key);
       if (result?.requeueAfterMs !== undefined) this.enqueueAfter(key, result.requeueAfterMs);
     } catch (err) {
+      done(err instanceof TerminalReconcileError ? 'terminal' : 'error');
       if (err instanceof TerminalReconcileError) {
         this.#failures.delete(key);
         this.#log.error({ key, err }, 'reconcile failed for good; not retried');

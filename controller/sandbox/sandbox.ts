@@ -64,7 +64,17 @@ export interface SandboxInfo {
   startedAt: string;
   dataDir: string;
   webhook: { url: string; secret: string; secretFile: string };
-  controller: { url: string; logFile: string };
+  /** The URLs are always written; optional for readers of files older sandboxes wrote. */
+  controller: {
+    url: string;
+    logFile: string;
+    /** Prometheus text (GET). */
+    metricsUrl?: string;
+    /** Readiness with the lease state (GET). */
+    readyUrl?: string;
+    /** The drift report (GET). */
+    driftUrl?: string;
+  };
   github: {
     url: string;
     controlUrl: string;
@@ -265,7 +275,13 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       startedAt: new Date(clock.now()).toISOString(),
       dataDir,
       webhook: { url: app.webhookUrl!, secret: cloud.github.webhookSecret, secretFile },
-      controller: { url: app.url, logFile },
+      controller: {
+        url: app.url,
+        logFile,
+        metricsUrl: app.metricsUrl,
+        readyUrl: `${app.url}/readyz`,
+        driftUrl: `${app.url}/drift`,
+      },
       github: {
         url: cloud.github.url,
         controlUrl: `${cloud.github.url}/_sim/`,
@@ -400,6 +416,10 @@ export async function runSandbox(options: SandboxRunOptions): Promise<SandboxRes
     );
     print(`  controller        ${info.controller.url}  webhook ${info.webhook.url}`);
     print(
+      `  metrics           ${info.controller.metricsUrl}  (readiness ${info.controller.readyUrl})`,
+    );
+    print(`  drift report      ${info.controller.driftUrl}`);
+    print(
       `  logs              ${at(info.controller.logFile)}, ${at(join(info.dataDir, 'runners.log'))}`,
     );
     print(`  endpoints         ${at(join(info.dataDir, SANDBOX_FILE))}`);
@@ -480,6 +500,8 @@ export async function runSandbox(options: SandboxRunOptions): Promise<SandboxRes
     print(
       `                (or POST ${info.github.controlUrl}createWorkflowRun, see docs/sandbox.md)`,
     );
+    print(`  metrics       ${info.controller.metricsUrl}`);
+    print(`  drift report  ${info.controller.driftUrl}`);
     print(`  endpoints     ${at(join(info.dataDir, SANDBOX_FILE))}`);
     for (const pool of await app.store.listPools()) {
       const s = pool.status;

@@ -31,6 +31,9 @@ const SECRET_PATTERNS: RegExp[] = [
   /\b(?:[Bb]earer|token)\s+[A-Za-z0-9._~+/=-]{16,}/g,
   // JWTs (App authentication).
   /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g,
+  // Long base64 blobs: encoded JIT configs (base64 JSON, several KB) and other credentials an
+  // error might echo. Nothing a log line needs is 200 base64 characters without a break.
+  /[A-Za-z0-9+/]{200,}={0,2}/g,
 ];
 
 export function isSecretKey(key: string): boolean {

@@ -5,8 +5,8 @@ import { TASK_STARTED_BY, TASK_TAG_RUNNER } from '../../api/constants.ts';
 import type { RunnerTask } from '../../ecs/types.ts';
 import type { GitHubRunner } from '../../github/types.ts';
 import type { JobRecord, PoolRecord, RunnerRecord } from '../../store/types.ts';
-import type { ReconcileContext } from '../context.ts';
-import { githubScope, ownedPrefix } from '../names.ts';
+import { listOurRunners, type ReconcileContext } from '../context.ts';
+import { githubScope } from '../names.ts';
 import { lastEventAt } from '../runner/record.ts';
 import type { RunnerObservation } from '../runner/lifecycle.ts';
 
@@ -64,10 +64,7 @@ export async function observeRunners(
   if (!live.length) return result;
   const cluster = pool.spec.ecs.cluster;
 
-  const ghRunners = await ctx.github.listRunners(
-    githubScope(pool.spec.github),
-    ownedPrefix(ctx.settings.runnerNamePrefix),
-  );
+  const ghRunners = await listOurRunners(ctx, githubScope(pool.spec.github));
   const ghByName = new Map<string, GitHubRunner>(ghRunners.map((r) => [r.name, r]));
 
   const arns = live.flatMap((r) => (r.taskArn ? [r.taskArn] : []));
@@ -85,6 +82,13 @@ export async function observeRunners(
   for (const record of live) {
     let job = jobByRunner.get(record.name);
     if (!job && record.jobId !== undefined) job = await ctx.store.getJob(record.jobId);
+    // A job that went queued -> completed (the in_progress event lost or never sent) still names
+    // its runner: bind it, so the runner finishes instead of counting as idle supply.
+    const hinted = ctx.jobHints?.get(record.name);
+    if (!job && hinted !== undefined) {
+      const found = await ctx.store.getJob(hinted);
+      if (found?.runnerName === record.name) job = found;
+    }
     const task = record.taskArn
       ? tasksByArn.get(record.taskArn)
       : taskOfAttempt(record, byTag.get(record.name) ?? []);

@@ -3,15 +3,16 @@
 // remove it; otherwise count demand against supply, cancel or remove what is not needed, launch
 // what is missing (up to maxRunners); write the status once; return the earliest requeue.
 
+import { TASK_STARTED_BY, TASK_TAG_POOL, TASK_TAG_RUNNER } from '../../api/constants.ts';
 import { choosePool, runnerLabels } from '../../api/matching.ts';
 import type { Condition, RunnerPoolStatus } from '../../api/types.ts';
 import { ConflictError, FencingError } from '../../store/errors.ts';
 import type { JobRecord, PoolRecord, RunnerRecord } from '../../store/types.ts';
-import { isoNow, type ReconcileContext } from '../context.ts';
+import { isoNow, listOurRunners, type ReconcileContext } from '../context.ts';
 import { durationOr } from '../durations.ts';
 import { LeaseLostError, ReconcileError, TerminalReconcileError } from '../errors.ts';
 import { jobInScope, jobRecordFrom } from '../jobs.ts';
-import { runnerName } from '../names.ts';
+import { githubScope, runnerName } from '../names.ts';
 import {
   finish,
   stepRunner,
@@ -22,7 +23,7 @@ import {
 import { LIVE_STATES, lastEventAt } from '../runner/record.ts';
 import { earliestRequeue, type ReconcileResult } from '../types.ts';
 import { planPool, type DemandJob, type Plan } from './demand.ts';
-import { observeRunners } from './observe.ts';
+import { describeAll, observeRunners } from './observe.ts';
 
 export function poolTimeouts(ctx: ReconcileContext, pool: PoolRecord): PoolTimeoutsMs {
   const t = pool.spec.timeouts ?? {};
@@ -176,6 +177,59 @@ function boundJobLeftQueue(
   return !!job && job.status !== 'queued' && job.status !== 'waiting';
 }
 
+/** How a runner that ran a job finishes (its own exit, or its job's completed event). */
+const RAN_A_JOB = ['task stopped after its job', 'runner deregistered', 'job completed'];
+
+/**
+ * Runners that finished lately after running a job the store does not yet know left the queue
+ * (its in_progress and completed events are late): that job still counts as queued demand, and
+ * without this the pool would launch a second runner for it. Each counts as serving one queued
+ * job of its size until its job's events arrive or `windowMs` passes (the resync recovers lost
+ * events within one period).
+ */
+export function finishedUnbound(
+  ctx: ReconcileContext,
+  records: RunnerRecord[],
+  windowMs: number,
+): RunnerRecord[] {
+  const now = ctx.clock.now();
+  return records.filter((r) => {
+    if (r.state !== 'finished' || r.jobId !== undefined) return false;
+    if (ctx.jobHints?.has(r.name)) return false; // its job's events arrived
+    const finishedAt = lastEventAt(r, 'finished');
+    if (finishedAt === undefined || now - finishedAt > windowMs) return false;
+    const finished = r.timeline.findLast((t) => t.event === 'finished');
+    return r.timeline.some((t) => t.event === 'busy') || RAN_A_JOB.includes(finished?.detail ?? '');
+  });
+}
+
+/**
+ * Of the runners `finishedUnbound` found, those that may have run one of the queued jobs: each
+ * is matched to a distinct queued job of its size (or naming none) that was created before the
+ * runner finished. A job queued after a runner finished cannot be the one it ran, so a fresh
+ * job is never held back by old runners.
+ */
+function lateJobRunners(runners: RunnerRecord[], demand: Demand): RunnerRecord[] {
+  const used = new Set<number>();
+  const out: RunnerRecord[] = [];
+  const byFinish = [...runners].sort(
+    (a, b) => (lastEventAt(a, 'finished') ?? 0) - (lastEventAt(b, 'finished') ?? 0),
+  );
+  for (const r of byFinish) {
+    const finishedAt = lastEventAt(r, 'finished') ?? 0;
+    const i = demand.matched.findIndex((job, k) => {
+      // GitHub's created_at has whole seconds: a job of the same second is not counted.
+      if (used.has(k) || Date.parse(job.createdAt) > finishedAt - 1_000) return false;
+      const size = demand.jobs[k]!.requestedSize;
+      return size === undefined || size.toLowerCase() === (r.size ?? '').toLowerCase();
+    });
+    if (i < 0) continue;
+    used.add(i);
+    out.push(r);
+  }
+  return out;
+}
+
 /**
  * A runner finished while the store still shows its job running: the completed event was lost.
  * Read the job back so it does not stay in_progress forever.
@@ -197,13 +251,51 @@ async function refreshFinishedJobs(
         ...(job.pool ? { pool: job.pool } : {}),
       });
       ctx.log.debug(
-        { job: job.id, status: record.status },
+        { jobId: job.id, runner: runner.name, status: record.status },
         'job re-read after its runner finished',
       );
     } catch (err) {
-      ctx.log.warn({ job: job.id, err }, 'could not re-read the job of a finished runner');
+      ctx.log.warn(
+        { jobId: job.id, runner: runner.name, err },
+        'could not re-read the job of a finished runner',
+      );
     }
   }
+}
+
+/**
+ * Before a deleted pool's record goes, confirm that nothing of it is left: every record the
+ * listing showed is re-read by name (a consistent read), and GitHub runners named for the pool
+ * and tasks tagged with it must be gone (a record written a moment ago may be missing from the
+ * lagging listing, but what it created outside is not). Returns what is left, by name.
+ */
+async function leftBehind(
+  ctx: ReconcileContext,
+  pool: PoolRecord,
+  records: RunnerRecord[],
+): Promise<string[]> {
+  const left = new Set<string>();
+  for (const r of records) {
+    const fresh = await ctx.store.getRunner(r.name);
+    if (fresh && fresh.state !== 'finished') left.add(r.name);
+  }
+  const finished = new Set(records.filter((r) => !left.has(r.name)).map((r) => r.name));
+  // The name every runner of this pool starts with (the pool part may be shortened).
+  const namePrefix = runnerName(ctx.settings.runnerNamePrefix, pool.name, 'x'.repeat(8)).slice(
+    0,
+    -8,
+  );
+  for (const gh of await listOurRunners(ctx, githubScope(pool.spec.github))) {
+    if (gh.name.startsWith(namePrefix) && !finished.has(gh.name)) left.add(gh.name);
+  }
+  const cluster = pool.spec.ecs.cluster;
+  const arns = await ctx.ecs.listTasks(cluster, { startedBy: TASK_STARTED_BY });
+  for (const task of arns.length ? await describeAll(ctx, cluster, arns) : []) {
+    if (task.tags[TASK_TAG_POOL] !== pool.name || task.lastStatus === 'STOPPED') continue;
+    const runner = task.tags[TASK_TAG_RUNNER] ?? task.arn;
+    if (!finished.has(runner)) left.add(runner);
+  }
+  return [...left].sort();
 }
 
 export function createPoolReconciler(ctx: ReconcileContext) {
@@ -236,7 +328,10 @@ export function createPoolReconciler(ctx: ReconcileContext) {
         return note(await stepRunner(ctx, pool, r, obs(r), timeouts));
       } catch (err) {
         if (err instanceof LeaseLostError || err instanceof FencingError) throw err;
-        ctx.log.warn({ runner: r.name, pool: name, err }, 'runner step failed');
+        ctx.log.warn(
+          { runner: r.name, pool: name, taskArn: r.taskArn, jobId: r.jobId, err },
+          'runner step failed',
+        );
         stepErrors.push(err);
         return r;
       }
@@ -258,12 +353,18 @@ export function createPoolReconciler(ctx: ReconcileContext) {
         ...current.filter((r) => r.state === 'busy' || r.state === 'draining'),
         ...drained.filter((r) => r.state !== 'finished'),
       ];
-      if (!remaining.length) {
+      const leftOutside = remaining.length ? [] : await leftBehind(ctx, pool, records);
+      if (!remaining.length && !leftOutside.length) {
         const fresh = await ctx.store.getPool(name);
         if (fresh) await ctx.store.removePool(name, fresh.resourceVersion, ctx.fenced());
         ctx.log.info({ pool: name }, 'pool drained and removed');
         return;
       }
+      if (leftOutside.length) {
+        // The record listing lags: what it does not show yet is drained on a later pass.
+        ctx.log.info({ pool: name, left: leftOutside }, 'pool not removed yet: runners left');
+      }
+      const leftCount = remaining.length + leftOutside.length;
       const now = isoNow(ctx);
       await writeStatus(ctx, pool, (prev) => ({
         observedGeneration: pool.generation,
@@ -276,7 +377,7 @@ export function createPoolReconciler(ctx: ReconcileContext) {
             'Ready',
             'False',
             'Deleting',
-            `draining: ${remaining.length} runner(s) left, busy ones finish their job first`,
+            `draining: ${leftCount} runner(s) left, busy ones finish their job first`,
           ),
           condition(prev?.conditions, now, 'Degraded', 'False', 'AsExpected', ''),
         ],
@@ -292,9 +393,17 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       minIdle: pool.spec.minIdle ?? 0,
       defaultSize: pool.spec.defaultSize,
       jobs: demand.jobs,
-      busyUnbound: current
-        .filter((r) => r.state === 'busy' && !boundJobLeftQueue(r, observations))
-        .map((r) => ({ size: r.size })),
+      busyUnbound: [
+        ...current.filter((r) => r.state === 'busy' && !boundJobLeftQueue(r, observations)),
+        ...lateJobRunners(
+          finishedUnbound(
+            ctx,
+            [...records.filter((r) => r.state === 'finished'), ...stepped],
+            ctx.settings.unboundJobWindowMs,
+          ),
+          demand,
+        ),
+      ].map((r) => ({ size: r.size })),
       runners: current.map((r) => ({
         name: r.name,
         state: r.state,
@@ -315,7 +424,10 @@ export function createPoolReconciler(ctx: ReconcileContext) {
         byName.set(r.name, note(await finish(ctx, pool, r, obs(r), reason)));
       } catch (err) {
         if (err instanceof LeaseLostError || err instanceof FencingError) throw err;
-        ctx.log.warn({ runner: r.name, pool: name, err }, 'runner removal failed');
+        ctx.log.warn(
+          { runner: r.name, pool: name, taskArn: r.taskArn, jobId: r.jobId, err },
+          'runner removal failed',
+        );
         stepErrors.push(err);
       }
     });

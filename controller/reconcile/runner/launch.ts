@@ -91,7 +91,7 @@ export async function register(
     if (!existing) continue; // deleted meanwhile: generate again
     if (existing.status === 'online') return { kind: 'online', runner: existing };
     ctx.log.info(
-      { runner: record.name, githubRunnerId: existing.id },
+      { runner: record.name, pool: pool.name, githubRunnerId: existing.id },
       'replacing a registration whose JIT config was lost',
     );
     ctx.fenced(); // only the lease holder deletes registrations
@@ -231,6 +231,7 @@ async function runConfigured(
   encodedJitConfig: string,
 ): Promise<RunnerRecord> {
   const task = await startTask(ctx, pool, record, githubRunnerId, encodedJitConfig);
+  ctx.metrics?.launched(pool.name, task.capacityProvider);
   ctx.jitConfigs?.delete(record.name);
   return saveRunner(
     ctx,

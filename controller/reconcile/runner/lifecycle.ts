@@ -77,6 +77,7 @@ export async function stepRunner(
       return launchOrFail(ctx, pool, record, obs);
 
     case 'launching': {
+      if (job?.status === 'completed') return finish(ctx, pool, record, obs, 'job completed');
       if (gh?.busy || job?.status === 'in_progress') {
         return { record: await markBusy(ctx, record, job), requeueAfterMs: poll };
       }
@@ -113,11 +114,22 @@ export async function stepRunner(
     }
 
     case 'idle': {
+      if (job?.status === 'completed') return finish(ctx, pool, record, obs, 'job completed');
       if (gh?.busy || job?.status === 'in_progress') {
         return { record: await markBusy(ctx, record, job), requeueAfterMs: poll };
       }
       if (!gh) return finish(ctx, pool, record, obs, 'runner deregistered');
-      if (taskStopped(record, obs.task)) return finish(ctx, pool, record, obs, 'task stopped');
+      if (taskStopped(record, obs.task)) {
+        // A JIT runner exits 0 only after its one job (run between two looks).
+        const ranJob = obs.task?.exitCode === 0;
+        return finish(
+          ctx,
+          pool,
+          record,
+          obs,
+          ranJob ? 'task stopped after its job' : 'task stopped',
+        );
+      }
       // An idle runner that dropped offline would count as supply forever: replace it.
       if (gh.status === 'offline') return finish(ctx, pool, record, obs, 'runner went offline');
       return { record, requeueAfterMs: poll };
@@ -172,7 +184,7 @@ async function markBusy(
   record: RunnerRecord,
   job: JobRecord | undefined,
 ): Promise<RunnerRecord> {
-  const jobId = job?.status === 'in_progress' ? job.id : record.jobId;
+  const jobId = job && job.status !== 'queued' && job.status !== 'waiting' ? job.id : record.jobId;
   return saveRunner(
     ctx,
     record,
@@ -238,7 +250,19 @@ export async function finish(
     return { record: current, requeueAfterMs: ctx.settings.runnerPollMs };
   }
   if (current.state !== 'draining') {
-    current = await saveRunner(ctx, current, { state: 'draining' }, 'draining', reason);
+    // Bind the job it ran when nothing did before (a job that skipped in_progress).
+    const job = obs.job;
+    const bind =
+      job && current.jobId === undefined && job.runnerName === current.name
+        ? { jobId: job.id }
+        : {};
+    current = await saveRunner(
+      ctx,
+      current,
+      { state: 'draining', ...bind },
+      'draining',
+      bind.jobId !== undefined ? `${reason} (job ${bind.jobId})` : reason,
+    );
   }
   if ((await deleteRegistration(ctx, pool, current, obs)) === 'busy') {
     if (alive) {
@@ -284,10 +308,12 @@ async function failAttempt(
   }
   await stopTaskOf(ctx, pool, record, obs, reason);
   ctx.jitConfigs?.delete(record.name);
+  const taskArn = record.taskArn ?? obs.task?.arn;
   ctx.log.warn(
-    { runner: record.name, pool: pool.name, attempts: record.attempts, reason },
+    { runner: record.name, pool: pool.name, taskArn, attempts: record.attempts, reason },
     'launch attempt failed',
   );
+  ctx.metrics?.launchFailed(pool.name, reason);
   if (record.attempts >= ctx.settings.maxLaunchAttempts) {
     const finished = await saveRunner(
       ctx,

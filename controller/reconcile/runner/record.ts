@@ -16,6 +16,9 @@ export const LIVE_STATES: readonly RunnerState[] = [
   'draining',
 ];
 
+/** Transitions logged at info level (the others at debug): a runner's story in a few lines. */
+const INFO_EVENTS = new Set(['task-started', 'task-adopted', 'runner-adopted', 'busy', 'finished']);
+
 /** Applies `patch`, appends a timeline event and writes conditionally on `record.version`. */
 export async function saveRunner(
   ctx: ReconcileContext,
@@ -30,8 +33,17 @@ export async function saveRunner(
   );
   const next: RunnerRecord = { ...record, ...patch, timeline, updatedAt: at };
   const saved = await ctx.store.updateRunner(next, ctx.fenced());
-  ctx.log.debug(
-    { runner: record.name, pool: record.pool, from: record.state, to: saved.state, event },
+  ctx.log[INFO_EVENTS.has(event) ? 'info' : 'debug'](
+    {
+      runner: record.name,
+      pool: record.pool,
+      taskArn: saved.taskArn,
+      jobId: saved.jobId,
+      from: record.state,
+      to: saved.state,
+      event,
+      ...(detail ? { detail } : {}),
+    },
     'runner updated',
   );
   return saved;

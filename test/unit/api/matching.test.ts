@@ -68,6 +68,18 @@ describe('matchPool', () => {
     { name: 'size plus unknown label', job: ['large', 'gpu'], pool: sized, expect: 'none' },
     { name: 'two unknown labels', job: ['gpu', 'xlarge'], pool: sized, expect: 'none' },
     { name: 'no refusal without sizes', job: ['xlarge'], pool: linux, expect: 'none' },
+    {
+      name: 'a GitHub-hosted job is not refused',
+      job: ['ubuntu-latest'],
+      pool: sized,
+      expect: 'none',
+    },
+    {
+      name: 'a lone size with self-hosted is refused',
+      job: ['self-hosted', 'xlarge'],
+      pool: sized,
+      expect: 'refused',
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -87,7 +99,7 @@ describe('matchPool', () => {
   }
 
   it('refusal names the size and the pool', () => {
-    expect(matchPool(['XLarge'], sized)).toEqual({
+    expect(matchPool(['self-hosted', 'XLarge'], sized)).toEqual({
       kind: 'refused',
       pool: 'sized',
       sizeLabel: 'xlarge',

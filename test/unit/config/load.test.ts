@@ -106,6 +106,44 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
     expect(envOnly.github).toMatchObject({ appId: 5, privateKey: { file: '/k.pem' } });
   });
 
+  it('reads pacing.restPerHour from the file and RUNNERCTL_REST_PER_HOUR, the environment winning', async () => {
+    const path = await file(
+      'rest.yaml',
+      'github:\n  appId: 1\n  privateKey: { file: /k }\npacing:\n  restPerHour: 15000\n',
+    );
+    expect((await loadControllerConfig({ file: path, env: {} })).pacing.restPerHour).toBe(15000);
+    const fromEnv = await loadControllerConfig({
+      file: path,
+      env: { RUNNERCTL_REST_PER_HOUR: '12500' },
+    });
+    expect(fromEnv.pacing.restPerHour).toBe(12500);
+    const unset = await loadControllerConfig({
+      env: { GITHUB_APP_ID: '1', GITHUB_APP_PRIVATE_KEY_FILE: '/k' },
+    });
+    expect(unset.pacing).not.toHaveProperty('restPerHour');
+  });
+
+  it("caps the runner name prefix so runner names fit GitHub's 64 characters", async () => {
+    const env = { GITHUB_APP_ID: '1', GITHUB_APP_PRIVATE_KEY_FILE: '/k' };
+    const ok = await loadControllerConfig({
+      env: { ...env, RUNNERCTL_RUNNER_NAME_PREFIX: 'a'.repeat(20) },
+    });
+    expect(ok.runnerNamePrefix).toBe('a'.repeat(20));
+    const long = await error(
+      loadControllerConfig({ env: { ...env, RUNNERCTL_RUNNER_NAME_PREFIX: 'a'.repeat(21) } }),
+    );
+    expect(long.field).toBe('runnerNamePrefix');
+    expect(long.message).toMatch(
+      /environment variable RUNNERCTL_RUNNER_NAME_PREFIX \(runnerNamePrefix\): "a{21}" is 21 characters, at most 20 are allowed .*64 characters/,
+    );
+    const path = await file(
+      'prefix.yaml',
+      'github:\n  appId: 1\n  privateKey: { file: /k }\nrunnerNamePrefix: rctl-\n',
+    );
+    const dash = await error(loadControllerConfig({ file: path, env: {} }));
+    expect(dash.message).toMatch(/prefix.yaml: runnerNamePrefix: expected lower-case letters/);
+  });
+
   it('errors name the file or variable and the field', async () => {
     const cases: [string | undefined, Record<string, string>, RegExp, string | undefined][] = [
       [undefined, {}, /github.appId is required/, 'github.appId'],
@@ -164,6 +202,12 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
         {},
         /pacing.jitPerMinute: expected a number > 0/,
         'pacing.jitPerMinute',
+      ],
+      [
+        'github:\n  appId: 1\n  privateKey: { file: /k }\npacing:\n  restPerHour: lots\n',
+        {},
+        /typo.yaml: pacing.restPerHour: expected an integer >= 1, got "lots"/,
+        'pacing.restPerHour',
       ],
       [
         undefined,

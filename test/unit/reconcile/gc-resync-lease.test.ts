@@ -25,7 +25,10 @@ describe('garbage collection', () => {
       runnerGroupId: 1,
       labels: ['self-hosted'],
     });
-    await w.controller().reconcileOnce();
+    const c = w.controller();
+    await c.reconcileOnce();
+    await w.clock.advance(60_000); // no record for a whole grace period: an orphan
+    await c.reconcileOnce();
     const names = [...w.github.runners.values()].map((r) => r.name).sort();
     expect(names).toEqual(['rctl-linux-busy', 'someone-else']);
     expect(w.github.runners.has(orphan.runner.id)).toBe(false);
@@ -46,7 +49,11 @@ describe('garbage collection', () => {
     };
     const ours = await w.ecs.runTask({ ...launch, clientToken: 'a', startedBy: TASK_STARTED_BY });
     const theirs = await w.ecs.runTask({ ...launch, clientToken: 'b', startedBy: 'someone' });
-    await w.controller().reconcileOnce();
+    const c = w.controller();
+    await c.reconcileOnce();
+    expect(w.ecs.tasks.get(ours.arn)!.lastStatus).toBe('PROVISIONING'); // within its grace
+    await w.clock.advance(60_000);
+    await c.reconcileOnce();
     expect(w.ecs.tasks.get(ours.arn)!.lastStatus).toBe('STOPPED');
     expect(w.ecs.tasks.get(theirs.arn)!.lastStatus).toBe('PROVISIONING');
   });

@@ -1,0 +1,185 @@
+// `get runners|jobs` and `describe runner|job`: what the controller believes about each runner
+// and job, with the runner's timeline and the time each step took. They read the store (store
+// flags); pointed at a running sandbox (`--data-dir` holding sandbox.json) or given the
+// controller's settings (`--config`), `describe runner` also reads the runner's GitHub
+// registration and its ECS task (state changes).
+
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { githubScope } from '../../reconcile/names.ts';
+import type { JobRecord, RunnerRecord, Store } from '../../store/types.ts';
+import { addStoreOptions, type CliContext, type StoreFlags } from '../context.ts';
+import { CliError, UsageError } from '../errors.ts';
+import { verbCommand } from '../groups.ts';
+import {
+  describeJob,
+  describeRunner,
+  jobsTable,
+  runnersTable,
+  type LiveView,
+} from '../runner-view.ts';
+import { openWorld } from './drift.ts';
+
+interface ViewFlags extends StoreFlags {
+  config?: string;
+  pool?: string;
+  output?: 'wide' | 'json';
+}
+
+type World = Awaited<ReturnType<typeof openWorld>>;
+
+/** The store of the flags: a sandbox's or a config's when given, else the store flags'. */
+async function withViewStore<T>(
+  ctx: CliContext,
+  flags: ViewFlags,
+  fn: (store: Store, world?: World) => Promise<T>,
+): Promise<T> {
+  const configured = flags.config ?? ctx.io.env.RUNNERCTL_CONFIG;
+  // A data directory of a running sandbox: its engine holds the directory, read through it.
+  let sandbox = false;
+  if (flags.dataDir && !configured) {
+    const { readSandboxInfo, sandboxAlive } = await import('../../drift/connect.ts');
+    const info = await readSandboxInfo(resolve(ctx.io.cwd, flags.dataDir)).catch(() => undefined);
+    sandbox = !!info && sandboxAlive(info);
+  }
+  if (configured || sandbox) {
+    const world = await openWorld(ctx, flags, 'describe');
+    try {
+      return await fn(world.store, world);
+    } finally {
+      await world.close();
+    }
+  }
+  return ctx.withStore(flags, (store) => fn(store));
+}
+
+function addViewOptions(cmd: Command, outputs: string[]): Command {
+  cmd.addOption(
+    new Option('-o, --output <format>', 'output format (default: table)').choices(outputs),
+  );
+  cmd.option(
+    '-c, --config <file>',
+    "the controller's settings file: its table (and GitHub and ECS for describe)",
+  );
+  return addStoreOptions(cmd);
+}
+
+function json(ctx: CliContext, value: unknown): void {
+  ctx.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+async function liveView(world: World, record: RunnerRecord): Promise<LiveView> {
+  const pool = await world.store.getPool(record.pool);
+  const live: LiveView = {};
+  if (!pool) return live;
+  try {
+    const scope = githubScope(pool.spec.github);
+    live.githubRunner = (await world.github.findRunnerByName(scope, record.name)) ?? null;
+  } catch {
+    // GitHub unreachable: the record's view still stands.
+  }
+  if (record.taskArn) {
+    try {
+      const [task] = await world.ecs.describeTasks(pool.spec.ecs.cluster, [record.taskArn]);
+      live.task = task ?? null;
+    } catch {
+      // ECS unreachable: the record's view still stands.
+    }
+  } else {
+    live.task = null;
+  }
+  return live;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const get = verbCommand(program, 'get', 'list resources');
+  const getRunners = get
+    .command('runners')
+    .aliases(['runner'])
+    .description('list runner records: state, job, GitHub runner id, task (finished ones too)')
+    .option('--pool <name>', 'only this pool');
+  addViewOptions(getRunners, ['wide', 'json']).action(async (flags: ViewFlags) => {
+    const records = await withViewStore(ctx, flags, (store) =>
+      store.listRunners(flags.pool ? { pool: flags.pool } : {}),
+    );
+    records.sort((a, b) => a.pool.localeCompare(b.pool) || a.createdAt.localeCompare(b.createdAt));
+    if (flags.output === 'json') return json(ctx, { kind: 'RunnerList', items: records });
+    if (!records.length) return ctx.err('No runner records found.');
+    ctx.out(runnersTable(records, flags.output === 'wide', ctx.deps.clock.now()));
+  });
+
+  const getJobs = get
+    .command('jobs')
+    .aliases(['job'])
+    .description('list the jobs the controller knows: status, pool, runner')
+    .option('--pool <name>', 'only jobs this pool counted');
+  addViewOptions(getJobs, ['wide', 'json']).action(async (flags: ViewFlags) => {
+    const jobs = await withViewStore(ctx, flags, (store) =>
+      store.listJobs(flags.pool ? { pool: flags.pool } : {}),
+    );
+    jobs.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id - b.id);
+    if (flags.output === 'json') return json(ctx, { kind: 'JobList', items: jobs });
+    if (!jobs.length) return ctx.err('No jobs found.');
+    ctx.out(jobsTable(jobs, flags.output === 'wide', ctx.deps.clock.now()));
+  });
+
+  const describe = verbCommand(program, 'describe', 'show details of a resource');
+  const describeRunnerCmd = describe
+    .command('runner')
+    .aliases(['runners'])
+    .description("show a runner record and its timeline, with each step's duration")
+    .argument('<name>', 'runner name');
+  addViewOptions(describeRunnerCmd, ['json']).action(async (name: string, flags: ViewFlags) => {
+    const shown = await withViewStore(ctx, flags, async (store, world) => {
+      const record = await store.getRunner(name);
+      if (!record) throw new CliError(`runner "${name}" not found`);
+      return { record, live: world ? await liveView(world, record) : undefined };
+    });
+    if (flags.output === 'json') {
+      const { runnerTimeline } = await import('../runner-view.ts');
+      return json(ctx, {
+        ...shown.record,
+        steps: runnerTimeline(shown.record, shown.live?.task ?? undefined),
+        ...(shown.live ? { live: shown.live } : {}),
+      });
+    }
+    ctx.out(describeRunner(shown.record, ctx.deps.clock.now(), shown.live));
+  });
+
+  const describeJobCmd = describe
+    .command('job')
+    .aliases(['jobs'])
+    .description('show a job: status, pool, runner, and the timeline of the runner that ran it')
+    .argument('<id>', 'workflow job id');
+  addViewOptions(describeJobCmd, ['json']).action(async (id: string, flags: ViewFlags) => {
+    const jobId = Number(id);
+    if (!Number.isSafeInteger(jobId) || jobId <= 0) {
+      throw new UsageError(
+        `job id must be a positive integer, got ${JSON.stringify(id)}`,
+        'describe job',
+      );
+    }
+    const { job, runners } = await withViewStore(ctx, flags, async (store) => {
+      const job = await store.getJob(jobId);
+      if (!job) throw new CliError(`job ${jobId} not found`);
+      return { job, runners: await runnersOf(store, job) };
+    });
+    if (flags.output === 'json') return json(ctx, { ...job, runners });
+    ctx.out(describeJob(job, runners, ctx.deps.clock.now()));
+  });
+}
+
+/** The runner records of a job: the one GitHub says ran it, and any bound to it. */
+async function runnersOf(store: Store, job: JobRecord): Promise<RunnerRecord[]> {
+  const out = new Map<string, RunnerRecord>();
+  if (job.runnerName) {
+    const r = await store.getRunner(job.runnerName);
+    if (r) out.set(r.name, r);
+  }
+  const pools = job.pool ? [job.pool] : undefined;
+  const candidates = pools
+    ? await store.listRunners({ pool: pools[0]! })
+    : await store.listRunners();
+  for (const r of candidates) if (r.jobId === job.id) out.set(r.name, r);
+  return [...out.values()];
+}

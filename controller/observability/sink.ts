@@ -1,0 +1,14 @@
+// The narrow sink the reconcile loops report to. The reconcile code depends on this interface
+// only (every hook is optional and changes no behaviour); controller/observability/metrics.ts
+// implements it on a prom-client Registry.
+
+export interface ReconcileMetrics {
+  /** A RunTask started a runner's task (adoptions of existing tasks do not count). */
+  launched(pool: string, capacityProvider: string | undefined): void;
+  /** A launch attempt failed; `reason` is the attempt's failure text (classified by the sink). */
+  launchFailed(pool: string, reason: string): void;
+  /** One reconcile of a work-queue key finished. */
+  reconciled(key: string, durationMs: number, outcome: 'ok' | 'error' | 'terminal'): void;
+  /** Keys waiting for a worker (not counting keys being reconciled or scheduled for later). */
+  queueDepth(waiting: number): void;
+}
