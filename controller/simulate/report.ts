@@ -407,17 +407,25 @@ export function buildReport(input: ReportInput): SimulationReport {
     }
   }
   const webhooks: Record<string, number> = {};
-  // An event delivered after a later one of the same job (on the same path) arrived out of order.
-  const rank: Record<string, number> = { queued: 0, waiting: 1, in_progress: 2, completed: 3 };
+  // A delivery of an event that happened before one already delivered (on the same path) arrived
+  // out of order: held back, delayed, or overtaken.
+  const jobById = new Map(world.allJobs.map((j) => [j.id, j]));
+  const eventTime = (d: DeliveryRecord): number | undefined => {
+    const j = jobById.get(d.jobId);
+    if (!j) return undefined;
+    if (d.action === 'in_progress') return j.startedAtMs ?? undefined;
+    if (d.action === 'completed') return j.completedAtMs ?? undefined;
+    return j.createdAtMs;
+  };
   const latest = new Map<string, number>();
   for (const d of [...world.deliveries].sort((a, b) => a.atMs - b.atMs)) {
     bump(webhooks, d.outcome);
     if (d.duplicate) bump(webhooks, 'duplicate');
-    if (d.outcome !== 'delivered') continue;
-    const key = `${d.sinkId}:${d.jobId}:${d.runAttempt}`;
-    const r = rank[d.action] ?? 0;
-    if (r < (latest.get(key) ?? -1)) bump(webhooks, 'outOfOrder');
-    latest.set(key, Math.max(r, latest.get(key) ?? -1));
+    const at = eventTime(d);
+    if (d.outcome !== 'delivered' || d.duplicate || at === undefined) continue;
+    const seen = latest.get(d.sinkId) ?? -Infinity;
+    if (at < seen) bump(webhooks, 'outOfOrder');
+    latest.set(d.sinkId, Math.max(seen, at));
   }
   const injected: Record<string, number> = { ...world.github.injected, ...world.ecs.injected };
   if (world.crashes.length) injected['runner crash before registration'] = world.crashes.length;

@@ -246,11 +246,14 @@ describe('simulation report', () => {
           }),
         ],
         crashes: ['arn:d'],
+        // Job 1: queued at 0, started at 60 s, completed at 120 s.
+        jobs: [job({ runnerId: null, runnerName: null })],
         deliveries: [
           { action: 'queued', atMs: 1, outcome: 'delivered' },
           { action: 'completed', atMs: 2, outcome: 'delivered' },
-          { action: 'in_progress', atMs: 3, outcome: 'delivered', duplicate: true },
-          { action: 'completed', atMs: 4, outcome: 'dropped' },
+          { action: 'in_progress', atMs: 3, outcome: 'delivered' },
+          { action: 'completed', atMs: 4, outcome: 'delivered', duplicate: true },
+          { action: 'completed', atMs: 5, outcome: 'dropped' },
         ].map((d) => ({
           deliveryId: 'x',
           event: 'workflow_job' as const,
@@ -283,7 +286,7 @@ describe('simulation report', () => {
       },
     });
     expect(r.faults.runnerCrashes).toBe(1);
-    expect(r.faults.webhooks).toEqual({ delivered: 3, dropped: 1, duplicate: 1, outOfOrder: 1 });
+    expect(r.faults.webhooks).toEqual({ delivered: 4, dropped: 1, duplicate: 1, outOfOrder: 1 });
   });
 
   it('names endpoints without ids and reasons without task ARNs', () => {
