@@ -1,34 +1,28 @@
 // Scale: R live runner records (and their GitHub runners and ECS tasks) across P pools; how long
 // one full reconcile pass takes and the controller's peak memory. The world is seeded in bulk,
-// not through R launches: GitHub runners through generate-jitconfig and tasks through RunTask
-// with the simulators' limits lifted (concurrently), the records and their jobs straight
-// through the store. Each task's container opens its runner's broker session (the runner shows
-// online) and then waits to be stopped, like a runner waiting for or running a job.
+// not through R launches: GitHub runners through generate-jitconfig with the simulator's limits
+// lifted (64 at a time), tasks through RunTask by 10, the idle runners' broker sessions opened
+// (they show online), and the records written straight through the store. Busy records are busy
+// on GitHub's side too as far as the controller can tell (the REST busy flag lags).
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  JIT_CONFIG_ENV,
-  TASK_STARTED_BY,
-  TASK_TAG_POOL,
-  TASK_TAG_RUNNER,
-} from '../../controller/api/constants.ts';
-import { SdkEcsProvider } from '../../controller/ecs/sdk-provider.ts';
+import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
+import { TASK_STARTED_BY, TASK_TAG_POOL } from '../../controller/api/constants.ts';
 import { OctokitGitHubProvider } from '../../controller/github/octokit-provider.ts';
-import { clientToken, randomSuffix, runnerName } from '../../controller/reconcile/names.ts';
+import { randomSuffix, runnerName } from '../../controller/reconcile/names.ts';
 import type { ContainerRuntime } from '../../controller/sandbox/ecs/runtime.ts';
 import { credentialProof, decodeJitConfig } from '../../controller/sandbox/github/jitconfig.ts';
 import {
   sandboxCredentials,
   SANDBOX_CLUSTER,
-  SANDBOX_CONTAINER,
   SANDBOX_REGION,
   SANDBOX_TASK_DEFINITION,
 } from '../../controller/sandbox/local-cloud.ts';
 import type { Clock } from '../../controller/util/clock.ts';
 import { benchClock } from './clock.ts';
-import { BENCH_ORG, BENCH_REPO, RUNNER_PREFIX, startBenchCloud } from './cloud.ts';
+import { BENCH_ORG, RUNNER_PREFIX, startBenchCloud } from './cloud.ts';
 import { eachLimited, percentile, round } from './stats.ts';
 
 export interface ScaleOptions {
@@ -65,35 +59,37 @@ export interface ScaleResult {
   };
 }
 
-/** A container that brings its runner online (opens the broker session) and waits to be stopped. */
-function onlineRunnerRuntime(): ContainerRuntime {
+/** A container that runs until it is stopped (the runner's JIT config is not needed). */
+function waitingRuntime(): ContainerRuntime {
   return {
-    start({ environment, signal }) {
-      const exited = (async () => {
-        const config = decodeJitConfig(environment[JIT_CONFIG_ENV]!);
-        const base = config.runner.serverUrlV2.replace(/\/?$/, '/');
-        const response = await fetch(`${base}sessions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            agentId: config.runner.agentId,
-            clientId: config.credentials.data.clientId,
-            proof: credentialProof(config.rsaParams),
-            version: '2.329.0',
-            os: 'Linux',
-          }),
-        });
-        await response.arrayBuffer();
-        if (response.status !== 201) return 1;
-        await new Promise<void>((resolve) => {
-          if (signal.aborted) return resolve();
-          signal.addEventListener('abort', () => resolve(), { once: true });
-        });
-        return 0;
-      })().catch(() => 1);
+    start({ signal }) {
+      const exited = new Promise<number>((resolve) => {
+        if (signal.aborted) return resolve(0);
+        signal.addEventListener('abort', () => resolve(0), { once: true });
+      });
       return { exited };
     },
   };
+}
+
+/** Opens the runner's broker session, as the runner does when it starts: it shows online. */
+async function openSession(encodedJitConfig: string): Promise<void> {
+  const config = decodeJitConfig(encodedJitConfig);
+  const base = config.runner.serverUrlV2.replace(/\/?$/, '/');
+  const response = await fetch(`${base}sessions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      agentId: config.runner.agentId,
+      clientId: config.credentials.data.clientId,
+      proof: credentialProof(config.rsaParams),
+      version: '2.329.0',
+      os: 'Linux',
+    }),
+  });
+  await response.arrayBuffer();
+  if (response.status !== 201)
+    throw new Error(`session of ${config.runner.agentName}: ${response.status}`);
 }
 
 export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
@@ -107,7 +103,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     dir,
     clock,
     clockSpec,
-    runtime: () => onlineRunnerRuntime(),
+    runtime: () => waitingRuntime(),
     latencies: {
       provisioning: 0,
       pending: 0,
@@ -136,90 +132,99 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       pacing: { jitPerMinute: 1e9, restPerHour: 1e12, restBurst: 1e6 },
       clock,
     });
-    const ecs = new SdkEcsProvider({
-      endpoint: cloud.ecs.url,
-      region: SANDBOX_REGION,
-      credentials: sandboxCredentials(),
-      pacing: { runTaskPerSecond: 1e6, runTaskBurst: 1e6 },
-      clock,
-    });
     const scope = { kind: 'org' as const, org: BENCH_ORG };
     const busyCount = Math.round(options.records * options.busyShare);
-    const now = new Date(clock.now()).toISOString();
     const items = Array.from({ length: options.records }, (_, i) => ({
       pool: cloud.pools[i % options.pools]!,
       busy: i < busyCount,
-      jobId: 44_000_000_001 + i,
     }));
-    let done = 0;
-    await eachLimited(items, 48, async (item) => {
+    // 1. GitHub runners: one generate-jitconfig each (how they come to exist).
+    const runners: { name: string; pool: string; id: number; jit: string }[] = [];
+    await eachLimited(items, 64, async (item) => {
       const name = runnerName(RUNNER_PREFIX, item.pool, randomSuffix());
-      const labels = ['self-hosted', item.pool];
       const jit = await github.generateJitConfig(scope, {
         name,
         runnerGroupId: 1,
-        labels,
+        labels: ['self-hosted', item.pool],
         workFolder: '_work',
       });
-      const task = await ecs.runTask({
-        cluster: SANDBOX_CLUSTER,
-        taskDefinition: SANDBOX_TASK_DEFINITION,
-        containerName: SANDBOX_CONTAINER,
-        subnets: ['subnet-0123456789abcdef0'],
-        securityGroups: [],
-        assignPublicIp: false,
-        environment: { [JIT_CONFIG_ENV]: jit.encodedJitConfig },
-        clientToken: clientToken(name, jit.runner.id, 'FARGATE'),
-        startedBy: TASK_STARTED_BY,
-        group: `runnerctl:${item.pool}`,
-        tags: { [TASK_TAG_RUNNER]: name, [TASK_TAG_POOL]: item.pool },
+      runners.push({ name, pool: item.pool, id: jit.runner.id, jit: jit.encodedJitConfig });
+    });
+    log(
+      `  ${runners.length} GitHub runners registered (${round((Date.now() - seedStart) / 1000)} s)`,
+    );
+    // 2. Idle runners open their session (online); busy ones are left to GitHub's busy flag lag.
+    const isBusy = new Map(items.map((item, i) => [i, item.busy]));
+    await eachLimited(
+      runners.filter((_, i) => !isBusy.get(i)),
+      64,
+      (r) => openSession(r.jit),
+    );
+    // 3. Tasks: RunTask by 10 (ECS's most per call), tagged with their pool.
+    const ecsClient = new ECSClient({
+      endpoint: cloud.ecs.url,
+      region: SANDBOX_REGION,
+      credentials: sandboxCredentials(),
+    });
+    const taskArns = new Map<string, string[]>();
+    try {
+      const batches = cloud.pools.flatMap((pool) =>
+        Array.from(
+          { length: Math.ceil(runners.filter((r) => r.pool === pool).length / 10) },
+          () => pool,
+        ),
+      );
+      await eachLimited(batches, 32, async (pool) => {
+        const out = await ecsClient.send(
+          new RunTaskCommand({
+            cluster: SANDBOX_CLUSTER,
+            taskDefinition: SANDBOX_TASK_DEFINITION,
+            count: 10,
+            launchType: 'FARGATE',
+            startedBy: TASK_STARTED_BY,
+            group: `runnerctl:${pool}`,
+            networkConfiguration: {
+              awsvpcConfiguration: { subnets: ['subnet-0123456789abcdef0'] },
+            },
+            tags: [{ key: TASK_TAG_POOL, value: pool }],
+          }),
+        );
+        const arns = (out.tasks ?? []).map((t) => t.taskArn!);
+        taskArns.set(pool, [...(taskArns.get(pool) ?? []), ...arns]);
       });
+    } finally {
+      ecsClient.destroy();
+    }
+    log(`  tasks started (${round((Date.now() - seedStart) / 1000)} s)`);
+    // 4. The records, through the store.
+    const now = new Date(clock.now()).toISOString();
+    let done = 0;
+    await eachLimited(runners, 64, async (r, i) => {
+      const busy = isBusy.get(i)!;
+      const taskArn = taskArns.get(r.pool)!.pop()!;
       await cloud.store.createRunner({
-        name,
-        pool: item.pool,
-        state: item.busy ? 'busy' : 'idle',
-        labels,
-        githubRunnerId: jit.runner.id,
-        taskArn: task.arn,
+        name: r.name,
+        pool: r.pool,
+        state: busy ? 'busy' : 'idle',
+        labels: ['self-hosted', r.pool],
+        githubRunnerId: r.id,
+        taskArn,
         capacityProvider: 'FARGATE',
-        ...(item.busy ? { jobId: item.jobId } : {}),
         attempts: 1,
         createdAt: now,
         timeline: [
           { at: now, event: 'created' },
-          { at: now, event: 'configured' },
-          { at: now, event: 'task-started', detail: task.arn },
+          { at: now, event: 'configured', detail: `runner ${r.id}` },
+          { at: now, event: 'task-started', detail: taskArn },
           { at: now, event: 'idle' },
-          ...(item.busy ? [{ at: now, event: 'busy', detail: `job ${item.jobId}` }] : []),
+          ...(busy ? [{ at: now, event: 'busy' }] : []),
         ],
       });
-      if (item.busy) {
-        await cloud.store.recordJob({
-          id: item.jobId,
-          runId: 13_000_000_001 + Math.floor(item.jobId / 100),
-          runAttempt: 1,
-          repository: BENCH_REPO,
-          owner: BENCH_ORG,
-          labels,
-          status: 'in_progress',
-          name: `long job ${item.jobId}`,
-          htmlUrl: `https://github.com/${BENCH_REPO}/actions/runs/1/job/${item.jobId}`,
-          runnerName: name,
-          runnerId: jit.runner.id,
-          pool: item.pool,
-          createdAt: now,
-          startedAt: now,
-        });
-      }
       done++;
-      if (done % 2000 === 0) log(`  seeded ${done}/${options.records}`);
+      if (done % 2500 === 0) log(`  ${done}/${options.records} records written`);
     });
-    // Every task RUNNING and every runner online before the controller looks.
-    for (;;) {
-      const online = (await cloud.github.control.listRunners()).filter(
-        (r) => r.status === 'online',
-      ).length;
-      if (online >= options.records) break;
+    // Every task RUNNING before the controller looks.
+    while (cloud.ecs.tasks().some((t) => t.lastStatus !== 'RUNNING')) {
       await new Promise((r) => setTimeout(r, 200));
     }
     const seedSeconds = (Date.now() - seedStart) / 1000;
@@ -232,7 +237,8 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     const atStart = await child.stats(true);
     const passMs: number[] = [];
     for (let i = 0; i < options.passes; i++) {
-      const { ms } = await child.reconcileOnce();
+      const { ms, leader } = await child.reconcileOnce();
+      if (!leader) throw new Error('the controller did not take the lease');
       passMs.push(round(ms, 0));
       log(`  full pass ${i + 1}: ${round(ms / 1000, 2)} s`);
     }
