@@ -6,7 +6,7 @@ import { choosePool } from '../api/matching.ts';
 import type { EcsProvider } from '../ecs/types.ts';
 import type { GitHubProvider } from '../github/types.ts';
 import { FencingError } from '../store/errors.ts';
-import type { JobRecord, Store } from '../store/types.ts';
+import type { JobRecord, PoolRecord, Store } from '../store/types.ts';
 import { LeaseLostError } from './errors.ts';
 import type { Clock } from '../util/clock.ts';
 import { DEFAULT_SETTINGS, type ReconcileContext, type ReconcileSettings } from './context.ts';
@@ -181,9 +181,17 @@ export function createController(options: ControllerOptions): Controller {
     }
   }
 
+  // Events arrive in bursts (the SQS consumer handles 10 at once): concurrent wake-ups share
+  // one pool listing in flight instead of each reading every pool. Nothing is kept after it.
+  let poolsInFlight: Promise<PoolRecord[]> | undefined;
+  const listPoolsShared = () =>
+    (poolsInFlight ??= store.listPools().finally(() => {
+      poolsInFlight = undefined;
+    }));
+
   async function onJobChanged(job: JobRecord): Promise<void> {
     if (!leader) return;
-    const pools = await store.listPools();
+    const pools = await listPoolsShared();
     const candidates = pools.filter(
       (p) => !p.deletionRequestedAt && jobInScope(job, p.spec.github),
     );
