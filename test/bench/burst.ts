@@ -141,9 +141,17 @@ export async function runBurst(options: BurstOptions): Promise<BurstResult> {
         );
       }
       if (completed >= options.jobs) {
-        // Done when nothing is on its way: only finished records, or idle ones (surplus).
+        // Done when nothing is on its way: only finished records, or idle ones (surplus), and
+        // no task still stopping beyond those of the idle runners.
         const records = await cloud.store.listRunners();
-        if (records.every((r) => r.state === 'finished' || r.state === 'idle')) break;
+        const idle = records.filter((r) => r.state === 'idle').length;
+        const liveTasks = cloud.ecs.tasks().filter((t) => t.lastStatus !== 'STOPPED').length;
+        if (
+          records.every((r) => r.state === 'finished' || r.state === 'idle') &&
+          liveTasks <= idle
+        ) {
+          break;
+        }
       }
       if (Date.now() > deadline) {
         log(`  timed out after ${round((Date.now() - realStart) / 1000)} s real`);
