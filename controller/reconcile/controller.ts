@@ -7,7 +7,7 @@ import type { EcsProvider } from '../ecs/types.ts';
 import type { GitHubProvider } from '../github/types.ts';
 import type { ReconcileMetrics } from '../observability/sink.ts';
 import { FencingError } from '../store/errors.ts';
-import type { JobRecord, Store } from '../store/types.ts';
+import type { JobRecord, PoolRecord, Store } from '../store/types.ts';
 import { LeaseLostError } from './errors.ts';
 import type { Clock } from '../util/clock.ts';
 import { DEFAULT_SETTINGS, type ReconcileContext, type ReconcileSettings } from './context.ts';
@@ -253,13 +253,21 @@ export function createController(options: ControllerOptions): Controller {
     while (hints.size > MAX_JOB_HINTS) hints.delete(hints.keys().next().value!);
   }
 
+  // Events arrive in bursts (the SQS consumer handles 10 at once): concurrent wake-ups share
+  // one pool listing in flight instead of each reading every pool. Nothing is kept after it.
+  let poolsInFlight: Promise<PoolRecord[]> | undefined;
+  const listPoolsShared = () =>
+    (poolsInFlight ??= store.listPools().finally(() => {
+      poolsInFlight = undefined;
+    }));
+
   async function onJobChanged(job: JobRecord): Promise<void> {
     // Remembered by every replica, so that a successor knows too.
     if (job.runnerName && (job.status === 'in_progress' || job.status === 'completed')) {
       rememberJobHint(job.runnerName, job.id);
     }
     if (!leader) return;
-    const pools = await store.listPools();
+    const pools = await listPoolsShared();
     const candidates = pools.filter(
       (p) => !p.deletionRequestedAt && jobInScope(job, p.spec.github),
     );

@@ -1,0 +1,44 @@
+// Smoke test of the benchmark harness (not the benchmark: no figure is asserted): a tiny burst
+// and a tiny scale run through the same code as `npm run bench`, so the harness cannot rot.
+// Each asserts what must hold whatever the machine: every job ran, nothing was left behind, the
+// figures were measured. About 8 s on 2 busy cores (two controller processes start).
+
+import { describe, expect, it } from 'vitest';
+import { runBurst } from './burst.ts';
+import { runScale } from './scale.ts';
+
+const log = () => {};
+
+describe('benchmark harness', () => {
+  it('burst: every job runs on its own runner, the calls are counted, nothing is left', async () => {
+    const r = await runBurst({
+      jobs: 12,
+      pools: 2,
+      speed: 50,
+      jobMs: 1_000,
+      timeoutMs: 60_000,
+      restPerHour: 100_000,
+      log,
+    });
+    expect(r.completed).toBe(12);
+    expect(r.succeeded).toBe(12);
+    expect(r.launches).toBeGreaterThanOrEqual(12);
+    expect(r.queuedToRunTaskSec.p50).toBeGreaterThan(0);
+    expect(r.launchesPerMinute).toBeGreaterThan(0);
+    expect(r.limits.bindingPerMinute).toBe(180);
+    expect(r.calls['github POST /orgs/:org/actions/runners/generate-jitconfig']).toBe(r.launches);
+    expect(r.calls['ecs RunTask']).toBe(r.launches);
+    expect(r.rateLimitErrors).toBe(0);
+    expect(r.leftovers.githubRunners).toBe(r.surplusIdleRunners);
+    expect(r.leftovers.liveTasks).toBe(r.surplusIdleRunners);
+  }, 60_000);
+
+  it('scale: the seeded records stay live through timed passes', async () => {
+    const r = await runScale({ records: 100, pools: 2, busyShare: 0.8, passes: 1, log });
+    expect(r.passMs).toHaveLength(1);
+    expect(r.passMs[0]).toBeGreaterThan(0);
+    expect(r.liveAfter).toBe(100);
+    expect(r.controller.peakRssBytes).toBeGreaterThan(10 * 2 ** 20);
+    expect(r.callsPerPass.github).toBeGreaterThan(0);
+  }, 60_000);
+});

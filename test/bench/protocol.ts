@@ -1,0 +1,46 @@
+// What the benchmark and the controller process it forks say to each other over IPC.
+
+import type { ControllerConfig } from '../../controller/config/types.ts';
+import type { ControllerConfig as ReconcileConfig } from '../../controller/reconcile/controller.ts';
+import type { ClockSpec } from './clock.ts';
+
+export interface ChildSpec {
+  config: ControllerConfig;
+  clock: ClockSpec;
+  reconcile?: Partial<ReconcileConfig>;
+  logFile: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  credentials: { accessKeyId: string; secretAccessKey: string };
+}
+
+export interface ChildStats {
+  /** Calls by service and endpoint, e.g. `github POST /orgs/:org/actions/runners/generate-jitconfig`. */
+  calls: Record<string, number>;
+  /** Answers that were rate limits: GitHub 403/429, AWS ThrottlingException. */
+  rateLimited: Record<string, number>;
+  rssBytes: number;
+  /** Highest RSS sampled (every 100 ms) since the last reset. */
+  peakRssBytes: number;
+  /** process.resourceUsage().maxRSS: the peak over the process lifetime, in bytes. */
+  maxRssBytes: number;
+  heapUsedBytes: number;
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  eventLoopDelayP99Ms: number;
+  eventLoopDelayMaxMs: number;
+}
+
+export type ChildRequest =
+  | { id: number; cmd: 'stats'; reset?: boolean }
+  | { id: number; cmd: 'reconcileOnce' }
+  | { id: number; cmd: 'stop' };
+
+/** `/orgs/bench/actions/runners/123` → `/orgs/:org/actions/runners/:id` (no query string). */
+export function githubRoute(path: string): string {
+  const clean = path.split('?')[0]!;
+  return clean
+    .replace(/^\/orgs\/[^/]+/, '/orgs/:org')
+    .replace(/^\/repos\/[^/]+\/[^/]+/, '/repos/:owner/:repo')
+    .replace(/^\/app\/installations\/\d+/, '/app/installations/:id')
+    .replace(/\/\d+(?=\/|$)/g, '/:id');
+}

@@ -1,0 +1,192 @@
+// `npm run bench`: the burst and scale benchmarks of issue 7. Prints a table and writes
+// test/bench/results.json (with the machine facts: CPUs, load, Node version, date).
+//
+//   npm run bench                         # 1,000-job burst over 10 pools; 10,000 live records
+//   npm run bench -- --jobs 200 --records 2000 --speed 5 --out /tmp/r.json
+//
+// See docs/benchmark.md for what is measured and how. (An entry point: it runs when imported.)
+
+import { writeFile } from 'node:fs/promises';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { format } from 'prettier';
+import { runBurst, type BurstResult } from './burst.ts';
+import { runScale, type ScaleResult } from './scale.ts';
+import { round } from './stats.ts';
+
+export interface BenchOptions {
+  jobs: number;
+  records: number;
+  pools: number;
+  /** Simulated seconds per real second in the burst. */
+  speed: number;
+  jobMs: number;
+  passes: number;
+  burstTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+export interface BenchResults {
+  machine: {
+    date: string;
+    node: string;
+    platform: string;
+    cpus: number;
+    cpuModel: string;
+    memoryBytes: number;
+    loadAverageBefore: number[];
+    loadAverageAfter: number[];
+  };
+  options: Omit<BenchOptions, 'log'>;
+  burst: BurstResult;
+  scale: ScaleResult;
+  totalSeconds: number;
+}
+
+export const DEFAULT_OPTIONS: Omit<BenchOptions, 'log'> = {
+  jobs: 1_000,
+  records: 10_000,
+  pools: 10,
+  speed: 3,
+  jobMs: 30_000,
+  passes: 3,
+  burstTimeoutMs: 360_000,
+};
+
+const mib = (bytes: number) => `${round(bytes / 2 ** 20, 0)} MiB`;
+
+export async function runBench(options: BenchOptions): Promise<BenchResults> {
+  const started = Date.now();
+  const loadAverageBefore = loadavg().map((n) => round(n, 2));
+  options.log(
+    `burst: ${options.jobs} jobs across ${options.pools} pools, clock ${options.speed}x real time`,
+  );
+  const burst = await runBurst({
+    jobs: options.jobs,
+    pools: options.pools,
+    speed: options.speed,
+    jobMs: options.jobMs,
+    timeoutMs: options.burstTimeoutMs,
+    restPerHour: 100_000,
+    log: options.log,
+  });
+  options.log(`scale: ${options.records} live runner records across ${options.pools} pools`);
+  const scale = await runScale({
+    records: options.records,
+    pools: options.pools,
+    busyShare: 0.8,
+    passes: options.passes,
+    log: options.log,
+  });
+  const { log: _log, ...rest } = options;
+  return {
+    machine: {
+      date: new Date().toISOString(),
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryBytes: totalmem(),
+      loadAverageBefore,
+      loadAverageAfter: loadavg().map((n) => round(n, 2)),
+    },
+    options: rest,
+    burst,
+    scale,
+    totalSeconds: round((Date.now() - started) / 1000),
+  };
+}
+
+/** The figures as a two-column table. */
+export function table(r: BenchResults): string {
+  const b = r.burst;
+  const s = r.scale;
+  const rows: [string, string][] = [
+    ['Burst', `${b.jobs} jobs queued in ${b.queueSpreadMs} ms across ${b.pools} pools`],
+    ['  jobs completed', `${b.completed}/${b.jobs} (${b.succeeded} succeeded)`],
+    ['  binding rate limit', `${b.limits.binding}: ${b.limits.bindingPerMinute}/min`],
+    ['  launches (RunTask)', `${b.launches} (${b.surplusIdleRunners} surplus idle at the end)`],
+    ['  launch throughput', `${b.launchesPerMinute}/min = ${b.throughputRatio}x the binding limit`],
+    ['  queued -> RunTask', `p50 ${b.queuedToRunTaskSec.p50} s, p99 ${b.queuedToRunTaskSec.p99} s`],
+    [
+      '  queued -> job started',
+      `p50 ${b.queuedToStartedSec.p50} s, p99 ${b.queuedToStartedSec.p99} s`,
+    ],
+    ['  GitHub calls per job', String(b.githubCallsPerJob)],
+    ['  ECS calls per job', String(b.ecsCallsPerJob)],
+    ['  DynamoDB calls per job', String(b.dynamodbCallsPerJob)],
+    ['  rate-limit errors met', String(b.rateLimitErrors)],
+    [
+      '  left behind',
+      `${b.leftovers.githubRunners} GitHub runners, ${b.leftovers.liveTasks} tasks, ${b.leftovers.unfinishedRecords} records`,
+    ],
+    ['  controller peak RSS', mib(b.controller.peakRssBytes)],
+    ['  time', `${b.simulatedSeconds} s simulated in ${b.realSeconds} s real (${b.speed}x)`],
+    ['Scale', `${s.records} live records (${s.busy} busy, ${s.idle} idle) in ${s.pools} pools`],
+    ['  seeding', `${s.seedSeconds} s`],
+    [
+      '  full reconcile pass',
+      `median ${round(s.passMsMedian / 1000, 2)} s, max ${round(s.passMsMax / 1000, 2)} s (${s.passMs.length} passes)`,
+    ],
+    [
+      '  calls per pass',
+      `GitHub ${s.callsPerPass.github}, ECS ${s.callsPerPass.ecs}, DynamoDB ${s.callsPerPass.dynamodb}`,
+    ],
+    ['  records live after', String(s.liveAfter)],
+    [
+      '  controller RSS',
+      `${mib(s.controller.rssAtStartBytes)} at start, peak ${mib(s.controller.peakRssBytes)}`,
+    ],
+    [
+      'Machine',
+      `${r.machine.cpus} CPUs, Node ${r.machine.node}, load ${r.machine.loadAverageBefore[0]} -> ${r.machine.loadAverageAfter[0]}`,
+    ],
+    ['Total', `${r.totalSeconds} s`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      jobs: { type: 'string' },
+      records: { type: 'string' },
+      pools: { type: 'string' },
+      speed: { type: 'string' },
+      passes: { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
+  const num = (name: string, value: string | undefined, fallback: number) => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) {
+      process.stderr.write(
+        `bench: --${name} must be a positive number, got ${JSON.stringify(value)}\n`,
+      );
+      process.exit(2);
+    }
+    return n;
+  };
+  const options: BenchOptions = {
+    ...DEFAULT_OPTIONS,
+    jobs: num('jobs', values.jobs, DEFAULT_OPTIONS.jobs),
+    records: num('records', values.records, DEFAULT_OPTIONS.records),
+    pools: num('pools', values.pools, DEFAULT_OPTIONS.pools),
+    speed: num('speed', values.speed, DEFAULT_OPTIONS.speed),
+    passes: num('passes', values.passes, DEFAULT_OPTIONS.passes),
+    log: (line) => process.stdout.write(`${line}\n`),
+  };
+  const results = await runBench(options);
+  const out = values.out ?? fileURLToPath(new URL('./results.json', import.meta.url));
+  // Formatted as `npm run lint` (prettier) wants it, so a fresh results.json passes the check.
+  await writeFile(out, await format(JSON.stringify(results), { parser: 'json' }));
+  process.stdout.write(`\n${table(results)}\n\nwrote ${out}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
