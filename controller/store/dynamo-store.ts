@@ -42,7 +42,6 @@ import {
   runnerIndexKey,
   runnerKey,
   runnerPoolPrefix,
-  runnerPoolStatePrefix,
   RUNNERS_PARTITION,
   TTL_ATTRIBUTE,
   type ItemKey,
@@ -456,16 +455,7 @@ export class DynamoStore implements Store {
   ): Promise<RunnerRecord[]> {
     const { pool, states } = filter;
     if (states?.length === 0) return [];
-    if (pool !== undefined && states) {
-      const out: RunnerRecord[] = [];
-      for (const state of new Set(states)) {
-        const items = await this.queryIndex(RUNNERS_PARTITION, {
-          prefix: runnerPoolStatePrefix(pool, state),
-        });
-        out.push(...items.map(toRunnerRecord));
-      }
-      return out;
-    }
+    // States are a filter, not a key range: the index key of a runner never changes (layout.ts).
     const stateFilter = states
       ? (expr: Expression) =>
           `${expr.name('state')} IN (${states.map((s) => expr.value(s)).join(', ')})`
@@ -666,7 +656,7 @@ export class DynamoStore implements Store {
   }
 
   private runnerItem(record: RunnerRecord): Item {
-    return { type: 'runner', ...runnerIndexKey(record.pool, record.state, record.name), ...record };
+    return { type: 'runner', ...runnerIndexKey(record.pool, record.name), ...record };
   }
 
   private normaliseRunner(record: RunnerRecord): RunnerRecord {

@@ -1,7 +1,7 @@
 // The single-table layout: how each record becomes an item and back. docs/store.md is the
 // reference; keep the two in step.
 
-import type { JobStatus, RunnerState } from './types.ts';
+import type { JobStatus } from './types.ts';
 
 export const DEFAULT_TABLE_NAME = 'runnerctl';
 
@@ -51,13 +51,20 @@ export const jobIndexKey = (status: JobStatus, createdAt: string, id: number) =>
 });
 export const jobStatusPrefix = (status: JobStatus) => `${status}#`;
 
-/** Runners sort by pool, then state: a pool, or a pool and a state, is a `begins_with` range. */
-export const runnerIndexKey = (pool: string, state: RunnerState, name: string) => ({
+/**
+ * Runners sort by pool, then name: a pool is a `begins_with` range. The sort key never changes
+ * after the record is created (pool and name are fixed), so a state change rewrites the index
+ * entry in place: a listing may show a runner's previous state but never leaves it out. A sort
+ * key with the state in it would move on every transition, and an index moves a key as a delete
+ * and a put: a listing between the two, or one whose later pages the key moved behind, would
+ * miss a runner that exists (and garbage collection would take its task for an orphan).
+ * Items written by older versions (`<pool>#<state>#<name>`) still match the pool's prefix.
+ */
+export const runnerIndexKey = (pool: string, name: string) => ({
   gsi1pk: RUNNERS_PARTITION,
-  gsi1sk: `${pool}#${state}#${name}`,
+  gsi1sk: `${pool}#${name}`,
 });
 export const runnerPoolPrefix = (pool: string) => `${pool}#`;
-export const runnerPoolStatePrefix = (pool: string, state: RunnerState) => `${pool}#${state}#`;
 
 export const repositoryIndexKey = (fullName: string) => ({
   gsi1pk: REPOSITORIES_PARTITION,

@@ -36,9 +36,17 @@ describe('50 jobs across 3 pools', () => {
     );
     const peak: Record<string, number> = {};
     let sampling = true;
+    // A record once listed stays in every later listing (records are never deleted here, and
+    // a runner's index key never changes, so no state change takes it out of a listing).
+    const listed = new Set<string>();
+    const dropped = new Set<string>();
     const sampler = (async () => {
       while (sampling) {
-        const live = (await app.store.listRunners()).filter((r) => r.state !== 'finished');
+        const all = await app.store.listRunners();
+        const names = new Set(all.map((r) => r.name));
+        for (const name of listed) if (!names.has(name)) dropped.add(name);
+        for (const name of names) listed.add(name);
+        const live = all.filter((r) => r.state !== 'finished');
         const perPool: Record<string, number> = {};
         for (const r of live) perPool[r.pool] = (perPool[r.pool] ?? 0) + 1;
         for (const [pool, n] of Object.entries(perPool)) peak[pool] = Math.max(peak[pool] ?? 0, n);
@@ -79,6 +87,7 @@ describe('50 jobs across 3 pools', () => {
       sampling = false;
     });
     await sampler;
+    expect([...dropped], 'records missing from a later listing').toEqual([]);
     const outcome = await planOutcome(control, runIds);
     expect(outcome.jobs).toHaveLength(50);
     expect(outcome.succeeded).toBe(true);

@@ -644,6 +644,68 @@ describe.each(ENGINES)('store on $name', (factory) => {
     });
   });
 
+  describe('runner listings while runners change state', () => {
+    // A listing may show a runner's previous state, but never leave out a runner that exists:
+    // garbage collection takes a GitHub runner or task without a record for an orphan.
+    test('a runner that changes state between two pages of a listing is still listed', async () => {
+      const store = await freshStore({ pageSize: 2 });
+      for (let i = 1; i <= 6; i++) await store.createRunner(runner(`r${i}`, 'linux'));
+      const moved = (await store.getRunner('r6'))!;
+      // Right after the first page, r6 goes from pending to busy (before "pending" in the index
+      // order, were the state part of the sort key: behind the listing's cursor).
+      let pages = 0;
+      const name = 'change-state-after-first-page';
+      client.middlewareStack.add(
+        (next, context) => async (args) => {
+          const out = await next(args);
+          if (context.commandName === 'QueryCommand' && ++pages === 1) {
+            await store.updateRunner({ ...moved, state: 'busy' });
+          }
+          return out;
+        },
+        { step: 'initialize', name },
+      );
+      try {
+        const listed = await store.listRunners({ pool: 'linux' });
+        expect(listed.map((r) => r.name).sort()).toEqual(['r1', 'r2', 'r3', 'r4', 'r5', 'r6']);
+      } finally {
+        client.middlewareStack.remove(name);
+      }
+      expect(pages).toBeGreaterThan(1);
+      expect(
+        (await store.listRunners({ pool: 'linux', states: ['busy'] })).map((r) => r.name),
+      ).toEqual(['r6']);
+    });
+
+    test('a runner is in every listing taken while its state changes', async () => {
+      const store = await freshStore();
+      for (let i = 1; i <= 4; i++) await store.createRunner(runner(`r${i}`, 'linux'));
+      const states = ['configured', 'launching', 'idle', 'busy', 'draining'] as const;
+      let changing = true;
+      const writer = (async () => {
+        try {
+          for (let round = 0; round < 8; round++) {
+            for (const state of states) {
+              const current = (await store.getRunner('r1'))!;
+              await store.updateRunner({ ...current, state });
+            }
+          }
+        } finally {
+          changing = false;
+        }
+      })();
+      const missing: number[] = [];
+      let listings = 0;
+      while (changing) {
+        const names = (await store.listRunners()).map((r) => r.name);
+        if (!names.includes('r1')) missing.push(listings);
+        listings++;
+      }
+      await writer;
+      expect(missing, `listings without r1 (of ${listings})`).toEqual([]);
+    });
+  });
+
   describe('openStore', () => {
     test('kind dynamodb with an endpoint creates the table and works', async () => {
       const store = await openStore({
@@ -677,6 +739,34 @@ describe.each(ENGINES)('store on $name', (factory) => {
         await store.close();
       }
     });
+  });
+
+  test('runner items indexed by an older version (state in the sort key) are still listed', async () => {
+    const store = await freshStore();
+    const created = await store.createRunner(runner('rctl-old'));
+    await client.send(
+      new PutItemCommand({
+        TableName: store.table,
+        Item: marshall({
+          ...created,
+          pk: 'RUNNER#rctl-old',
+          sk: 'RUNNER',
+          type: 'runner',
+          gsi1pk: 'RUNNERS',
+          gsi1sk: 'linux#pending#rctl-old',
+        }),
+      }),
+    );
+    const names = (rs: RunnerRecord[]) => rs.map((r) => r.name);
+    expect(names(await store.listRunners({ pool: 'linux', states: ['pending'] }))).toEqual([
+      'rctl-old',
+    ]);
+    expect(names(await store.listRunners({ pool: 'linux' }))).toEqual(['rctl-old']);
+    // The next write moves it to the current index key.
+    await store.updateRunner({ ...created, state: 'idle' });
+    expect(names(await store.listRunners({ pool: 'linux', states: ['idle'] }))).toEqual([
+      'rctl-old',
+    ]);
   });
 
   test('items written by another version of runnerctl keep their unknown attributes', async () => {
