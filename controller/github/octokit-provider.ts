@@ -571,7 +571,8 @@ export class OctokitGitHubProvider implements GitHubProvider {
     const endpoint = client.request.endpoint(route, params);
     const url = new URL(endpoint.url);
     const where = `${endpoint.method} ${url.pathname}${url.search}`;
-    const cacheKey = `${endpoint.method} ${endpoint.url}`;
+    // Per installation: GET /installation/repositories is one URL for every installation.
+    const cacheKey = `${this.installationOf.get(client) ?? '-'} ${endpoint.method} ${endpoint.url}`;
     const cached = opts.conditional ? this.etags.get(cacheKey) : undefined;
     const headers = cached ? { 'if-none-match': cached.etag } : {};
 

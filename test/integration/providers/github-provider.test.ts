@@ -255,6 +255,19 @@ describe('OctokitGitHubProvider against the GitHub simulator', () => {
       repositories: paged.repositories,
       notModified: true,
     });
+    // Another installation, same URL: each revalidates its own list (no ETag ping-pong).
+    await sim.control.createOrg({ login: 'globex' });
+    await sim.control.createRepo({ owner: 'globex', name: 'web' });
+    await sim.control.createInstallation({ account: 'globex' });
+    expect(await provider.listInstallationRepositories('globex')).toEqual({
+      repositories: ['globex/web'],
+      notModified: false,
+    });
+    expect((await provider.listInstallationRepositories('acme')).notModified).toBe(true);
+    expect(await provider.listInstallationRepositories('globex')).toEqual({
+      repositories: ['globex/web'],
+      notModified: true,
+    });
     await expect(provider.listInstallationRepositories('nobody')).rejects.toBeInstanceOf(
       GitHubAuthError,
     );
