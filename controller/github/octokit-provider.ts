@@ -24,6 +24,7 @@ import type {
   GitHubProvider,
   GitHubRunner,
   GitHubScope,
+  InstallationRepositories,
   JitConfig,
   JitConfigRequest,
   RateLimitSnapshot,
@@ -65,6 +66,8 @@ export const DEFAULT_REST_PER_HOUR = 5_000;
 const ETAG_CACHE_SIZE = 2_000;
 const PER_PAGE = 100;
 const MAX_PAGES = 10;
+/** Repositories of one installation read at most (100 pages of 100). */
+const MAX_REPOSITORY_PAGES = 100;
 /** GitHub asks clients to wait at least a minute after a secondary limit without retry-after. */
 const DEFAULT_RETRY_AFTER_MS = 60_000;
 /** How long "the App is not installed on this owner" is believed before asking again. */
@@ -433,6 +436,31 @@ export class OctokitGitHubProvider implements GitHubProvider {
     }
   }
 
+  // --- repositories ------------------------------------------------------------------------
+
+  async listInstallationRepositories(owner: string): Promise<InstallationRepositories> {
+    const client = await this.clientForOwner(owner);
+    const repositories: string[] = [];
+    let notModified = true;
+    for (let page = 1; page <= MAX_REPOSITORY_PAGES; page++) {
+      const res = await this.call(
+        'rest',
+        client,
+        'GET /installation/repositories',
+        { per_page: PER_PAGE, page },
+        { conditional: true },
+      );
+      if (res.status !== 304) notModified = false;
+      const data = res.data as { total_count?: number; repositories?: unknown[] };
+      const batch = (data.repositories ?? [])
+        .map((r) => (r as { full_name?: unknown }).full_name)
+        .filter((name): name is string => typeof name === 'string');
+      repositories.push(...batch);
+      if (batch.length < PER_PAGE || repositories.length >= (data.total_count ?? 0)) break;
+    }
+    return { repositories, notModified };
+  }
+
   rateLimit(): RateLimitSnapshot | undefined {
     return this.lastRateLimit ? { ...this.lastRateLimit } : undefined;
   }
@@ -543,7 +571,8 @@ export class OctokitGitHubProvider implements GitHubProvider {
     const endpoint = client.request.endpoint(route, params);
     const url = new URL(endpoint.url);
     const where = `${endpoint.method} ${url.pathname}${url.search}`;
-    const cacheKey = `${endpoint.method} ${endpoint.url}`;
+    // Per installation: GET /installation/repositories is one URL for every installation.
+    const cacheKey = `${this.installationOf.get(client) ?? '-'} ${endpoint.method} ${endpoint.url}`;
     const cached = opts.conditional ? this.etags.get(cacheKey) : undefined;
     const headers = cached ? { 'if-none-match': cached.etag } : {};
 

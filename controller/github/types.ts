@@ -51,6 +51,13 @@ export interface WorkflowJob {
   completedAt: string | null;
 }
 
+export interface InstallationRepositories {
+  /** owner/name of every repository the installation can access. */
+  repositories: string[];
+  /** GitHub answered 304 for every page: the list is the one the last call returned. */
+  notModified: boolean;
+}
+
 export interface RateLimitSnapshot {
   limit: number;
   remaining: number;
@@ -79,5 +86,12 @@ export interface GitHubProvider {
    */
   listQueuedJobs(repository: string): Promise<WorkflowJob[]>;
   getJob(repository: string, jobId: number): Promise<WorkflowJob | undefined>;
+  /**
+   * The repositories the App's installation on `owner` can access (GET /installation/repositories
+   * with that installation's token, every page). Conditional: an unchanged list costs no rate
+   * limit and comes back with `notModified`. Throws GitHubAuthError when the App is not
+   * installed on `owner`.
+   */
+  listInstallationRepositories(owner: string): Promise<InstallationRepositories>;
   rateLimit(): RateLimitSnapshot | undefined;
 }

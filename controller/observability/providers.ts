@@ -10,6 +10,7 @@ import type {
   GitHubProvider,
   GitHubRunner,
   GitHubScope,
+  InstallationRepositories,
   JitConfig,
   JitConfigRequest,
   RateLimitSnapshot,
@@ -91,6 +92,11 @@ export class InstrumentedGitHubProvider implements GitHubProvider {
   }
   getJob(repository: string, jobId: number): Promise<WorkflowJob | undefined> {
     return this.call('getJob', () => this.inner.getJob(repository, jobId));
+  }
+  listInstallationRepositories(owner: string): Promise<InstallationRepositories> {
+    return this.call('listInstallationRepositories', () =>
+      this.inner.listInstallationRepositories(owner),
+    );
   }
   rateLimit(): RateLimitSnapshot | undefined {
     return this.inner.rateLimit();

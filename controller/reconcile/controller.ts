@@ -147,7 +147,9 @@ export function createController(options: ControllerOptions): Controller {
 
   const reconcilePool = createPoolReconciler(ctx);
   const collectGarbage = createGarbageCollector(ctx);
-  const resyncJobs = createJobResync(ctx, (job) => onJobChanged(job));
+  const resyncJobs = createJobResync(ctx, (job) => onJobChanged(job), {
+    discoveryIntervalMs: config.resyncMs ?? 60_000,
+  });
 
   async function dispatch(key: string): Promise<ReconcileResult | void> {
     // Woken after a pause longer than the lease: renew (or learn it is lost) before acting.

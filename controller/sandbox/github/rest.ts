@@ -13,6 +13,7 @@ import {
   jobJson,
   runnerGroupJson,
   runnerJson,
+  webhookRepository,
   workflowRunJson,
 } from './shapes.ts';
 import type { RunnerScope, SimInstallation, SimState } from './state.ts';
@@ -192,6 +193,29 @@ export function buildRestRouter(
       const token = bearer(ctx);
       if (token) tokens.revoke(token);
       return { status: 204 };
+    },
+  });
+  // Every repository of the installation's account (the simulator's installations are
+  // `repository_selection: all`), oldest first, paginated like GitHub's other lists.
+  add('GET', '/installation/repositories', {
+    auth: 'token',
+    handle: (ctx, caller) => {
+      if (caller.kind !== 'installation') {
+        return fail(
+          403,
+          'You must authenticate with an installation access token in order to list repositories for an installation.',
+        );
+      }
+      const account = caller.installation.account.toLowerCase();
+      const repositories = [...state.repos.values()]
+        .filter((r) => r.owner.toLowerCase() === account)
+        .sort((a, b) => a.id - b.id)
+        .map((r) => webhookRepository(apiUrl(), r));
+      return paginate(ctx, repositories, apiUrl(), (items, total) => ({
+        total_count: total,
+        repository_selection: 'all',
+        repositories: items,
+      }));
     },
   });
   add('GET', '/rate_limit', {

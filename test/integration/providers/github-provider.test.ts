@@ -231,6 +231,48 @@ describe('OctokitGitHubProvider against the GitHub simulator', () => {
     ]);
   });
 
+  it("lists the installation's repositories, revalidating with ETags (304s are free)", async () => {
+    await sim.control.createRepo({ owner: 'acme', name: 'lib' });
+    const first = await provider.listInstallationRepositories('acme');
+    expect(first.repositories).toEqual(['acme/app', 'acme/lib']);
+    expect(first.notModified).toBe(false);
+    const before = provider.rateLimit()!.remaining;
+    const again = await provider.listInstallationRepositories('ACME');
+    expect(again).toEqual({ repositories: ['acme/app', 'acme/lib'], notModified: true });
+    expect(provider.rateLimit()!.remaining).toBe(before);
+    await sim.control.createRepo({ owner: 'acme', name: 'new' });
+    const changed = await provider.listInstallationRepositories('acme');
+    expect(changed).toEqual({
+      repositories: ['acme/app', 'acme/lib', 'acme/new'],
+      notModified: false,
+    });
+    // Over one page (100 a page): every page is read, and revalidated.
+    for (let i = 0; i < 99; i++) await sim.control.createRepo({ owner: 'acme', name: `r${i}` });
+    const paged = await provider.listInstallationRepositories('acme');
+    expect(paged.repositories).toHaveLength(102);
+    expect(new Set(paged.repositories).size).toBe(102);
+    expect(await provider.listInstallationRepositories('acme')).toEqual({
+      repositories: paged.repositories,
+      notModified: true,
+    });
+    // Another installation, same URL: each revalidates its own list (no ETag ping-pong).
+    await sim.control.createOrg({ login: 'globex' });
+    await sim.control.createRepo({ owner: 'globex', name: 'web' });
+    await sim.control.createInstallation({ account: 'globex' });
+    expect(await provider.listInstallationRepositories('globex')).toEqual({
+      repositories: ['globex/web'],
+      notModified: false,
+    });
+    expect((await provider.listInstallationRepositories('acme')).notModified).toBe(true);
+    expect(await provider.listInstallationRepositories('globex')).toEqual({
+      repositories: ['globex/web'],
+      notModified: true,
+    });
+    await expect(provider.listInstallationRepositories('nobody')).rejects.toBeInstanceOf(
+      GitHubAuthError,
+    );
+  });
+
   it('an owner the App is not installed on is a GitHubAuthError', async () => {
     await expect(provider.listQueuedJobs('nobody/repo')).rejects.toThrow(/not installed on nobody/);
   });

@@ -226,6 +226,44 @@ describe('GitHub simulator REST', () => {
     expect(Number(after.headers['x-ratelimit-remaining'])).toBe(5000 - usedBefore - 1);
   });
 
+  it('lists the installation repositories, paginated, with 304 to a matching ETag', async () => {
+    await sim.control.createRepo({ owner: 'acme', name: 'lib' });
+    await sim.control.createRepo({ owner: 'acme', name: 'docs' });
+    await sim.control.createOrg({ login: 'globex' });
+    await sim.control.createRepo({ owner: 'globex', name: 'secret' });
+    const all = await octokit.request('GET /installation/repositories');
+    expect(all.data.total_count).toBe(3);
+    expect(all.data.repository_selection).toBe('all');
+    // Only the installation's own account: globex's repository is not listed.
+    expect(all.data.repositories.map((r) => r.full_name)).toEqual([
+      'acme/app',
+      'acme/lib',
+      'acme/docs',
+    ]);
+    const names: string[] = [];
+    let page = 1;
+    for (;;) {
+      const res = await octokit.request('GET /installation/repositories', { per_page: 2, page });
+      names.push(...res.data.repositories.map((r) => r.full_name));
+      const next = /<([^>]+)>; rel="next"/.exec(res.headers.link ?? '');
+      if (!next) break;
+      expect(next[1]).toContain('/installation/repositories?');
+      page = Number(new URL(next[1] as string).searchParams.get('page'));
+    }
+    expect(names).toEqual(['acme/app', 'acme/lib', 'acme/docs']);
+    const err = await octokit
+      .request('GET /installation/repositories', {
+        headers: { 'if-none-match': all.headers.etag as string },
+      })
+      .catch((e: RequestError) => e);
+    expect((err as RequestError).status).toBe(304);
+    // A personal token is refused: only an installation token lists these.
+    const { token } = await sim.control.createPersonalToken({ scopes: ['repo'] });
+    const pat = new Octokit({ auth: token, baseUrl: sim.url });
+    validateResponses(pat, log);
+    expect(await status(pat.request('GET /installation/repositories'))).toBe(403);
+  });
+
   it('lists runs by status and their jobs with filter latest|all', async () => {
     const run = await sim.control.createWorkflowRun({
       repo: 'acme/app',

@@ -40,6 +40,15 @@ const FAULT_SEEN: Record<string, (r: SimulationReport) => void> = {
     ).toBeGreaterThan(0),
   'runner-crash': (r) => expect(r.faults.runnerCrashes).toBeGreaterThan(0),
   'controller-restart': (r) => expect(r.faults.controllerRestartsAt).toHaveLength(2),
+  // A controller that knows no repository and receives no event at all: the resync discovers the
+  // repositories of the org pool's installation, and every job (checked above) gets a runner and
+  // completes. "Within one resync period" is asserted without real time in
+  // test/unit/reconcile/resync-discovery.test.ts.
+  'cold-start': (r) => {
+    expect(r.faults.webhooks.dropped).toBeGreaterThan(0);
+    expect(r.faults.webhooks.delivered ?? 0).toBe(0);
+    expect(r.jobs.map((j) => j.repo).sort()).toEqual(['acme/app', 'acme/app', 'acme/lib']);
+  },
   'all-faults': (r) => {
     expect(r.faults.controllerRestartsAt).toHaveLength(1);
     expect(Object.keys(r.faults.injected).length).toBeGreaterThan(3);

@@ -2,11 +2,16 @@
 // 409 on a taken runner name, 422 on deleting a busy runner, 404 (undefined) on unknown ids,
 // a REST busy flag that can lag the truth, and JIT runners that deregister after their job.
 
-import { RunnerBusyError, RunnerNameExistsError } from '../../../controller/github/errors.ts';
+import {
+  GitHubAuthError,
+  RunnerBusyError,
+  RunnerNameExistsError,
+} from '../../../controller/github/errors.ts';
 import type {
   GitHubProvider,
   GitHubRunner,
   GitHubScope,
+  InstallationRepositories,
   JitConfig,
   JitConfigRequest,
   WorkflowJob,
@@ -19,7 +24,13 @@ interface StoredRunner extends GitHubRunner {
 }
 
 export type GitHubCall =
-  'generateJitConfig' | 'deleteRunner' | 'listRunners' | 'getRunner' | 'findRunnerByName';
+  | 'generateJitConfig'
+  | 'deleteRunner'
+  | 'listRunners'
+  | 'getRunner'
+  | 'findRunnerByName'
+  | 'listInstallationRepositories'
+  | 'listQueuedJobs';
 
 function scopeKey(scope: GitHubScope): string {
   switch (scope.kind) {
@@ -43,6 +54,14 @@ export class FakeGitHub implements GitHubProvider {
   /** Called before a call; throwing makes the call fail without effect. */
   beforeCall?: (call: GitHubCall, detail: unknown) => void;
   calls: GitHubCall[] = [];
+  /**
+   * Repositories that exist besides those of `jobs` (the App is installed on every owner with
+   * access to all its repositories, except the owners in `notInstalled`).
+   */
+  repositories = new Set<string>();
+  notInstalled = new Set<string>();
+  /** What each owner's installation listing last answered, as an ETag would remember it. */
+  #lastListing = new Map<string, string>();
   #nextId = 100;
 
   async generateJitConfig(scope: GitHubScope, request: JitConfigRequest): Promise<JitConfig> {
@@ -106,6 +125,7 @@ export class FakeGitHub implements GitHubProvider {
   }
 
   async listQueuedJobs(repository: string) {
+    this.#before('listQueuedJobs', repository);
     return [...this.jobs.values()]
       .filter((j) => j.repository === repository && j.status === 'queued')
       .map((j) => ({ ...j }));
@@ -114,6 +134,23 @@ export class FakeGitHub implements GitHubProvider {
   async getJob(_repository: string, jobId: number) {
     const j = this.jobs.get(jobId);
     return j && { ...j };
+  }
+
+  async listInstallationRepositories(owner: string): Promise<InstallationRepositories> {
+    this.#before('listInstallationRepositories', owner);
+    const key = owner.toLowerCase();
+    if (this.notInstalled.has(key)) {
+      throw new GitHubAuthError(`the GitHub App is not installed on ${owner}`);
+    }
+    const repositories = [
+      ...new Set([...this.repositories, ...[...this.jobs.values()].map((j) => j.repository)]),
+    ]
+      .filter((r) => r.split('/')[0]?.toLowerCase() === key)
+      .sort();
+    const etag = JSON.stringify(repositories);
+    const notModified = this.#lastListing.get(key) === etag;
+    this.#lastListing.set(key, etag);
+    return { repositories, notModified };
   }
 
   rateLimit() {

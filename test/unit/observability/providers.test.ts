@@ -5,6 +5,7 @@ import {
   TaskDefinitionNotFoundError,
 } from '../../../controller/ecs/errors.ts';
 import {
+  GitHubAuthError,
   GitHubError,
   RateLimitedError,
   RunnerBusyError,
@@ -84,6 +85,25 @@ describe('InstrumentedGitHubProvider', () => {
     );
     // The JIT config is a result, never a label.
     expect(text).not.toContain(jit.encodedJitConfig);
+  });
+
+  it('forwards the installation repository listing and counts it, failures included', async () => {
+    const inner = new FakeGitHub();
+    inner.repositories.add('acme/lib');
+    inner.notInstalled.add('globex');
+    const m = new ControllerMetrics({ processMetrics: false });
+    const gh = new InstrumentedGitHubProvider(inner, m);
+    expect(await gh.listInstallationRepositories('acme')).toEqual({
+      repositories: ['acme/lib'],
+      notModified: false,
+    });
+    expect((await gh.listInstallationRepositories('acme')).notModified).toBe(true);
+    const err = await gh.listInstallationRepositories('globex').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GitHubAuthError);
+    expect(await calls(m, { endpoint: 'listInstallationRepositories', outcome: 'ok' })).toBe(2);
+    expect(
+      await calls(m, { endpoint: 'listInstallationRepositories', outcome: 'git_hub_auth' }),
+    ).toBe(1);
   });
 
   it('passes the rate limit through without counting a call', async () => {
