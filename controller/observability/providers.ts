@@ -32,8 +32,10 @@ export function outcomeOf(err: unknown): string {
       const status = err instanceof GitHubError ? err.status : undefined;
       return status ? `http_${status}` : 'error';
     }
+    // GitHubAuthError -> auth, RunnerNameExistsError -> runner_name_exists.
     return err.name
       .replace(/Error$/, '')
+      .replace(/^GitHub(?=[A-Z])/, '')
       .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
       .toLowerCase();
   }

@@ -101,9 +101,7 @@ describe('InstrumentedGitHubProvider', () => {
     const err = await gh.listInstallationRepositories('globex').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GitHubAuthError);
     expect(await calls(m, { endpoint: 'listInstallationRepositories', outcome: 'ok' })).toBe(2);
-    expect(
-      await calls(m, { endpoint: 'listInstallationRepositories', outcome: 'git_hub_auth' }),
-    ).toBe(1);
+    expect(await calls(m, { endpoint: 'listInstallationRepositories', outcome: 'auth' })).toBe(1);
   });
 
   it('passes the rate limit through without counting a call', async () => {
