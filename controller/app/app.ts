@@ -15,6 +15,7 @@ import {
   type ResolvedSecrets,
   type SecretsManagerReader,
 } from '../config/load.ts';
+import { githubProviderOptions } from '../config/provider-options.ts';
 import type { ControllerConfig } from '../config/types.ts';
 import { driftHandler } from '../drift/http.ts';
 import { SdkEcsProvider } from '../ecs/sdk-provider.ts';
@@ -184,17 +185,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
     const metrics = new ControllerMetrics({ processMetrics: options.processMetrics ?? true });
 
     const octokitProvider = new OctokitGitHubProvider({
-      appId: config.github.appId,
-      privateKey,
-      ...(config.github.installationId !== undefined
-        ? { installationId: config.github.installationId }
-        : {}),
-      ...(config.github.apiUrl ? { baseUrl: config.github.apiUrl } : {}),
-      ...(enterpriseToken ? { enterpriseToken } : {}),
-      pacing: {
-        jitPerMinute: config.pacing.jitPerMinute,
-        ...(config.pacing.restPerHour ? { restPerHour: config.pacing.restPerHour } : {}),
-      },
+      ...githubProviderOptions(config, { privateKey, enterpriseToken }),
       clock,
       logger,
       ...(options.githubRetryBaseMs !== undefined

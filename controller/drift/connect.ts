@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadControllerConfig, resolveSecret, ConfigError } from '../config/load.ts';
+import { githubProviderOptions } from '../config/provider-options.ts';
 import type { ControllerConfig } from '../config/types.ts';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SdkEcsProvider } from '../ecs/sdk-provider.ts';
@@ -190,17 +191,7 @@ export async function openConfigWorld(options: ConfigWorldOptions): Promise<Open
   });
   const ecs = new SdkEcsProvider({ client: ecsClient, clock });
   const github = new OctokitGitHubProvider({
-    appId: config.github.appId,
-    privateKey,
-    ...(config.github.installationId !== undefined
-      ? { installationId: config.github.installationId }
-      : {}),
-    ...(config.github.apiUrl ? { baseUrl: config.github.apiUrl } : {}),
-    ...(enterpriseToken ? { enterpriseToken } : {}),
-    pacing: {
-      jitPerMinute: config.pacing.jitPerMinute,
-      ...(config.pacing.restPerHour ? { restPerHour: config.pacing.restPerHour } : {}),
-    },
+    ...githubProviderOptions(config, { privateKey, enterpriseToken }),
     clock,
   });
   return {
