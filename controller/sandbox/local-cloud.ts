@@ -140,37 +140,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     started.push(sqs);
 
     // ECS: the cluster and task definition the example pools name.
-    const ecsClient = new ECSClient({
-      endpoint: ecs.url,
-      region: SANDBOX_REGION,
-      credentials: sandboxCredentials(),
-    });
-    try {
-      await ecsClient.send(
-        new CreateClusterCommand({
-          clusterName: SANDBOX_CLUSTER,
-          capacityProviders: ['FARGATE', 'FARGATE_SPOT'],
-        }),
-      );
-      await ecsClient.send(
-        new RegisterTaskDefinitionCommand({
-          family: SANDBOX_TASK_DEFINITION,
-          requiresCompatibilities: ['FARGATE'],
-          networkMode: 'awsvpc',
-          cpu: '1024',
-          memory: '2048',
-          containerDefinitions: [
-            {
-              name: SANDBOX_CONTAINER,
-              image: 'ghcr.io/runnerctl/runner:sandbox',
-              essential: true,
-            },
-          ],
-        }),
-      );
-    } finally {
-      ecsClient.destroy();
-    }
+    await provisionSandboxEcs(ecs.url, 'ghcr.io/runnerctl/runner:sandbox');
 
     // SQS: the queue an EventBridge rule fills, with a dead-letter queue behind it.
     const sqsClient = new SQSClient({
@@ -263,4 +233,33 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 export async function writeSecretFile(path: string, value: string): Promise<void> {
   await writeFile(path, value, { mode: 0o600 });
   await chmod(path, 0o600);
+}
+
+/** Creates the sandbox's cluster (FARGATE and FARGATE_SPOT) and runner task definition. */
+export async function provisionSandboxEcs(endpoint: string, image: string): Promise<void> {
+  const ecsClient = new ECSClient({
+    endpoint,
+    region: SANDBOX_REGION,
+    credentials: sandboxCredentials(),
+  });
+  try {
+    await ecsClient.send(
+      new CreateClusterCommand({
+        clusterName: SANDBOX_CLUSTER,
+        capacityProviders: ['FARGATE', 'FARGATE_SPOT'],
+      }),
+    );
+    await ecsClient.send(
+      new RegisterTaskDefinitionCommand({
+        family: SANDBOX_TASK_DEFINITION,
+        requiresCompatibilities: ['FARGATE'],
+        networkMode: 'awsvpc',
+        cpu: '1024',
+        memory: '2048',
+        containerDefinitions: [{ name: SANDBOX_CONTAINER, image, essential: true }],
+      }),
+    );
+  } finally {
+    ecsClient.destroy();
+  }
 }

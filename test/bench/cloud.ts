@@ -4,11 +4,6 @@
 // it (controller/sandbox/sandbox.ts), with production reconcile and pacing settings.
 
 import { join } from 'node:path';
-import {
-  CreateClusterCommand,
-  ECSClient,
-  RegisterTaskDefinitionCommand,
-} from '@aws-sdk/client-ecs';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { validatePoolSources } from '../../controller/api/validate.ts';
 import type { ControllerConfig } from '../../controller/config/types.ts';
@@ -26,6 +21,7 @@ import {
   type GitHubSimulator,
 } from '../../controller/sandbox/github/index.ts';
 import {
+  provisionSandboxEcs,
   sandboxCredentials,
   SANDBOX_CLUSTER,
   SANDBOX_CONTAINER,
@@ -131,33 +127,7 @@ export async function startBenchCloud(options: BenchCloudOptions): Promise<Bench
     });
     closers.push(() => ecs.close());
 
-    const ecsClient = new ECSClient({
-      endpoint: ecs.url,
-      region: SANDBOX_REGION,
-      credentials: sandboxCredentials(),
-    });
-    try {
-      await ecsClient.send(
-        new CreateClusterCommand({
-          clusterName: SANDBOX_CLUSTER,
-          capacityProviders: ['FARGATE', 'FARGATE_SPOT'],
-        }),
-      );
-      await ecsClient.send(
-        new RegisterTaskDefinitionCommand({
-          family: SANDBOX_TASK_DEFINITION,
-          requiresCompatibilities: ['FARGATE'],
-          networkMode: 'awsvpc',
-          cpu: '1024',
-          memory: '2048',
-          containerDefinitions: [
-            { name: SANDBOX_CONTAINER, image: 'ghcr.io/runnerctl/runner:bench', essential: true },
-          ],
-        }),
-      );
-    } finally {
-      ecsClient.destroy();
-    }
+    await provisionSandboxEcs(ecs.url, 'ghcr.io/runnerctl/runner:bench');
 
     let sqs: SqsSimulator | undefined;
     let queueUrl: string | undefined;
