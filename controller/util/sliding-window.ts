@@ -12,6 +12,9 @@
 
 import type { Clock } from './clock.ts';
 
+/** Most entries a pause writes to the log (see `pauseUntil`). */
+const MAX_SPREAD = 10_000;
+
 export interface SlidingWindowOptions {
   /** Grants allowed in any window of `windowMs`. */
   limit: number;
@@ -131,9 +134,11 @@ export class SlidingWindow {
   pauseUntil(epochMs: number): void {
     if (epochMs <= this.pausedUntilMs) return;
     this.pausedUntilMs = epochMs;
+    // At most MAX_SPREAD entries: a limit beyond it (1e9 = "no pacing") fills only that many.
+    const count = Math.min(this.limit, MAX_SPREAD);
     const step = this.windowMs / this.limit;
-    const start = epochMs - this.windowMs;
-    const spread = Array.from({ length: this.limit }, (_, i) => start + (i + 1) * step);
+    const start = epochMs - count * step;
+    const spread = Array.from({ length: count }, (_, i) => start + (i + 1) * step);
     // Real grants later than the spread ones still count (a call answered during the pause).
     this.log = [...spread, ...this.log.filter((t) => t > epochMs)];
   }

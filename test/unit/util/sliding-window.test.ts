@@ -115,6 +115,15 @@ describe('SlidingWindow', () => {
     expect(window.pausedUntil()).toBe(clock.now() + 10_000);
   });
 
+  it('a pause on a huge limit ("no pacing") stays cheap and lets calls go after it', async () => {
+    const clock = fakeClock();
+    const window = new SlidingWindow({ limit: 1e9, clock });
+    window.pauseUntil(clock.now() + 1_000);
+    expect(window.tryTake()).toBe(false);
+    await clock.advance(1_000);
+    expect(window.tryTake(1_000)).toBe(true);
+  });
+
   it('tryTake takes without waiting, refund gives the newest grant back', async () => {
     const clock = fakeClock();
     const window = new SlidingWindow({ limit: 2, clock });
