@@ -12,6 +12,7 @@ import { systemClock } from '../util/clock.ts';
 import type { Logger } from '../util/logger.ts';
 import { silentLogger } from '../util/logger.ts';
 import { Redactor } from '../util/redact.ts';
+import { SlidingWindow, type WindowGrant } from '../util/sliding-window.ts';
 import { TokenBucket } from '../util/token-bucket.ts';
 import {
   GitHubAuthError,
@@ -173,7 +174,7 @@ export class OctokitGitHubProvider implements GitHubProvider {
   private listingInstallations: Promise<void> | undefined;
   private readonly etags = new Map<string, { etag: string; data: unknown }>();
   private readonly runnerGroups = new Map<string, number>();
-  private readonly jitBucket: TokenBucket;
+  private readonly jitBucket: SlidingWindow;
   private readonly restBucket: TokenBucket;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -187,12 +188,12 @@ export class OctokitGitHubProvider implements GitHubProvider {
 
     const pacing = options.pacing ?? {};
     const jitPerMinute = pacing.jitPerMinute ?? DEFAULT_JIT_PER_MINUTE;
-    // Burst + refill over a minute = jitPerMinute: no 60 s window ever holds more than that.
-    const jitBurst = Math.max(1, Math.floor(jitPerMinute / 6));
-    this.jitBucket = new TokenBucket({
+    // A sliding minute, like GitHub's: no 60 s window ever holds more than jitPerMinute POSTs,
+    // and a long burst still runs at the full rate.
+    this.jitBucket = new SlidingWindow({
       name: 'github jit',
-      capacity: jitBurst,
-      refillPerSecond: Math.max(jitPerMinute - jitBurst, 1) / 60,
+      limit: Math.max(1, Math.floor(jitPerMinute)),
+      windowMs: 60_000,
       clock: this.clock,
     });
     const restPerHour = pacing.restPerHour ?? DEFAULT_REST_PER_HOUR;
@@ -465,7 +466,7 @@ export class OctokitGitHubProvider implements GitHubProvider {
     return this.lastRateLimit ? { ...this.lastRateLimit } : undefined;
   }
 
-  /** For metrics and tests: tokens left and pause state of the pacing buckets. */
+  /** For metrics and tests: calls that could go now and pause state of the pacers. */
   pacingState(): {
     jit: { available: number; pausedUntil: number };
     rest: { available: number; pausedUntil: number };
@@ -576,7 +577,10 @@ export class OctokitGitHubProvider implements GitHubProvider {
     const cached = opts.conditional ? this.etags.get(cacheKey) : undefined;
     const headers = cached ? { 'if-none-match': cached.etag } : {};
 
-    await bucket.take();
+    // A JIT POST counts against the window until its answer (GitHub counts it on arrival).
+    let grant: WindowGrant | undefined;
+    if (kind === 'jit') grant = await this.jitBucket.acquire();
+    else await this.restBucket.take();
     try {
       const res = await this.requestWithFreshToken(client, route, { ...params, headers });
       this.trackRateLimit(res.headers);
@@ -595,6 +599,8 @@ export class OctokitGitHubProvider implements GitHubProvider {
         return { status: 304, headers: err.response?.headers ?? {}, data: cached.data };
       }
       throw this.mapRequestError(err, where, bucket);
+    } finally {
+      grant?.done();
     }
   }
 
@@ -659,7 +665,11 @@ export class OctokitGitHubProvider implements GitHubProvider {
     return this.redactor.string(message).slice(0, 300);
   }
 
-  private mapRequestError(err: RequestErrorLike, where: string, bucket: TokenBucket): GitHubError {
+  private mapRequestError(
+    err: RequestErrorLike,
+    where: string,
+    bucket: Pick<TokenBucket, 'name' | 'pauseUntil'>,
+  ): GitHubError {
     const status = err.status;
     const message = this.responseMessage(err);
     const headers = err.response?.headers ?? {};

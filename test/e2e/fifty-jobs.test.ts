@@ -81,7 +81,7 @@ describe('50 jobs across 3 pools', () => {
         const o = await planOutcome(control, runIds);
         return `${o.jobs.filter((j) => j.status === 'completed').length}/50 completed`;
       },
-      // Mostly the JIT pacing: 180 configs a minute, a burst of 30, then 3 a second.
+      // Mostly the JIT pacing: 180 configs in any minute (a sliding window).
       50_000,
     ).finally(() => {
       sampling = false;

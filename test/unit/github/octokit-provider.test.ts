@@ -259,7 +259,7 @@ describe('OctokitGitHubProvider: rate limits and secrets', () => {
     expect(done).toBe(true);
   });
 
-  it('paces JIT POSTs: a burst, then the refill rate (jitPerMinute 12)', async () => {
+  it('paces JIT POSTs in a sliding minute: at most jitPerMinute (12) in any 60 s, at the full rate', async () => {
     const clock = fakeClock();
     const { gh, provider } = setup({ clock });
     const sent: number[] = [];
@@ -276,7 +276,6 @@ describe('OctokitGitHubProvider: rate limits and secrets', () => {
       pacing: { jitPerMinute: 12 },
     });
     await paced.listRunners(org); // token and installation first
-    const t0 = clock.now();
     const all = Array.from({ length: 30 }, (_, i) =>
       paced.generateJitConfig(org, {
         name: `rctl-p${i}`,
@@ -285,16 +284,24 @@ describe('OctokitGitHubProvider: rate limits and secrets', () => {
       }),
     );
     // Small steps with the event loop drained between them, so each request goes out at the
-    // clock time its token was taken.
+    // clock time it was let go.
     for (let t = 0; t < 400; t++) {
       await clock.advance(500);
       for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
     }
     await Promise.all(all);
     expect(gh.runners.size).toBe(30);
-    // Burst of 2, then one every 6 s (12/min = 2 + 10 refilled over a minute): the k-th POST
-    // never goes out before (k - 2) * 6 s. (Event-loop lag can only make a POST later.)
-    sent.forEach((at, k) => expect(at - t0).toBeGreaterThanOrEqual(Math.max(0, k - 1) * 6_000));
+    // A sliding window of 12 a minute: the POSTs go in waves of 12, and no 60 s window (from any
+    // POST on) holds more than 12. (Event-loop lag can only make a POST later.)
+    sent.sort((a, b) => a - b);
+    sent.forEach((at, k) => {
+      if (k >= 12) expect(at - sent[k - 12]!).toBeGreaterThanOrEqual(60_000);
+    });
+    // The whole first minute's worth goes at once. (A token bucket bursting 2 and refilling 10 a
+    // minute sent the 12th only after 60 s.) A wave waits for the answers of the one a minute
+    // before it, which on this fake clock come late (the client's own timers run in real time),
+    // so the pace of later waves is not asserted here; the limiter's unit tests cover it.
+    expect(sent[11]! - sent[0]!).toBeLessThan(30_000);
     void provider;
   });
 
