@@ -10,6 +10,7 @@
 // the grant and the answer, so stamping the answer time keeps the guarantee for what the
 // upstream sees however long requests travel (or wait for a socket) on the way.
 
+import { FifoQueue } from './fifo-queue.ts';
 import type { Clock } from './clock.ts';
 
 /** Most entries a pause writes to the log (see `pauseUntil`). */
@@ -49,8 +50,7 @@ export class SlidingWindow {
   private inFlight = 0;
   private pausedUntilMs = 0;
   /** Tail of the FIFO of waiters; each waiter starts when the previous one got its grant. */
-  private tail: Promise<void> = Promise.resolve();
-  private waiting = 0;
+  private readonly queue = new FifoQueue();
   /** Wakes the head waiter when an in-flight grant finishes (it may then wait less). */
   private wake: (() => void) | undefined;
 
@@ -77,7 +77,7 @@ export class SlidingWindow {
 
   /** Callers currently waiting in `take()` / `acquire()`. */
   pending(): number {
-    return this.waiting;
+    return this.queue.waiting;
   }
 
   /** Epoch ms until which nothing is handed out (0 when not paused). */
@@ -88,7 +88,7 @@ export class SlidingWindow {
   /** Takes `n` grants (stamped now) without waiting; false when the window is full or someone waits. */
   tryTake(n = 1): boolean {
     this.check(n);
-    if (this.waiting > 0 || this.clock.now() < this.pausedUntilMs) return false;
+    if (this.queue.waiting > 0 || this.clock.now() < this.pausedUntilMs) return false;
     if (this.used() + n > this.limit) return false;
     this.stamp(n);
     return true;
@@ -173,30 +173,7 @@ export class SlidingWindow {
   }
 
   private enqueue(n: number, signal: AbortSignal | undefined, hold: boolean): Promise<void> {
-    this.waiting += 1;
-    const turn = this.tail.then(() => this.wait(n, signal, hold));
-    // The next waiter starts after this one, whether it got its grant or was aborted.
-    this.tail = turn.then(
-      () => undefined,
-      () => undefined,
-    );
-    // An aborted caller leaves at once, even while others are still ahead of it.
-    let onAbort: (() => void) | undefined;
-    const result = signal
-      ? Promise.race([
-          turn,
-          new Promise<never>((_, reject) => {
-            if (signal.aborted) return reject(signal.reason);
-            onAbort = () => reject(signal.reason);
-            signal.addEventListener('abort', onAbort, { once: true });
-          }),
-        ])
-      : turn;
-    return result.finally(() => {
-      this.waiting -= 1;
-      // A long-lived signal (shutdown) must not collect one listener per call.
-      if (onAbort) signal?.removeEventListener('abort', onAbort);
-    });
+    return this.queue.run(() => this.wait(n, signal, hold), signal);
   }
 
   private async wait(n: number, signal: AbortSignal | undefined, hold: boolean): Promise<void> {

@@ -2,6 +2,7 @@
 // that an upstream limits (GitHub JIT POSTs, ECS RunTask), so a burst is spread out instead
 // of running into secondary rate limits. `pauseUntil()` honours a retry-after answer.
 
+import { FifoQueue } from './fifo-queue.ts';
 import type { Clock } from './clock.ts';
 
 export interface TokenBucketOptions {
@@ -35,8 +36,7 @@ export class TokenBucket {
   private lastRefillMs: number;
   private pausedUntilMs = 0;
   /** Tail of the FIFO of waiters; each waiter starts when the previous one got its tokens. */
-  private tail: Promise<void> = Promise.resolve();
-  private waiting = 0;
+  private readonly queue = new FifoQueue();
 
   constructor(options: TokenBucketOptions) {
     const name = options.name ?? 'token bucket';
@@ -66,7 +66,7 @@ export class TokenBucket {
 
   /** Callers currently waiting in `take()`. */
   pending(): number {
-    return this.waiting;
+    return this.queue.waiting;
   }
 
   /** Epoch ms until which the bucket hands out nothing (0 when not paused). */
@@ -77,7 +77,7 @@ export class TokenBucket {
   /** Takes `n` tokens without waiting; false when they are not there (or someone waits). */
   tryTake(n = 1): boolean {
     this.check(n);
-    if (this.waiting > 0) return false;
+    if (this.queue.waiting > 0) return false;
     this.refill();
     if (this.clock.now() < this.pausedUntilMs || this.tokens < n) return false;
     this.tokens -= n;
@@ -87,30 +87,7 @@ export class TokenBucket {
   /** Resolves once `n` tokens were taken; rejects with the signal's reason when aborted. */
   take(n = 1, signal?: AbortSignal): Promise<void> {
     this.check(n);
-    this.waiting += 1;
-    const turn = this.tail.then(() => this.acquire(n, signal));
-    // The next waiter starts after this one, whether it got its tokens or was aborted.
-    this.tail = turn.then(
-      () => undefined,
-      () => undefined,
-    );
-    // An aborted caller leaves at once, even while others are still ahead of it.
-    let onAbort: (() => void) | undefined;
-    const result = signal
-      ? Promise.race([
-          turn,
-          new Promise<never>((_, reject) => {
-            if (signal.aborted) return reject(signal.reason);
-            onAbort = () => reject(signal.reason);
-            signal.addEventListener('abort', onAbort, { once: true });
-          }),
-        ])
-      : turn;
-    return result.finally(() => {
-      this.waiting -= 1;
-      // A long-lived signal (shutdown) must not collect one listener per call.
-      if (onAbort) signal?.removeEventListener('abort', onAbort);
-    });
+    return this.queue.run(() => this.acquire(n, signal), signal);
   }
 
   /** Gives back tokens for a call that turned out free (e.g. a 304 answer), up to capacity. */
