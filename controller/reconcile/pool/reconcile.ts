@@ -524,6 +524,7 @@ async function createRecord(
       state: 'pending',
       labels: runnerLabels(pool, size),
       ...(size ? { size: size.label, cpu: size.cpu, memory: size.memory } : {}),
+      ...(size?.ephemeralStorageGiB ? { ephemeralStorageGiB: size.ephemeralStorageGiB } : {}),
       attempts: 0,
       createdAt: now,
       timeline: [{ at: now, event: 'created', ...(size ? { detail: `size ${size.label}` } : {}) }],
