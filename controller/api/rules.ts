@@ -314,7 +314,7 @@ const launchPlatform: Rule = {
         if (Array.isArray(v) && v.length > 0) {
           out.push({
             path: ['ecs', field],
-            message: 'bridge tasks use the container instance\'s network',
+            message: "bridge tasks use the container instance's network",
             expected: `no ${field} with networkMode bridge`,
             found: showValue(v),
           });
@@ -323,7 +323,7 @@ const launchPlatform: Rule = {
       if (ecs.assignPublicIp === true) {
         out.push({
           path: ['ecs', 'assignPublicIp'],
-          message: 'bridge tasks use the container instance\'s network',
+          message: "bridge tasks use the container instance's network",
           expected: 'no public IP with networkMode bridge',
           found: 'true',
         });
@@ -342,7 +342,7 @@ const launchPlatform: Rule = {
         out.push({
           path: ['sizes', i, 'ephemeralStorageGiB'],
           message: 'ephemeral storage is a Fargate setting',
-          expected: 'no ephemeralStorageGiB on an EC2 pool (size the instances\' volumes instead)',
+          expected: "no ephemeralStorageGiB on an EC2 pool (size the instances' volumes instead)",
           found: showValue(size.ephemeralStorageGiB),
         });
       });
