@@ -44,9 +44,9 @@ export interface ReconcileSettings {
    * How long after a spot interruption the controller keeps trying to re-run the job (GitHub
    * refuses while the run's other jobs still run). Default 6 h.
    */
-  spotRerunWindowMs?: number;
+  spotRerunWindowMs: number;
   /** Pause between two re-run requests GitHub refused. Default 60 s. */
-  spotRerunRetryMs?: number;
+  spotRerunRetryMs: number;
 }
 
 export const DEFAULT_SETTINGS: ReconcileSettings = {
@@ -62,6 +62,8 @@ export const DEFAULT_SETTINGS: ReconcileSettings = {
   workFolder: '_work',
   orphanGraceMs: 60_000,
   unboundJobWindowMs: 30_000,
+  spotRerunWindowMs: 6 * 3600_000,
+  spotRerunRetryMs: 60_000,
 };
 
 export interface ReconcileContext {

@@ -21,13 +21,8 @@ export const SPOT_INTERRUPTION = 'SpotInterruption';
 /** Conclusions GitHub gives a job whose runner vanished mid-job. */
 const INTERRUPTED_CONCLUSIONS = new Set(['failure', 'cancelled']);
 
-/** How long the controller tries (the run may still run, events may be late). */
-export const DEFAULT_SPOT_RERUN_WINDOW_MS = 6 * 3600_000;
-/** Pause between two POSTs that GitHub refused (the run still runs). */
-export const DEFAULT_SPOT_RERUN_RETRY_MS = 60_000;
-
 function windowMs(ctx: ReconcileContext): number {
-  return ctx.settings.spotRerunWindowMs ?? DEFAULT_SPOT_RERUN_WINDOW_MS;
+  return ctx.settings.spotRerunWindowMs;
 }
 
 /** Records that still need a decision: finished, interrupted, not yet handled. */
@@ -201,7 +196,7 @@ export async function stepSpotReruns(
             : undefined,
         )) ?? job;
     } else if (rerun.state === 'refused') {
-      const retryMs = ctx.settings.spotRerunRetryMs ?? DEFAULT_SPOT_RERUN_RETRY_MS;
+      const retryMs = ctx.settings.spotRerunRetryMs;
       const lastTry = Date.parse(job.updatedAt);
       if (expired) {
         await writeRerun(ctx, job, (current) =>

@@ -3,52 +3,9 @@
 // the re-run is claimed on the job before the POST, and a re-run job is never re-run again.
 
 import { describe, expect, it } from 'vitest';
-import { jobRecordFrom } from '../../../controller/reconcile/jobs.ts';
-import { poolSpec, World } from '../../support/fakes/world.ts';
-
-const SPOT = {
-  ecs: {
-    ...poolSpec().ecs,
-    capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT' as const, weight: 1 }],
-  },
-};
-
-async function busyOnSpot(w: World) {
-  await w.pool('linux', SPOT);
-  await w.queue(1, ['linux']);
-  const c = w.controller();
-  await c.reconcileOnce();
-  w.bootTasks();
-  await c.reconcileOnce();
-  const [runner] = await w.live();
-  await w.start(1, runner!.name);
-  await c.reconcileOnce();
-  expect((await w.store.getRunner(runner!.name))!.state).toBe('busy');
-  const task = [...w.ecs.tasks.values()].find(
-    (t) => t.tags['runnerctl.dev/runner'] === runner!.name,
-  )!;
-  expect(task.capacityProvider).toBe('FARGATE_SPOT');
-  return { c, runner: runner!, task };
-}
-
-/** AWS reclaims the task; the runner vanishes; GitHub fails its job and sends completed. */
-async function interrupt(w: World, jobId: number, taskArn: string, conclusion = 'failure') {
-  w.ecs.setStatus(taskArn, 'STOPPED', {
-    stopCode: 'SpotInterruption',
-    stoppedReason: 'Your Spot Task was interrupted.',
-  });
-  const job = w.github.jobs.get(jobId)!;
-  w.github.complete(jobId, conclusion);
-  await w.store.recordJob(jobRecordFrom(job, new Date(w.clock.now()).toISOString()));
-}
-
-/** The queued job GitHub created for a re-run reaches the store (its queued event). */
-async function deliverRerun(w: World, of: number) {
-  const rerun = w.github.reruns.find((r) => r.of === of)!;
-  const job = w.github.jobs.get(rerun.id)!;
-  await w.store.recordJob(jobRecordFrom(job, new Date(w.clock.now()).toISOString()));
-  return rerun.id;
-}
+import { describeJob } from '../../../controller/cli/runner-view.ts';
+import { World } from '../../support/fakes/world.ts';
+import { busyOnSpot, deliverRerun, interrupt } from '../../support/spot.ts';
 
 describe('spot interruption re-runs', () => {
   it('re-runs the interrupted job once; its re-run launches on FARGATE and completes; nothing leaks', async () => {
@@ -83,6 +40,11 @@ describe('spot interruption re-runs', () => {
     expect(w.github.reruns).toHaveLength(1);
     const handled = (await w.store.getRunner(runner.name))!.spotInterruption!.handled;
     expect(handled).toMatch(`re-run as job ${rerunId}`);
+    // describe job shows both sides.
+    const old = describeJob((await w.store.getJob(1))!, [], w.clock.now());
+    expect(old).toMatch(new RegExp(`Spot re-run: +requested as job ${rerunId} after runner`));
+    const next = describeJob((await w.store.getJob(rerunId))!, [], w.clock.now());
+    expect(next).toMatch(/Spot re-run of: +job 1 /);
   });
 
   it('never re-runs a re-run: an interruption of the re-run job (spot pool, odd placement) is not re-run again', async () => {
