@@ -99,6 +99,7 @@ export class ControllerMetrics implements ReconcileMetrics {
   readonly leaseHolder: Gauge<'holder'>;
   readonly isLeader: Gauge;
   readonly collectErrors: Counter<'source'>;
+  readonly webhookRefused: Counter<'reason'>;
 
   #sources: MetricsSources = {};
   readonly #maxAgeMs: number;
@@ -240,6 +241,12 @@ export class ControllerMetrics implements ReconcileMetrics {
       name: 'runnerctl_metrics_collect_errors_total',
       help: 'Scrape-time readings that failed (the gauges keep their last values).',
       labelNames: ['source'],
+      registers,
+    });
+    this.webhookRefused = new Counter({
+      name: 'runnerctl_webhook_refused_total',
+      help: 'Deliveries to /webhook that were refused, by reason (missing_signature, malformed_signature, bad_signature, too_large, busy, not_json, malformed_payload, store_failed).',
+      labelNames: ['reason'],
       registers,
     });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });

@@ -98,6 +98,8 @@ export interface RunnerRecord {
   size?: string;
   cpu?: number;
   memory?: number;
+  /** Fargate ephemeral storage of the size, GiB. */
+  ephemeralStorageGiB?: number;
   githubRunnerId?: number;
   taskArn?: string;
   capacityProvider?: string;

@@ -560,6 +560,7 @@ async function createRecord(
       state: 'pending',
       labels: runnerLabels(pool, size),
       ...(size ? { size: size.label, cpu: size.cpu, memory: size.memory } : {}),
+      ...(size?.ephemeralStorageGiB ? { ephemeralStorageGiB: size.ephemeralStorageGiB } : {}),
       ...(onDemand ? { onDemand: true } : {}),
       attempts: 0,
       createdAt: now,

@@ -109,6 +109,9 @@ export function capacityOrder(
 ): (CapacityProviderName | undefined)[] {
   const strategy = pool.spec.ecs.capacityProviderStrategy;
   if (!strategy?.length) return [undefined];
+  // ECS on EC2: the Auto Scaling group providers in the order written; the next one is tried
+  // when no container instance of the previous one has room.
+  if (pool.spec.ecs.launch === 'ec2') return strategy.map((s) => s.capacityProvider);
   if (record?.onDemand) {
     const onDemand = strategy.map((s) => s.capacityProvider).filter((p) => p !== 'FARGATE_SPOT');
     return onDemand.length ? [...new Set(onDemand)] : ['FARGATE'];
@@ -138,12 +141,14 @@ export async function startTask(
         cluster: ecs.cluster,
         taskDefinition: ecs.taskDefinition,
         containerName: ecs.containerName ?? 'runner',
-        subnets: ecs.subnets,
+        networkMode: ecs.networkMode ?? 'awsvpc',
+        subnets: ecs.subnets ?? [],
         securityGroups: ecs.securityGroups ?? [],
         assignPublicIp: ecs.assignPublicIp ?? false,
         ...(capacity ? { capacityProvider: capacity } : {}),
         ...(record.cpu ? { cpu: record.cpu } : {}),
         ...(record.memory ? { memory: record.memory } : {}),
+        ...(record.ephemeralStorageGiB ? { ephemeralStorageGiB: record.ephemeralStorageGiB } : {}),
         environment: { [JIT_CONFIG_ENV]: encodedJitConfig },
         clientToken: clientToken(record.name, githubRunnerId, capacity ?? 'FARGATE'),
         startedBy: TASK_STARTED_BY,
@@ -155,7 +160,7 @@ export async function startTask(
       if (err instanceof CapacityUnavailableError && i + 1 < order.length) {
         ctx.log.warn(
           { runner: record.name, pool: pool.name, from: capacity, to: order[i + 1] },
-          'no spot capacity; falling back to on-demand for this launch',
+          'no capacity on this provider; trying the next one for this launch',
         );
         continue;
       }
