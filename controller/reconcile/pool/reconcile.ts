@@ -20,7 +20,8 @@ import {
   type RunnerObservation,
   type StepOutcome,
 } from '../runner/lifecycle.ts';
-import { LIVE_STATES, lastEventAt } from '../runner/record.ts';
+import { LIVE_STATES, SUPPLY_STATES, lastEventAt } from '../runner/record.ts';
+import { pendingInterruptions, stepSpotReruns } from '../runner/spot-rerun.ts';
 import { earliestRequeue, type ReconcileResult } from '../types.ts';
 import { planPool, type DemandJob, type Plan } from './demand.ts';
 import { describeAll, observeRunners } from './observe.ts';
@@ -385,7 +386,19 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       return { requeueAfterMs: earliestRequeue(...requeues, ctx.settings.runnerPollMs) };
     }
 
-    // 3. Count demand against supply.
+    // 3. Spot interruptions: re-run the interrupted job once, and link the job GitHub queued.
+    const interrupted = pendingInterruptions([...records, ...stepped]);
+    const linked = interrupted.length
+      ? await stepSpotReruns(
+          ctx,
+          pool,
+          interrupted,
+          await ctx.store.listJobs({ status: ['queued'] }),
+        )
+      : { linked: [] };
+    requeues.push(linked.requeueAfterMs);
+
+    // 4. Count demand against supply.
     const pools = (await ctx.store.listPools()).filter((p) => !p.deletionRequestedAt);
     const demand = await demandOf(ctx, pool, pools);
     const plan: Plan = planPool({
@@ -415,7 +428,7 @@ export function createPoolReconciler(ctx: ReconcileContext) {
     });
     requeues.push(plan.nextIdleExpiryMs);
 
-    // 4. Cancel pending records and remove idle runners no job needs.
+    // 5. Cancel pending records and remove idle runners no job needs.
     const byName = new Map(current.map((r) => [r.name, r]));
     const unneeded = [...plan.cancel, ...plan.remove].map((n) => byName.get(n)!);
     await eachLimited(unneeded, ctx.settings.launchConcurrency, async (r) => {
@@ -432,15 +445,17 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       }
     });
 
-    // 5. Launch: pending records still needed, plus new ones. Held back after repeated failures.
+    // 6. Launch: pending records still needed, plus new ones. Held back after repeated failures.
+    // Spot re-runs queued without an on-demand runner starting for them get one.
     const held = recentLaunchFailure(ctx, [...records, ...stepped]);
     const toLaunch: RunnerRecord[] = [];
     if (held) {
       requeues.push(held.retryInMs);
     } else {
       toLaunch.push(...[...byName.values()].filter((r) => r.state === 'pending'));
+      let onDemand = spotRerunsWithoutRunner(demand.matched, linked.linked, [...byName.values()]);
       for (const sizeLabel of plan.launch) {
-        toLaunch.push(await createRecord(ctx, pool, sizeLabel));
+        toLaunch.push(await createRecord(ctx, pool, sizeLabel, onDemand-- > 0));
       }
     }
     await eachLimited(toLaunch, ctx.settings.launchConcurrency, async (r) => {
@@ -448,7 +463,7 @@ export function createPoolReconciler(ctx: ReconcileContext) {
     });
     current = [...byName.values()].filter((r) => r.state !== 'finished');
 
-    // 6. Remember the pool on the jobs it counts (for drift and the timeline).
+    // 7. Remember the pool on the jobs it counts (for drift and the timeline).
     for (const job of demand.matched) {
       if (job.pool === name) continue;
       try {
@@ -458,7 +473,7 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       }
     }
 
-    // 7. Status, written only when it changed.
+    // 8. Status, written only when it changed.
     const failure = failures.at(-1) ?? held?.error;
     const refused = [...new Set(demand.refusals)];
     const wasRefusing = pool.status?.conditions.some((x) => x.reason === 'SizeRefused');
@@ -509,10 +524,31 @@ export function createPoolReconciler(ctx: ReconcileContext) {
   };
 }
 
+function createdDetail(size: string | undefined, onDemand: boolean): { detail?: string } {
+  const parts = [
+    ...(size ? [`size ${size}`] : []),
+    ...(onDemand ? ['on-demand for a spot re-run'] : []),
+  ];
+  return parts.length ? { detail: parts.join(', ') } : {};
+}
+
+/** Queued spot re-runs of this pool beyond the on-demand runners starting or idle. */
+function spotRerunsWithoutRunner(
+  matched: JobRecord[],
+  linked: JobRecord[],
+  runners: RunnerRecord[],
+): number {
+  const linkedIds = new Set(linked.map((j) => j.id));
+  const reruns = matched.filter((j) => j.spotRerunOf !== undefined || linkedIds.has(j.id)).length;
+  const onDemand = runners.filter((r) => r.onDemand && SUPPLY_STATES.includes(r.state)).length;
+  return Math.max(0, reruns - onDemand);
+}
+
 async function createRecord(
   ctx: ReconcileContext,
   pool: PoolRecord,
   sizeLabel: string | undefined,
+  onDemand = false,
 ): Promise<RunnerRecord> {
   const size = pool.spec.sizes?.find((s) => s.label === sizeLabel);
   const now = isoNow(ctx);
@@ -525,9 +561,10 @@ async function createRecord(
       labels: runnerLabels(pool, size),
       ...(size ? { size: size.label, cpu: size.cpu, memory: size.memory } : {}),
       ...(size?.ephemeralStorageGiB ? { ephemeralStorageGiB: size.ephemeralStorageGiB } : {}),
+      ...(onDemand ? { onDemand: true } : {}),
       attempts: 0,
       createdAt: now,
-      timeline: [{ at: now, event: 'created', ...(size ? { detail: `size ${size.label}` } : {}) }],
+      timeline: [{ at: now, event: 'created', ...createdDetail(size?.label, onDemand) }],
     },
     ctx.fenced(),
   );

@@ -99,13 +99,23 @@ export async function register(
   }
 }
 
-/** Capacity providers to try in order, per the pool's strategy. */
-export function capacityOrder(pool: PoolRecord): (CapacityProviderName | undefined)[] {
+/**
+ * Capacity providers to try in order, per the pool's strategy. A runner marked `onDemand` (it
+ * serves a spot re-run) gets the strategy without FARGATE_SPOT: FARGATE when nothing else is left.
+ */
+export function capacityOrder(
+  pool: PoolRecord,
+  record?: Pick<RunnerRecord, 'onDemand'>,
+): (CapacityProviderName | undefined)[] {
   const strategy = pool.spec.ecs.capacityProviderStrategy;
   if (!strategy?.length) return [undefined];
   // ECS on EC2: the Auto Scaling group providers in the order written; the next one is tried
   // when no container instance of the previous one has room.
   if (pool.spec.ecs.launch === 'ec2') return strategy.map((s) => s.capacityProvider);
+  if (record?.onDemand) {
+    const onDemand = strategy.map((s) => s.capacityProvider).filter((p) => p !== 'FARGATE_SPOT');
+    return onDemand.length ? [...new Set(onDemand)] : ['FARGATE'];
+  }
   if (!strategy.some((s) => s.capacityProvider === 'FARGATE_SPOT')) return ['FARGATE'];
   return (pool.spec.ecs.onDemandFallback ?? true) ? ['FARGATE_SPOT', 'FARGATE'] : ['FARGATE_SPOT'];
 }
@@ -123,7 +133,7 @@ export async function startTask(
   encodedJitConfig: string,
 ): Promise<RunnerTask> {
   const ecs = pool.spec.ecs;
-  const order = capacityOrder(pool);
+  const order = capacityOrder(pool, record);
   for (let i = 0; i < order.length; i++) {
     const capacity = order[i];
     try {
