@@ -6,6 +6,7 @@
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  CreateCapacityProviderCommand,
   CreateClusterCommand,
   ECSClient,
   RegisterTaskDefinitionCommand,
@@ -14,6 +15,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-s
 import { systemClock, type Clock } from '../util/clock.ts';
 import { fakeRunnerRuntime } from './ecs/fake-runner-runtime.ts';
 import type { ContainerRuntime } from './ecs/runtime.ts';
+import type { AutoScalingGroupSpec } from './ecs/ec2-capacity.ts';
 import { startEcsSimulator, type EcsLatencies, type EcsSimulator } from './ecs/simulator.ts';
 import {
   startGitHubSimulator,
@@ -26,6 +28,23 @@ import { startSqsSimulator, type SqsSimulator } from './sqs/simulator.ts';
 export const SANDBOX_CLUSTER = 'runnerctl';
 export const SANDBOX_TASK_DEFINITION = 'runnerctl-runner';
 export const SANDBOX_CONTAINER = 'runner';
+/** ECS on EC2 in the sandbox: the Auto Scaling group capacity provider docker pools name. */
+export const SANDBOX_EC2_CAPACITY_PROVIDER = 'runnerctl-docker';
+/** The runner task definition with a privileged docker:dind sidecar (EC2 only, bridge mode). */
+export const SANDBOX_DOCKER_TASK_DEFINITION = 'runnerctl-runner-docker';
+/**
+ * The sandbox's Auto Scaling group: m7i.xlarge-like instances (4 vCPU; what the ECS agent
+ * registers of 16 GiB), none at the start, managed scaling up to 4.
+ */
+export const SANDBOX_EC2_GROUP: AutoScalingGroupSpec = {
+  name: 'runnerctl-docker',
+  instanceType: 'm7i.xlarge',
+  cpu: 4096,
+  memory: 15_700,
+  minSize: 0,
+  maxSize: 4,
+  desiredCapacity: 0,
+};
 export const SANDBOX_QUEUE = 'runnerctl-workflow-jobs';
 export const SANDBOX_DLQ = 'runnerctl-workflow-jobs-dlq';
 export const SANDBOX_REGION = 'us-east-1';
@@ -66,6 +85,8 @@ export interface LocalCloudOptions {
   githubRateLimits?: Partial<RateLimitOptions>;
   /** Wraps the fake-runner container runtime (`runnerctl simulate` injects runner crashes). */
   wrapRuntime?: (runtime: ContainerRuntime) => ContainerRuntime;
+  /** Changes to the sandbox's Auto Scaling group (e.g. a small maxSize: "EC2 group full"). */
+  ec2Group?: Partial<Omit<AutoScalingGroupSpec, 'name'>>;
 }
 
 export interface LocalCloud {
@@ -130,6 +151,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         }),
       ),
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      // An EC2 instance boots and its agent registers in about two minutes.
+      ec2ScaleOutDelayMs: Math.max(0, options.taskStartMs) * 2.4,
     });
     started.push(ecs);
     const sqs = await startSqsSimulator({
@@ -140,7 +163,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     started.push(sqs);
 
     // ECS: the cluster and task definition the example pools name.
-    await provisionSandboxEcs(ecs.url, 'ghcr.io/runnerctl/runner:sandbox');
+    const group = ecs.defineAutoScalingGroup({ ...SANDBOX_EC2_GROUP, ...options.ec2Group });
+    await provisionSandboxEcs(ecs.url, 'ghcr.io/runnerctl/runner:sandbox', {
+      autoScalingGroupArn: group.arn,
+    });
 
     // SQS: the queue an EventBridge rule fills, with a dead-letter queue behind it.
     const sqsClient = new SQSClient({
@@ -235,20 +261,74 @@ export async function writeSecretFile(path: string, value: string): Promise<void
   await chmod(path, 0o600);
 }
 
-/** Creates the sandbox's cluster (FARGATE and FARGATE_SPOT) and runner task definition. */
-export async function provisionSandboxEcs(endpoint: string, image: string): Promise<void> {
+/**
+ * Creates the sandbox's cluster (FARGATE and FARGATE_SPOT) and runner task definition; with an
+ * Auto Scaling group, also its capacity provider (managed scaling) and the Docker runner task
+ * definition for ECS on EC2.
+ */
+export async function provisionSandboxEcs(
+  endpoint: string,
+  image: string,
+  ec2?: { autoScalingGroupArn: string },
+): Promise<void> {
   const ecsClient = new ECSClient({
     endpoint,
     region: SANDBOX_REGION,
     credentials: sandboxCredentials(),
   });
   try {
+    if (ec2) {
+      await ecsClient.send(
+        new CreateCapacityProviderCommand({
+          name: SANDBOX_EC2_CAPACITY_PROVIDER,
+          autoScalingGroupProvider: {
+            autoScalingGroupArn: ec2.autoScalingGroupArn,
+            managedScaling: { status: 'ENABLED', targetCapacity: 100 },
+            managedTerminationProtection: 'DISABLED',
+          },
+        }),
+      );
+    }
     await ecsClient.send(
       new CreateClusterCommand({
         clusterName: SANDBOX_CLUSTER,
-        capacityProviders: ['FARGATE', 'FARGATE_SPOT'],
+        capacityProviders: [
+          'FARGATE',
+          'FARGATE_SPOT',
+          ...(ec2 ? [SANDBOX_EC2_CAPACITY_PROVIDER] : []),
+        ],
       }),
     );
+    if (ec2) {
+      // The runner talks to the sidecar's daemon over a socket on a shared task volume.
+      await ecsClient.send(
+        new RegisterTaskDefinitionCommand({
+          family: SANDBOX_DOCKER_TASK_DEFINITION,
+          requiresCompatibilities: ['EC2'],
+          networkMode: 'bridge',
+          cpu: '2048',
+          memory: '4096',
+          volumes: [{ name: 'docker-socket' }],
+          containerDefinitions: [
+            {
+              name: SANDBOX_CONTAINER,
+              image,
+              essential: true,
+              environment: [{ name: 'DOCKER_HOST', value: 'unix:///var/run/docker/docker.sock' }],
+              mountPoints: [{ sourceVolume: 'docker-socket', containerPath: '/var/run/docker' }],
+            },
+            {
+              name: 'dind',
+              image: 'docker:27-dind',
+              essential: true,
+              privileged: true,
+              command: ['dockerd', '--host=unix:///var/run/docker/docker.sock'],
+              mountPoints: [{ sourceVolume: 'docker-socket', containerPath: '/var/run/docker' }],
+            },
+          ],
+        }),
+      );
+    }
     await ecsClient.send(
       new RegisterTaskDefinitionCommand({
         family: SANDBOX_TASK_DEFINITION,

@@ -26,6 +26,8 @@ export interface WorldSnapshot {
   runTasks: RunTaskObservation[];
   github: ProxyStats;
   ecs: ProxyStats;
+  /** ECS on EC2: most container instances and most tasks waiting for capacity at once. */
+  ec2?: { peakInstances: number; peakWaitingForCapacity: number };
   /** Task ARNs whose runner crashed before registering (injected). */
   crashes: string[];
 }
@@ -107,6 +109,8 @@ export interface SimulationReport {
     webhooks: Record<string, number>;
     controllerRestartsAt: number[];
     runnerCrashes: number;
+    /** ECS on EC2: most container instances and most tasks waiting for capacity at once. */
+    ec2: { peakInstances: number; peakWaitingForCapacity: number };
   };
   invariants: Invariant[];
   /** Problems of the simulation itself (a workload step that failed). */
@@ -468,6 +472,7 @@ export function buildReport(input: ReportInput): SimulationReport {
       webhooks,
       controllerRestartsAt: input.restartsAt.map(round1),
       runnerCrashes: world.crashes.length,
+      ec2: world.ec2 ?? { peakInstances: 0, peakWaitingForCapacity: 0 },
     },
     invariants,
     errors: input.errors,

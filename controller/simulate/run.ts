@@ -144,6 +144,9 @@ export async function runSimulation(
       clock,
       seed,
       taskStartMs: scenario.cloud.taskStartMs,
+      ...(scenario.faults.ecs.ec2GroupMaxSize !== undefined
+        ? { ec2Group: { maxSize: scenario.faults.ecs.ec2GroupMaxSize } }
+        : {}),
       // Octokit times installation tokens and JWTs on the system clock, so GitHub's API side runs
       // on real time; its limits are scaled so that they allow what they would in simulated time.
       githubApiClock: systemClock,
@@ -292,7 +295,11 @@ export async function runSimulation(
     // ECS forgets stopped tasks after an hour of clock time: keep every task's last snapshot.
     const seenTasks = new Map<string, Omit<SimulatedTask, 'environment'>>();
     const taskRunners: Record<string, string> = {};
+    const ec2 = { peakInstances: 0, peakWaitingForCapacity: 0 };
     const sampleTasks = () => {
+      ec2.peakInstances = Math.max(ec2.peakInstances, cloud.ecs.containerInstances().length);
+      const waiting = Object.values(cloud.ecs.waitingForCapacity()).reduce((a, b) => a + b, 0);
+      ec2.peakWaitingForCapacity = Math.max(ec2.peakWaitingForCapacity, waiting);
       const tasks = cloud.ecs.tasks();
       const fresh = tasks.filter((t) => !(t.taskArn in taskRunners));
       Object.assign(taskRunners, runnerNamesOf(fresh));
@@ -492,6 +499,7 @@ export async function runSimulation(
       github: githubProxy.stats(),
       ecs: ecsProxy.stats(),
       crashes,
+      ec2,
     };
     const report = buildReport({
       scenario,

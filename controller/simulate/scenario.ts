@@ -63,6 +63,8 @@ export interface ScenarioFaults {
     spotCapacityShortageRate: number;
     taskStartFailureRate: number;
     spotInterruptionRate: number;
+    /** The sandbox's Auto Scaling group stops at this many instances ("EC2 group full"). */
+    ec2GroupMaxSize?: number;
   };
   runners: { crashBeforeRegistrationRate: number };
   controller: { restarts: { atMs: number; downtimeMs: number }[] };
@@ -360,6 +362,9 @@ export async function parseScenario(
         spotCapacityShortageRate: num(ecs.spotCapacityShortageRate, 0),
         taskStartFailureRate: num(ecs.taskStartFailureRate, 0),
         spotInterruptionRate: num(ecs.spotInterruptionRate, 0),
+        ...(typeof ecs.ec2GroupMaxSize === 'number'
+          ? { ec2GroupMaxSize: ecs.ec2GroupMaxSize }
+          : {}),
       },
       runners: { crashBeforeRegistrationRate: num(runners.crashBeforeRegistrationRate, 0) },
       controller: {

@@ -128,6 +128,7 @@ export const SCENARIO_SCHEMA: SchemaObject = {
             spotCapacityShortageRate: rate,
             taskStartFailureRate: rate,
             spotInterruptionRate: rate,
+            ec2GroupMaxSize: { type: 'integer', minimum: 0, maximum: 100 },
           },
         },
         runners: {

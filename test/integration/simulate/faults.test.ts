@@ -34,6 +34,15 @@ const FAULT_SEEN: Record<string, (r: SimulationReport) => void> = {
     expect(failures.some(([k]) => /Capacity is unavailable/.test(k))).toBe(true);
     expect(r.pools.linux!.tasksByCapacityProvider.FARGATE).toBeGreaterThan(0);
   },
+  // The Auto Scaling group grows from none to its maximum of one instance (four runners); the
+  // other jobs' tasks wait in PROVISIONING for the room of finished ones.
+  'ec2-group-full': (r) => {
+    expect(r.faults.ec2.peakInstances).toBe(1);
+    expect(r.faults.ec2.peakWaitingForCapacity).toBeGreaterThan(0);
+    expect(r.pools.docker!.tasksByCapacityProvider['runnerctl-docker']).toBe(
+      r.pools.docker!.tasksStarted,
+    );
+  },
   'task-start-failure': (r) =>
     expect(
       Object.values(r.pools).reduce((n, p) => n + (p.failures['task failed to start'] ?? 0), 0),

@@ -222,7 +222,13 @@ faults:
 
   it('loads the example scenarios of test/scenarios/', async () => {
     const base = new URL('../../scenarios/', import.meta.url).pathname;
-    for (const name of ['basic', 'matrix-rerun-cancel', 'faults/all-faults']) {
+    for (const name of [
+      'basic',
+      'matrix-rerun-cancel',
+      'docker',
+      'faults/all-faults',
+      'faults/ec2-group-full',
+    ]) {
       const s = await loadScenario(`${base}${name}.yaml`);
       expect(s.pools.length).toBeGreaterThan(0);
       expect(s.workload.length).toBeGreaterThan(0);
