@@ -3,6 +3,7 @@
 // secret sources (file, environment variable, Secrets Manager ARN). Errors name the file or
 // variable and the field; they never contain a secret's value.
 
+import { parsePriceTable } from '../cost/prices.ts';
 import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseDocument } from 'yaml';
@@ -70,11 +71,13 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
     'pacing',
     'leaseSeconds',
     'logLevel',
+    'cost',
   ],
   github: ['appId', 'installationId', 'privateKey', 'webhookSecret', 'apiUrl', 'enterpriseToken'],
   aws: ['region', 'dynamodbEndpoint', 'ecsEndpoint', 'sqsEndpoint'],
   server: ['port'],
   pacing: ['jitPerMinute', 'runTaskPerSecond', 'runTaskBurst', 'restPerHour'],
+  cost: ['prices'],
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -449,6 +452,18 @@ function build(fields: Map<string, Sourced>): ControllerConfig {
     },
     leaseSeconds: integer(fields, 'leaseSeconds', 5) ?? CONFIG_DEFAULTS.leaseSeconds,
   };
+  const prices = fields.get('cost.prices');
+  if (prices) {
+    try {
+      config.cost = { prices: parsePriceTable(prices.value, 'cost.prices') };
+    } catch (err) {
+      throw new ConfigError(
+        `${where('cost.prices', prices)}: ${(err as Error).message}`,
+        prices.source,
+        'cost.prices',
+      );
+    }
+  }
   const restPerHour = integer(fields, 'pacing.restPerHour', 1);
   if (restPerHour !== undefined) config.pacing.restPerHour = restPerHour;
   const installationId = integer(fields, 'github.installationId', 1);
