@@ -2,7 +2,7 @@
 // task definitions, RunTask with idempotency and faults, the Fargate task lifecycle on the
 // injected Clock, and a ContainerRuntime that runs each task's essential container.
 
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../../util/clock.ts';
 import { systemClock } from '../../util/clock.ts';
 import {
@@ -35,7 +35,7 @@ import type {
 import { createEcsRegistry } from './registry.ts';
 import type { ContainerRuntime, RunningContainer } from './runtime.ts';
 import { SIGKILL_EXIT_CODE } from './runtime.ts';
-import { snapshot, taskOutput as renderTask } from './task-view.ts';
+import { snapshot, taskOutput as renderTask, taskStateChangeEvent } from './task-view.ts';
 import { TokenBucket } from './throttle.ts';
 
 export type { SimulatedTask, TaskStatus } from './model.ts';
@@ -124,7 +124,15 @@ export interface EcsSimulatorOptions {
   seed?: number;
   region?: string;
   accountId?: string;
+  /**
+   * Receives an ECS Task State Change event (the EventBridge envelope) at every change of a task,
+   * as an EventBridge rule on the cluster would forward it.
+   */
+  onTaskStateChange?: TaskStateChangeListener;
 }
+
+/** Gets the EventBridge envelope of one ECS Task State Change. Must not throw. */
+export type TaskStateChangeListener = (envelope: Record<string, unknown>) => void;
 
 export const SPOT_CAPACITY_UNAVAILABLE =
   'Capacity is unavailable at this time. Please try again later or in a different availability zone';
@@ -147,6 +155,8 @@ export interface EcsSimulator {
   faults(): EcsFaults;
   /** Interrupts a FARGATE_SPOT task as Fargate would. False if it is not a live spot task. */
   interruptSpotTask(taskArn: string): boolean;
+  /** Adds a receiver of ECS Task State Change events; returns its removal. */
+  onTaskStateChange(listener: TaskStateChangeListener): () => void;
   /** Resolves when the task reaches `status` (or a later one). */
   waitForTaskStatus(taskArn: string, status: TaskStatus): Promise<SimulatedTask>;
   close(): Promise<void>;
@@ -222,8 +232,30 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
 
   // ---- tasks: lifecycle ----
 
+  const eventListeners = new Set<TaskStateChangeListener>();
+  if (options.onTaskStateChange) eventListeners.add(options.onTaskStateChange);
+  const emitEvent = (task: Task) => {
+    if (eventListeners.size === 0) return;
+    const envelope = taskStateChangeEvent(
+      task,
+      region,
+      accountId,
+      arnPrefix,
+      clock.now(),
+      randomUUID(),
+    );
+    for (const listener of eventListeners) {
+      try {
+        listener(structuredClone(envelope));
+      } catch {
+        // A listener's failure is its own; ECS keeps going.
+      }
+    }
+  };
+
   const notify = (task: Task) => {
     task.version += 1;
+    emitEvent(task);
     for (const watcher of task.watchers) watcher();
   };
 
@@ -612,6 +644,7 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
       });
     }
     const response = { tasks: created.map((task) => taskOutput(task, true)), failures };
+    for (const task of created) emitEvent(task);
     for (const task of created) void drive(task);
     return response;
   };
@@ -743,6 +776,10 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
       if (task.desiredStatus === 'STOPPED') return false;
       requestStop(task, { stopCode: 'SpotInterruption', reason: SPOT_INTERRUPTED_REASON });
       return true;
+    },
+    onTaskStateChange: (listener) => {
+      eventListeners.add(listener);
+      return () => void eventListeners.delete(listener);
     },
     waitForTaskStatus: (arn, status) =>
       new Promise((resolve, reject) => {
