@@ -357,6 +357,12 @@ describe('runnerctl get, describe, delete', () => {
 describe('runnerctl flags and exit codes', () => {
   it('--data-dir wins over RUNNERCTL_DATA_DIR', async () => {
     const other = join(tmpRoot, `flag-dir-${++counter}`);
+    // A --data-dir store is made by init only: a typo never reads an empty store.
+    expect(await cli(['get', 'pools', '--data-dir', other])).toMatchObject({
+      code: 1,
+      err: expect.stringContaining('does not exist: no local store in'),
+    });
+    expect((await cli(['init', '--data-dir', other])).code).toBe(0);
     expect((await cli(['apply', '-f', EXAMPLES, '--data-dir', other])).code).toBe(0);
     expect((await cli(['get', 'pools'])).err).toBe('No runner pools found.\n');
     expect((await cli(['get', 'pools', '--data-dir', other])).out).toContain('seed');
