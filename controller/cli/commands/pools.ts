@@ -28,6 +28,9 @@ function sizesText(record: PoolRecord): string {
 function capacityText(record: PoolRecord): string {
   const strategy = record.spec.ecs.capacityProviderStrategy;
   if (!strategy || strategy.length === 0) return 'FARGATE';
+  if (record.spec.ecs.launch === 'ec2') {
+    return strategy.map((s) => `${s.capacityProvider}:${s.weight ?? 0}`).join(',');
+  }
   const text = strategy.map((s) => `${s.capacityProvider}:${s.weight ?? 0}`).join(',');
   return record.spec.ecs.onDemandFallback === false ? text : `${text}+fallback`;
 }
@@ -106,7 +109,10 @@ function describe(record: PoolRecord, nowMs: number): string {
   field('Cluster', ecs.cluster, 4);
   field('Task definition', ecs.taskDefinition, 4);
   field('Container', ecs.containerName ?? 'runner', 4);
-  field('Subnets', ecs.subnets.join(', '), 4);
+  field('Launch', `${ecs.launch ?? 'fargate'}${spec.docker ? ', Docker daemon' : ''}`, 4);
+  if (ecs.runtimePlatform) field('Platform', ecs.runtimePlatform.cpuArchitecture, 4);
+  field('Network', ecs.networkMode ?? 'awsvpc', 4);
+  field('Subnets', (ecs.subnets ?? []).join(', ') || '-', 4);
   field('Security groups', (ecs.securityGroups ?? []).join(', ') || '-', 4);
   field('Public IP', ecs.assignPublicIp ? 'yes' : 'no', 4);
   field('Capacity', capacityText(record), 4);
