@@ -253,11 +253,18 @@ describe('runnerctl get, describe, delete', () => {
 
   it('get pools NAME fails for an unknown pool', async () => {
     await cli(['apply', '-f', EXAMPLES]);
-    expect(await cli(['get', 'pools', 'seed', 'nope'])).toEqual({
+    expect(await cli(['get', 'pools', 'nope'])).toEqual({
       code: 1,
       out: '',
       err: 'error: runnerpool "nope" not found\n',
     });
+    // As kubectl: what exists is listed, each missing name is an error, exit 1.
+    const some = await cli(['get', 'pools', 'seed', 'nope', 'nah']);
+    expect(some.code).toBe(1);
+    expect(some.out).toMatch(/^NAME .*\nseed /);
+    expect(some.err).toBe(
+      'error: runnerpool "nope" not found\nerror: runnerpool "nah" not found\n',
+    );
   });
 
   it('describe pool shows spec, status, counts and the deletion mark', async () => {
