@@ -293,7 +293,12 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
       server.addRoute(
         'POST',
         '/webhook',
-        webhookHandler({ secret: webhookSecret, ingest: ingestEvent, logger }),
+        webhookHandler({
+          secret: webhookSecret,
+          ingest: ingestEvent,
+          logger,
+          onRefused: (reason) => metrics.webhookRefused.inc({ reason }),
+        }),
       );
     }
     server.addRoute('GET', '/drift', driftHandler({ store, github, ecs, clock, logger, config }));
