@@ -285,6 +285,10 @@ export function describeJob(job: JobRecord, runners: RunnerRecord[], nowMs: numb
       `${job.completedAt}${ranMs !== undefined ? ` (ran ${formatMs(ranMs)})` : ''}`,
     );
   }
+  if (job.spotRerun) field('Spot re-run', rerunSummary(job));
+  if (job.spotRerunOf !== undefined) {
+    field('Spot re-run of', `job ${job.spotRerunOf} (its spot task was interrupted; on-demand)`);
+  }
   const queued = Date.parse(job.createdAt);
   for (const runner of runners) {
     lines.push(`Runner ${runner.name} (${runner.state}), from the job queued:`);
@@ -302,4 +306,13 @@ export function describeJob(job: JobRecord, runners: RunnerRecord[], nowMs: numb
     );
   }
   return lines.join('\n');
+}
+
+/** One line about a job's spot re-run, for logs and `describe job`. */
+function rerunSummary(job: JobRecord): string {
+  const r = job.spotRerun;
+  if (!r) return '';
+  const target = r.rerunJobId !== undefined ? ` as job ${r.rerunJobId}` : '';
+  const error = r.error ? ` (${r.error})` : '';
+  return `${r.state}${target} after runner ${r.runner} lost its spot task at ${r.at}${error}`;
 }

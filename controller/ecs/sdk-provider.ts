@@ -124,13 +124,6 @@ export function buildRunTaskInput(launch: RunnerLaunch): RunTaskCommandInput {
     clientToken: launch.clientToken,
     startedBy: launch.startedBy,
     enableECSManagedTags: true,
-    networkConfiguration: {
-      awsvpcConfiguration: {
-        subnets: launch.subnets,
-        securityGroups: launch.securityGroups,
-        assignPublicIp: launch.assignPublicIp ? 'ENABLED' : 'DISABLED',
-      },
-    },
     overrides: {
       containerOverrides: [
         {
@@ -141,6 +134,16 @@ export function buildRunTaskInput(launch: RunnerLaunch): RunTaskCommandInput {
     },
     tags: Object.entries(launch.tags).map(([key, value]) => ({ key, value })),
   };
+  // A bridge task (ECS on EC2) uses the instance's network: ECS refuses a network configuration.
+  if ((launch.networkMode ?? 'awsvpc') === 'awsvpc') {
+    input.networkConfiguration = {
+      awsvpcConfiguration: {
+        subnets: launch.subnets,
+        securityGroups: launch.securityGroups,
+        assignPublicIp: launch.assignPublicIp ? 'ENABLED' : 'DISABLED',
+      },
+    };
+  }
   if (launch.group) input.group = launch.group;
   if (launch.capacityProvider) {
     input.capacityProviderStrategy = [{ capacityProvider: launch.capacityProvider, weight: 1 }];
@@ -149,6 +152,9 @@ export function buildRunTaskInput(launch: RunnerLaunch): RunTaskCommandInput {
   }
   if (launch.cpu !== undefined) input.overrides!.cpu = String(launch.cpu);
   if (launch.memory !== undefined) input.overrides!.memory = String(launch.memory);
+  if (launch.ephemeralStorageGiB !== undefined) {
+    input.overrides!.ephemeralStorage = { sizeInGiB: launch.ephemeralStorageGiB };
+  }
   return input;
 }
 
@@ -227,7 +233,10 @@ export class SdkEcsProvider implements EcsProvider {
       const reason = this.redactor.string(failure.reason ?? 'unknown');
       const detail = failure.detail ? `: ${this.redactor.string(failure.detail)}` : '';
       const message = `${where} on ${launch.capacityProvider ?? 'FARGATE'} failed: ${reason}${detail}`;
-      if (/capacity is unavailable/i.test(reason)) throw new CapacityUnavailableError(message);
+      // Fargate Spot shortage, or (ECS on EC2) no container instance has the cpu or memory left.
+      if (/capacity is unavailable|^RESOURCE:(CPU|MEMORY)/i.test(reason)) {
+        throw new CapacityUnavailableError(message);
+      }
       throw new LaunchFailedError(message, reason);
     }
     const task = response.tasks?.[0];

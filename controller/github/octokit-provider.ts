@@ -17,6 +17,7 @@ import { TokenBucket } from '../util/token-bucket.ts';
 import {
   GitHubAuthError,
   GitHubError,
+  JobRerunRefusedError,
   RateLimitedError,
   RunnerBusyError,
   RunnerNameExistsError,
@@ -433,6 +434,25 @@ export class OctokitGitHubProvider implements GitHubProvider {
       return toJob(res.data, repository);
     } catch (err) {
       if (err instanceof GitHubError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async rerunJob(repository: string, jobId: number): Promise<void> {
+    const { owner, repo } = splitRepository(repository);
+    const client = await this.clientForOwner(owner);
+    try {
+      // The body is optional (enable_debug_logging, enable_debugger); none is sent.
+      await this.call('rest', client, 'POST /repos/{owner}/{repo}/actions/jobs/{job_id}/rerun', {
+        owner,
+        repo,
+        job_id: jobId,
+      });
+    } catch (err) {
+      // A rate-limit 403 is already a RateLimitedError; any other 403 is GitHub saying no.
+      if (err instanceof GitHubError && err.name === 'GitHubError' && err.status === 403) {
+        throw new JobRerunRefusedError(jobId, err.message, { cause: err });
+      }
       throw err;
     }
   }

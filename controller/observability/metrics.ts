@@ -87,6 +87,7 @@ export class ControllerMetrics implements ReconcileMetrics {
   readonly runners: Gauge<'pool' | 'state'>;
   readonly launches: Counter<'pool' | 'capacity_provider'>;
   readonly launchFailures: Counter<'pool' | 'reason'>;
+  readonly spotReruns: Counter<'pool' | 'outcome'>;
   readonly queueToLaunch: Histogram<'pool'>;
   readonly queueToStart: Histogram<'pool'>;
   readonly reconcileDuration: Histogram<'kind' | 'outcome'>;
@@ -143,6 +144,12 @@ export class ControllerMetrics implements ReconcileMetrics {
       name: 'runnerctl_launches_total',
       help: 'Runner tasks started with RunTask, by pool and capacity provider.',
       labelNames: ['pool', 'capacity_provider'],
+      registers,
+    });
+    this.spotReruns = new Counter({
+      name: 'runnerctl_spot_reruns_total',
+      help: 'Jobs whose runner lost its FARGATE_SPOT task mid-job (stop code SpotInterruption), by pool and outcome of the one re-run on on-demand: requested, refused (a 403, retried), gave_up, not_needed, already_rerun.',
+      labelNames: ['pool', 'outcome'],
       registers,
     });
     this.launchFailures = new Counter({
@@ -264,6 +271,10 @@ export class ControllerMetrics implements ReconcileMetrics {
 
   launched(pool: string, capacityProvider: string | undefined): void {
     this.launches.inc({ pool, capacity_provider: capacityProvider ?? 'FARGATE' });
+  }
+
+  spotRerun(pool: string, outcome: string): void {
+    this.spotReruns.inc({ pool, outcome });
   }
 
   launchFailed(pool: string, reason: string): void {

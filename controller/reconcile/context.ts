@@ -40,6 +40,13 @@ export interface ReconcileSettings {
    * late; a lost one costs at most one extra runner after this window (the resync recovers it).
    */
   unboundJobWindowMs: number;
+  /**
+   * How long after a spot interruption the controller keeps trying to re-run the job (GitHub
+   * refuses while the run's other jobs still run). Default 6 h.
+   */
+  spotRerunWindowMs: number;
+  /** Pause between two re-run requests GitHub refused. Default 60 s. */
+  spotRerunRetryMs: number;
 }
 
 export const DEFAULT_SETTINGS: ReconcileSettings = {
@@ -55,6 +62,8 @@ export const DEFAULT_SETTINGS: ReconcileSettings = {
   workFolder: '_work',
   orphanGraceMs: 60_000,
   unboundJobWindowMs: 30_000,
+  spotRerunWindowMs: 6 * 3600_000,
+  spotRerunRetryMs: 60_000,
 };
 
 export interface ReconcileContext {

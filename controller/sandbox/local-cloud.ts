@@ -40,7 +40,7 @@ export function sandboxCredentials(): { accessKeyId: string; secretAccessKey: st
 const APP_PERMISSIONS = {
   organization_self_hosted_runners: 'write',
   administration: 'write',
-  actions: 'read',
+  actions: 'write',
 } as const;
 
 export interface LocalCloudOptions {

@@ -13,7 +13,9 @@ import type { GitHubRunner } from '../../github/types.ts';
 import type { JobRecord, PoolRecord, RunnerRecord } from '../../store/types.ts';
 import type { ReconcileContext } from '../context.ts';
 import { githubScope } from '../names.ts';
+import { isoNow } from '../context.ts';
 import { launchRunner } from './launch.ts';
+import { SPOT_INTERRUPTION } from './spot-rerun.ts';
 import { lastEventAt, saveRunner } from './record.ts';
 
 /** What the outside world shows about one runner record. */
@@ -256,10 +258,15 @@ export async function finish(
       job && current.jobId === undefined && job.runnerName === current.name
         ? { jobId: job.id }
         : {};
+    // AWS reclaimed the spot task: its job is re-run once on on-demand (runner/spot-rerun.ts).
+    const interrupted =
+      obs.task?.stopCode === SPOT_INTERRUPTION && !current.spotInterruption
+        ? { spotInterruption: { at: isoNow(ctx) } }
+        : {};
     current = await saveRunner(
       ctx,
       current,
-      { state: 'draining', ...bind },
+      { state: 'draining', ...bind, ...interrupted },
       'draining',
       bind.jobId !== undefined ? `${reason} (job ${bind.jobId})` : reason,
     );
