@@ -4,7 +4,6 @@
 // controller's settings (`--config`), `describe runner` also reads the runner's GitHub
 // registration and its ECS task (state changes).
 
-import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { githubScope } from '../../reconcile/names.ts';
 import type { JobRecord, RunnerRecord, Store } from '../../store/types.ts';
@@ -36,22 +35,17 @@ export async function withViewStore<T>(
   fn: (store: Store, world?: World) => Promise<T>,
 ): Promise<T> {
   const configured = flags.config ?? ctx.io.env.RUNNERCTL_CONFIG;
-  // A data directory of a running sandbox: its engine holds the directory, read through it.
-  let sandbox = false;
-  if (flags.dataDir && !configured) {
-    const { readSandboxInfo, sandboxAlive } = await import('../../drift/connect.ts');
-    const info = await readSandboxInfo(resolve(ctx.io.cwd, flags.dataDir)).catch(() => undefined);
-    sandbox = !!info && sandboxAlive(info);
-  }
-  if (configured || sandbox) {
-    const world = await openWorld(ctx, flags, 'describe');
+  // The store of a running sandbox (by context or --data-dir): read GitHub and ECS there too.
+  const where = configured ? undefined : await ctx.resolveStore(flags, 'describe');
+  if (configured || where?.sandboxDir) {
+    const world = await openWorld(ctx, { ...flags, dataDir: where?.sandboxDir }, 'describe');
     try {
       return await fn(world.store, world);
     } finally {
       await world.close();
     }
   }
-  return ctx.withStore(flags, (store) => fn(store));
+  return ctx.useStore(where!, (store) => fn(store));
 }
 
 function addViewOptions(cmd: Command, outputs: string[]): Command {
