@@ -79,8 +79,10 @@ export interface ControllerApp {
   url: string;
   /** `<url>/webhook`, when a webhook secret is configured. */
   webhookUrl?: string;
-  /** `<url>/metrics` (Prometheus text). */
+  /** `<operatorUrl>/metrics` (Prometheus text). */
   metricsUrl: string;
+  /** Base URL of the metrics listener: /metrics, /drift, /readyz, /healthz. */
+  operatorUrl: string;
   controller: Controller;
   /** This replica's metrics (its own prom-client Registry). */
   metrics: ControllerMetrics;
@@ -260,7 +262,6 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
       ...options.readiness,
     });
     server.addRoute('GET', '/readyz', readyzHandler(readiness));
-    server.addRoute('GET', '/metrics', metricsHandler(metrics));
     if (webhookSecret) {
       server.addRoute(
         'POST',
@@ -273,11 +274,22 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
         }),
       );
     }
-    server.addRoute('GET', '/drift', driftHandler({ store, github, ecs, clock, logger, config }));
+    // Metrics and drift on a listener of their own (loopback by default): they are for the
+    // operator, and a drift report spends GitHub calls.
+    const operator = new HttpServer({ logger: logger.child({ component: 'http-metrics' }) });
+    operator.addRoute('GET', '/readyz', readyzHandler(readiness));
+    operator.addRoute('GET', '/metrics', metricsHandler(metrics));
+    operator.addRoute('GET', '/drift', driftHandler({ store, github, ecs, clock, logger, config }));
     const listening = await server.listen(config.server.port, options.host).catch((err) => {
       throw new StartupError((err as Error).message, 'server', { cause: err });
     });
     cleanups.push(() => server.close());
+    const operatorListening = await operator
+      .listen(config.server.metricsPort ?? 0, config.server.metricsHost ?? '127.0.0.1')
+      .catch((err) => {
+        throw new StartupError((err as Error).message, 'server', { cause: err });
+      });
+    cleanups.push(() => operator.close());
 
     if (config.queueUrl) {
       const sqsClient = new SQSClient({
@@ -304,7 +316,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
     logger.info(
       {
         url: listening.url,
-        metrics: `${listening.url}/metrics`,
+        metrics: `${operatorListening.url}/metrics`,
         leaseHolderId,
         table: options.store ? options.store.kind : config.table,
         queue: config.queueUrl ?? null,
@@ -317,7 +329,8 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
     return {
       url: listening.url,
       ...(webhookSecret ? { webhookUrl: `${listening.url}/webhook` } : {}),
-      metricsUrl: `${listening.url}/metrics`,
+      metricsUrl: `${operatorListening.url}/metrics`,
+      operatorUrl: operatorListening.url,
       controller,
       metrics,
       store,

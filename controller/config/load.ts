@@ -30,6 +30,8 @@ export const CONFIG_DEFAULTS = {
   apiUrl: 'https://api.github.com',
   table: DEFAULT_TABLE_NAME,
   port: 8080,
+  metricsPort: 9090,
+  metricsHost: '127.0.0.1',
   runnerNamePrefix: DEFAULT_RUNNER_NAME_PREFIX,
   resyncSeconds: 60,
   jitPerMinute: 180,
@@ -74,7 +76,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   ],
   github: ['appId', 'installationId', 'privateKey', 'webhookSecret', 'apiUrl', 'enterpriseToken'],
   aws: ['region', 'dynamodbEndpoint', 'ecsEndpoint', 'sqsEndpoint'],
-  server: ['port'],
+  server: ['port', 'metricsPort', 'metricsHost'],
   pacing: ['jitPerMinute', 'runTaskPerSecond', 'runTaskBurst', 'restPerHour'],
 };
 
@@ -93,6 +95,8 @@ const ENV_VARS: [string, string][] = [
   ['queueUrl', 'RUNNERCTL_QUEUE_URL'],
   ['deadLetterQueueUrl', 'RUNNERCTL_DEAD_LETTER_QUEUE_URL'],
   ['server.port', 'RUNNERCTL_PORT'],
+  ['server.metricsPort', 'RUNNERCTL_METRICS_PORT'],
+  ['server.metricsHost', 'RUNNERCTL_METRICS_HOST'],
   ['runnerNamePrefix', 'RUNNERCTL_RUNNER_NAME_PREFIX'],
   ['resyncSeconds', 'RUNNERCTL_RESYNC_SECONDS'],
   ['pacing.jitPerMinute', 'RUNNERCTL_JIT_PER_MINUTE'],
@@ -439,7 +443,15 @@ function build(fields: Map<string, Sourced>): ControllerConfig {
         re: /^[A-Za-z0-9_.-]{3,255}$/,
         says: 'a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)',
       }) ?? CONFIG_DEFAULTS.table,
-    server: { port: integer(fields, 'server.port', 0, 65535) ?? CONFIG_DEFAULTS.port },
+    server: {
+      port: integer(fields, 'server.port', 0, 65535) ?? CONFIG_DEFAULTS.port,
+      metricsPort: integer(fields, 'server.metricsPort', 0, 65535) ?? CONFIG_DEFAULTS.metricsPort,
+      metricsHost:
+        string(fields, 'server.metricsHost', {
+          re: /^[A-Za-z0-9.:-]+$/,
+          says: 'an IP address or host name to listen on (127.0.0.1, 0.0.0.0, ::)',
+        }) ?? CONFIG_DEFAULTS.metricsHost,
+    },
     runnerNamePrefix: prefix,
     resyncSeconds: integer(fields, 'resyncSeconds', 5) ?? CONFIG_DEFAULTS.resyncSeconds,
     pacing: {

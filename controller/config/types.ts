@@ -43,8 +43,20 @@ export interface ControllerConfig {
   /** RUNNERCTL_LOG_LEVEL: trace, debug, info (default), warn, error, fatal, silent. */
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   server: {
-    /** RUNNERCTL_PORT. Default 8080: /webhook, /healthz, /readyz, /metrics, /drift */
+    /** RUNNERCTL_PORT. Default 8080: /webhook, /healthz, /readyz (what may face GitHub). */
     port: number;
+    /**
+     * RUNNERCTL_METRICS_PORT. Default 9090 (0: any free port): /metrics, /drift, /healthz,
+     * /readyz on a listener of their own, so that whoever can reach /webhook cannot read the
+     * metrics or spend the GitHub budget through /drift. Left out of a config built in code: any
+     * free port.
+     */
+    metricsPort?: number;
+    /**
+     * RUNNERCTL_METRICS_HOST. Default 127.0.0.1: only the same host (on Fargate: the same task,
+     * e.g. a metrics sidecar) can connect.
+     */
+    metricsHost?: string;
   };
   /** RUNNERCTL_RUNNER_NAME_PREFIX. Default `rctl`. */
   runnerNamePrefix: string;

@@ -129,14 +129,16 @@ describe('runner and job views on a running sandbox', () => {
     const drift = await cli('drift');
     expect(drift.code, drift.stdout).toBe(0);
     expect(drift.stdout).toMatch(/^in sync: \d+ pool\(s\)/);
-    const response = await fetch(`${sandbox.app.url}/drift`);
+    const response = await fetch(`${sandbox.app.operatorUrl}/drift`);
     expect(response.status).toBe(200);
     const report = (await response.json()) as DriftReport;
     expect(report).toMatchObject({ inSync: true, findings: [] });
     expect(report.checked.pools).toBeGreaterThan(0);
-    const seed = (await (await fetch(`${sandbox.app.url}/drift?pool=seed`)).json()) as DriftReport;
+    const seed = (await (
+      await fetch(`${sandbox.app.operatorUrl}/drift?pool=seed`)
+    ).json()) as DriftReport;
     expect(seed).toMatchObject({ pool: 'seed', inSync: true });
-    expect((await fetch(`${sandbox.app.url}/drift?pool=nope`)).status).toBe(404);
+    expect((await fetch(`${sandbox.app.operatorUrl}/drift?pool=nope`)).status).toBe(404);
   });
 
   it('no secret ever reached the output', () => {

@@ -99,9 +99,13 @@ describe('observability on the local cloud', () => {
     const info = JSON.parse(
       await readFile(`${sandbox.info.dataDir}/sandbox.json`, 'utf8'),
     ) as SandboxInfo;
-    expect(info.controller.metricsUrl).toBe(`${sandbox.app.url}/metrics`);
-    expect(info.controller.readyUrl).toBe(`${sandbox.app.url}/readyz`);
-    expect(info.controller.driftUrl).toBe(`${sandbox.app.url}/drift`);
+    expect(info.controller.metricsUrl).toBe(`${sandbox.app.operatorUrl}/metrics`);
+    // The webhook listener serves neither metrics nor drift.
+    expect((await fetch(`${sandbox.app.url}/metrics`)).status).toBe(404);
+    expect((await fetch(`${sandbox.app.url}/drift`)).status).toBe(404);
+    expect(info.controller.readyUrl).toBe(`${sandbox.app.operatorUrl}/readyz`);
+    expect(info.controller.driftUrl).toBe(`${sandbox.app.operatorUrl}/drift`);
+    expect(new URL(sandbox.app.operatorUrl).hostname).toBe('127.0.0.1');
     const metrics = await get(info.controller.metricsUrl!);
     expect(metrics.status).toBe(200);
     expect(metrics.type).toMatch(/^text\/plain; version=0\.0\.4/);
