@@ -19,6 +19,7 @@ import { githubProviderOptions } from '../config/provider-options.ts';
 import type { ControllerConfig } from '../config/types.ts';
 import { driftHandler } from '../drift/http.ts';
 import { SdkEcsProvider } from '../ecs/sdk-provider.ts';
+import type { EcsTaskEvent } from '../events/ecs-task-event.ts';
 import { ingest } from '../events/ingest.ts';
 import type { WorkflowJobEvent } from '../events/normalise.ts';
 import { SqsConsumer } from '../events/sqs-consumer.ts';
@@ -72,7 +73,12 @@ export interface ControllerAppOptions {
   readiness?: { cacheMs?: number; timeoutMs?: number };
   /** Node.js process metrics on /metrics (default true). */
   processMetrics?: boolean;
+  /** Subscribed before the SQS consumer starts: receives every ECS Task State Change event. */
+  onTaskEvent?: TaskEventListener;
 }
+
+/** Receives an ECS Task State Change event from the queue (a hint: relists stay the truth). */
+export type TaskEventListener = (event: EcsTaskEvent) => unknown;
 
 export interface ControllerApp {
   /** Base URL of the HTTP server (health, webhook). */
@@ -90,6 +96,11 @@ export interface ControllerApp {
   logger: Logger;
   /** Webhook ingestion and SQS share this path: de-duplicate, record, wake the pool. */
   ingest(event: WorkflowJobEvent): ReturnType<typeof ingest>;
+  /**
+   * Subscribes to the ECS Task State Change events the SQS consumer receives (the cluster's
+   * EventBridge rule); returns the unsubscribe function. A listener that throws is logged.
+   */
+  onTaskEvent(listener: TaskEventListener): () => void;
   /** Stops in order: HTTP, SQS consumer, controller (lease released), store, clients. */
   stop(): Promise<void>;
 }
@@ -250,6 +261,23 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
         logger: ingestLogger,
       });
 
+    const taskEventListeners = new Set<TaskEventListener>();
+    if (options.onTaskEvent) taskEventListeners.add(options.onTaskEvent);
+    const taskEventLogger = logger.child({ component: 'task-events' });
+    const dispatchTaskEvent = async (event: EcsTaskEvent) => {
+      for (const listener of [...taskEventListeners]) {
+        try {
+          await listener(event);
+        } catch (err) {
+          taskEventLogger.warn({ err, taskArn: event.taskArn }, 'task event listener failed');
+        }
+      }
+    };
+    const subscribeTaskEvents = (listener: TaskEventListener) => {
+      taskEventListeners.add(listener);
+      return () => void taskEventListeners.delete(listener);
+    };
+
     const server = new HttpServer({ logger: logger.child({ component: 'http' }) });
     const readiness = controllerReadiness({
       store,
@@ -300,6 +328,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
         queueUrl: config.queueUrl,
         ...(config.deadLetterQueueUrl ? { deadLetterQueueUrl: config.deadLetterQueueUrl } : {}),
         handle: ingestEvent,
+        onTaskEvent: dispatchTaskEvent,
         client: sqsClient,
         clock,
         logger,
@@ -336,6 +365,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
       store,
       logger,
       ingest: ingestEvent,
+      onTaskEvent: subscribeTaskEvents,
       stop() {
         stopping ??= (async () => {
           logger.info('controller stopping');
