@@ -3,11 +3,12 @@
 // secret sources (file, environment variable, Secrets Manager ARN). Errors name the file or
 // variable and the field; they never contain a secret's value.
 
-import { parsePriceTable } from '../cost/prices.ts';
+import { createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseDocument } from 'yaml';
 import { DEFAULT_RUNNER_NAME_PREFIX, MAX_RUNNER_NAME_LENGTH } from '../api/constants.ts';
+import { parsePriceTable } from '../cost/prices.ts';
 import { MAX_RUNNER_NAME_PREFIX_LENGTH } from '../reconcile/names.ts';
 import { DEFAULT_TABLE_NAME } from '../store/layout.ts';
 import type { ControllerConfig, SecretSource } from './types.ts';
@@ -585,7 +586,7 @@ export interface ResolvedSecrets {
   enterpriseToken?: string;
 }
 
-/** Resolves every secret of the config; checks that the private key looks like a PEM key. */
+/** Resolves every secret of the config; checks that the private key parses as a PEM key. */
 export async function resolveControllerSecrets(
   config: ControllerConfig,
   deps: ResolveSecretDeps = {},
@@ -594,6 +595,17 @@ export async function resolveControllerSecrets(
   if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(privateKey)) {
     throw new ConfigError(
       `github.privateKey: ${describeSource(config.github.privateKey)} does not hold a PEM private key (expected "-----BEGIN RSA PRIVATE KEY-----")`,
+      describeSource(config.github.privateKey),
+      'github.privateKey',
+    );
+  }
+  try {
+    // Parsed, not only pattern-matched: a truncated or corrupted key fails here, not at the
+    // first GitHub call. Node's own message (never the key) is kept.
+    createPrivateKey(privateKey);
+  } catch (err) {
+    throw new ConfigError(
+      `github.privateKey: ${describeSource(config.github.privateKey)} is not a valid PEM private key (truncated or corrupted? ${(err as { code?: string }).code ?? 'parse error'})`,
       describeSource(config.github.privateKey),
       'github.privateKey',
     );
