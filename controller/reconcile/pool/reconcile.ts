@@ -386,21 +386,17 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       return { requeueAfterMs: earliestRequeue(...requeues, ctx.settings.runnerPollMs) };
     }
 
-    // 3. Spot interruptions: re-run the interrupted job once, and link the job GitHub queued.
-    const interrupted = pendingInterruptions([...records, ...stepped]);
-    const linked = interrupted.length
-      ? await stepSpotReruns(
-          ctx,
-          pool,
-          interrupted,
-          await ctx.store.listJobs({ status: ['queued'] }),
-        )
-      : { linked: [] };
-    requeues.push(linked.requeueAfterMs);
-
-    // 4. Count demand against supply.
+    // 3. Count demand against supply.
     const pools = (await ctx.store.listPools()).filter((p) => !p.deletionRequestedAt);
     const demand = await demandOf(ctx, pool, pools);
+
+    // 4. Spot interruptions: re-run the interrupted job once, and find the job GitHub queued for
+    // it among this demand (so a re-run counted now is known as one before anything launches).
+    const interrupted = pendingInterruptions([...records, ...stepped]);
+    const linked = interrupted.length
+      ? await stepSpotReruns(ctx, pool, interrupted, demand.matched)
+      : { linked: [] };
+    requeues.push(linked.requeueAfterMs);
     const plan: Plan = planPool({
       maxRunners: pool.spec.maxRunners,
       minIdle: pool.spec.minIdle ?? 0,
@@ -453,9 +449,11 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       requeues.push(held.retryInMs);
     } else {
       toLaunch.push(...[...byName.values()].filter((r) => r.state === 'pending'));
-      let onDemand = spotRerunsWithoutRunner(demand.matched, linked.linked, [...byName.values()]);
+      const onDemand = spotRerunsWithoutRunner(pool, demand, linked.linked, [...byName.values()]);
       for (const sizeLabel of plan.launch) {
-        toLaunch.push(await createRecord(ctx, pool, sizeLabel, onDemand-- > 0));
+        const i = onDemand.indexOf(sizeKey(sizeLabel));
+        if (i >= 0) onDemand.splice(i, 1);
+        toLaunch.push(await createRecord(ctx, pool, sizeLabel, i >= 0));
       }
     }
     await eachLimited(toLaunch, ctx.settings.launchConcurrency, async (r) => {
@@ -532,16 +530,30 @@ function createdDetail(size: string | undefined, onDemand: boolean): { detail?: 
   return parts.length ? { detail: parts.join(', ') } : {};
 }
 
-/** Queued spot re-runs of this pool beyond the on-demand runners starting or idle. */
+const sizeKey = (size: string | undefined) => size?.toLowerCase() ?? '';
+
+/**
+ * The sizes (lower case; '' for none) of the queued spot re-runs of this pool beyond the on-demand
+ * runners of that size starting or idle: each needs its launch on on-demand capacity.
+ */
 function spotRerunsWithoutRunner(
-  matched: JobRecord[],
+  pool: PoolRecord,
+  demand: Demand,
   linked: JobRecord[],
   runners: RunnerRecord[],
-): number {
+): string[] {
   const linkedIds = new Set(linked.map((j) => j.id));
-  const reruns = matched.filter((j) => j.spotRerunOf !== undefined || linkedIds.has(j.id)).length;
-  const onDemand = runners.filter((r) => r.onDemand && SUPPLY_STATES.includes(r.state)).length;
-  return Math.max(0, reruns - onDemand);
+  const need: string[] = [];
+  demand.matched.forEach((job, k) => {
+    if (job.spotRerunOf === undefined && !linkedIds.has(job.id)) return;
+    need.push(sizeKey(demand.jobs[k]!.requestedSize ?? pool.spec.defaultSize));
+  });
+  for (const r of runners) {
+    if (!r.onDemand || !SUPPLY_STATES.includes(r.state)) continue;
+    const i = need.indexOf(sizeKey(r.size));
+    if (i >= 0) need.splice(i, 1);
+  }
+  return need;
 }
 
 async function createRecord(
