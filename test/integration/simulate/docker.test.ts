@@ -1,5 +1,6 @@
 // A Docker pool on ECS on EC2 runs its jobs to completion on the local cloud: the sandbox's Auto
-// Scaling group starts with no instance, managed scaling adds two after the scale-out delay, and
+// Scaling group starts with no instance, managed scaling adds instances after the scale-out
+// delay, and
 // every runner task runs on the group's capacity provider with the Docker task definition.
 
 import { describe, expect, it } from 'vitest';
@@ -18,8 +19,11 @@ describe('scenario docker (test/scenarios/docker.yaml)', () => {
     expect(report.ok).toBe(true);
     expect(report.jobs).toHaveLength(6);
     for (const job of report.jobs) expect(job.status).toBe('completed');
-    // Six runners of 1 vCPU / 3 GiB need two instances of 4 vCPU / 15,700 MiB.
-    expect(report.faults.ec2.peakInstances).toBe(2);
+    // The group starts empty, so the first tasks waited for a scale-out. Six runners of 1 vCPU /
+    // 3 GiB need at most two instances of 4 vCPU / 15,700 MiB (one when later jobs take the room
+    // of finished ones, as on a slow machine).
+    expect(report.faults.ec2.peakInstances).toBeGreaterThanOrEqual(1);
+    expect(report.faults.ec2.peakInstances).toBeLessThanOrEqual(2);
     expect(report.faults.ec2.peakWaitingForCapacity).toBeGreaterThan(0);
     const pool = report.pools.docker!;
     expect(pool.tasksByCapacityProvider['runnerctl-docker']).toBe(pool.tasksStarted);

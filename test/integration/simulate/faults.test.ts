@@ -103,7 +103,7 @@ describe('fault suite (test/scenarios/faults/)', () => {
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  }, 120_000);
+  }, 300_000);
 
   for (const [name, faultSeen] of Object.entries(FAULT_SEEN)) {
     it(`${name}: every invariant holds`, () => {

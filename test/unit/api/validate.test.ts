@@ -44,6 +44,7 @@ describe('valid pools', () => {
       files.map((f) => ({ file: f, text: readFileSync(join(EXAMPLES, f), 'utf8') })),
     );
     expect(pools.map((p) => p.pool.metadata.name).sort()).toEqual([
+      'docker',
       'jit-fargate-test',
       'linux-x64',
       'seed',
