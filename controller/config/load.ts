@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseDocument } from 'yaml';
 import { DEFAULT_RUNNER_NAME_PREFIX, MAX_RUNNER_NAME_LENGTH } from '../api/constants.ts';
+import { parsePriceTable } from '../cost/prices.ts';
 import { MAX_RUNNER_NAME_PREFIX_LENGTH } from '../reconcile/names.ts';
 import { DEFAULT_TABLE_NAME } from '../store/layout.ts';
 import type { ControllerConfig, SecretSource } from './types.ts';
@@ -73,11 +74,13 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
     'pacing',
     'leaseSeconds',
     'logLevel',
+    'cost',
   ],
   github: ['appId', 'installationId', 'privateKey', 'webhookSecret', 'apiUrl', 'enterpriseToken'],
   aws: ['region', 'dynamodbEndpoint', 'ecsEndpoint', 'sqsEndpoint'],
   server: ['port', 'metricsPort', 'metricsHost'],
   pacing: ['jitPerMinute', 'runTaskPerSecond', 'runTaskBurst', 'restPerHour'],
+  cost: ['prices'],
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -462,6 +465,18 @@ function build(fields: Map<string, Sourced>): ControllerConfig {
     },
     leaseSeconds: integer(fields, 'leaseSeconds', 5) ?? CONFIG_DEFAULTS.leaseSeconds,
   };
+  const prices = fields.get('cost.prices');
+  if (prices) {
+    try {
+      config.cost = { prices: parsePriceTable(prices.value, 'cost.prices') };
+    } catch (err) {
+      throw new ConfigError(
+        `${where('cost.prices', prices)}: ${(err as Error).message}`,
+        prices.source,
+        'cost.prices',
+      );
+    }
+  }
   const restPerHour = integer(fields, 'pacing.restPerHour', 1);
   if (restPerHour !== undefined) config.pacing.restPerHour = restPerHour;
   const installationId = integer(fields, 'github.installationId', 1);
