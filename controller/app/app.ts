@@ -4,6 +4,7 @@
 // order. `runnerctl controller` calls it with the settings of a config file; `runnerctl sandbox`
 // calls it with the same settings pointing at the local cloud.
 
+import { mergePrices } from '../cost/prices.ts';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ECSClient } from '@aws-sdk/client-ecs';
@@ -19,6 +20,7 @@ import { githubProviderOptions } from '../config/provider-options.ts';
 import type { ControllerConfig } from '../config/types.ts';
 import { driftHandler } from '../drift/http.ts';
 import { SdkEcsProvider } from '../ecs/sdk-provider.ts';
+import type { EcsTaskEvent } from '../events/ecs-task-event.ts';
 import { ingest } from '../events/ingest.ts';
 import type { WorkflowJobEvent } from '../events/normalise.ts';
 import { SqsConsumer } from '../events/sqs-consumer.ts';
@@ -72,7 +74,12 @@ export interface ControllerAppOptions {
   readiness?: { cacheMs?: number; timeoutMs?: number };
   /** Node.js process metrics on /metrics (default true). */
   processMetrics?: boolean;
+  /** Subscribed before the SQS consumer starts: receives every ECS Task State Change event. */
+  onTaskEvent?: TaskEventListener;
 }
+
+/** Receives an ECS Task State Change event from the queue (a hint: relists stay the truth). */
+export type TaskEventListener = (event: EcsTaskEvent) => unknown;
 
 export interface ControllerApp {
   /** Base URL of the HTTP server (health, webhook). */
@@ -90,6 +97,11 @@ export interface ControllerApp {
   logger: Logger;
   /** Webhook ingestion and SQS share this path: de-duplicate, record, wake the pool. */
   ingest(event: WorkflowJobEvent): ReturnType<typeof ingest>;
+  /**
+   * Subscribes to the ECS Task State Change events the SQS consumer receives (the cluster's
+   * EventBridge rule); returns the unsubscribe function. A listener that throws is logged.
+   */
+  onTaskEvent(listener: TaskEventListener): () => void;
   /** Stops in order: HTTP, SQS consumer, controller (lease released), store, clients. */
   stop(): Promise<void>;
 }
@@ -107,6 +119,8 @@ export function reconcileConfigOf(
     resyncMs: config.resyncSeconds * 1000,
     leaseMs: config.leaseSeconds * 1000,
     runnerNamePrefix: config.runnerNamePrefix,
+    prices: mergePrices(config.cost?.prices),
+    ...(config.aws.region ? { region: config.aws.region } : {}),
     ...tuning,
   };
 }
@@ -250,6 +264,23 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
         logger: ingestLogger,
       });
 
+    const taskEventListeners = new Set<TaskEventListener>();
+    if (options.onTaskEvent) taskEventListeners.add(options.onTaskEvent);
+    const taskEventLogger = logger.child({ component: 'task-events' });
+    const dispatchTaskEvent = async (event: EcsTaskEvent) => {
+      for (const listener of [...taskEventListeners]) {
+        try {
+          await listener(event);
+        } catch (err) {
+          taskEventLogger.warn({ err, taskArn: event.taskArn }, 'task event listener failed');
+        }
+      }
+    };
+    const subscribeTaskEvents = (listener: TaskEventListener) => {
+      taskEventListeners.add(listener);
+      return () => void taskEventListeners.delete(listener);
+    };
+
     const server = new HttpServer({ logger: logger.child({ component: 'http' }) });
     const readiness = controllerReadiness({
       store,
@@ -300,6 +331,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
         queueUrl: config.queueUrl,
         ...(config.deadLetterQueueUrl ? { deadLetterQueueUrl: config.deadLetterQueueUrl } : {}),
         handle: ingestEvent,
+        onTaskEvent: dispatchTaskEvent,
         client: sqsClient,
         clock,
         logger,
@@ -336,6 +368,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
       store,
       logger,
       ingest: ingestEvent,
+      onTaskEvent: subscribeTaskEvents,
       stop() {
         stopping ??= (async () => {
           logger.info('controller stopping');

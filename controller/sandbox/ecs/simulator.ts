@@ -2,7 +2,7 @@
 // task definitions, RunTask with idempotency and faults, the Fargate task lifecycle on the
 // injected Clock, and a ContainerRuntime that runs each task's essential container.
 
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../../util/clock.ts';
 import { systemClock } from '../../util/clock.ts';
 import {
@@ -40,7 +40,7 @@ import {
 import { createEcsRegistry, MIXED_STRATEGY_MESSAGE } from './registry.ts';
 import type { ContainerRuntime, RunningContainer } from './runtime.ts';
 import { SIGKILL_EXIT_CODE } from './runtime.ts';
-import { snapshot, taskOutput as renderTask } from './task-view.ts';
+import { snapshot, taskOutput as renderTask, taskStateChangeEvent } from './task-view.ts';
 import { TokenBucket } from './throttle.ts';
 
 export type { SimulatedTask, TaskStatus } from './model.ts';
@@ -131,7 +131,15 @@ export interface EcsSimulatorOptions {
   ec2ScaleOutDelayMs?: number;
   region?: string;
   accountId?: string;
+  /**
+   * Receives an ECS Task State Change event (the EventBridge envelope) at every change of a task,
+   * as an EventBridge rule on the cluster would forward it.
+   */
+  onTaskStateChange?: TaskStateChangeListener;
 }
+
+/** Gets the EventBridge envelope of one ECS Task State Change. Must not throw. */
+export type TaskStateChangeListener = (envelope: Record<string, unknown>) => void;
 
 export const SPOT_CAPACITY_UNAVAILABLE =
   'Capacity is unavailable at this time. Please try again later or in a different availability zone';
@@ -154,6 +162,8 @@ export interface EcsSimulator {
   faults(): EcsFaults;
   /** Interrupts a FARGATE_SPOT task as Fargate would. False if it is not a live spot task. */
   interruptSpotTask(taskArn: string): boolean;
+  /** Adds a receiver of ECS Task State Change events; returns its removal. */
+  onTaskStateChange(listener: TaskStateChangeListener): () => void;
   /**
    * Creates an Auto Scaling group as an operator would in EC2; CreateCapacityProvider then names
    * it by ARN and PutClusterCapacityProviders registers its instances into the cluster.
@@ -257,8 +267,30 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
 
   // ---- tasks: lifecycle ----
 
+  const eventListeners = new Set<TaskStateChangeListener>();
+  if (options.onTaskStateChange) eventListeners.add(options.onTaskStateChange);
+  const emitEvent = (task: Task) => {
+    if (eventListeners.size === 0) return;
+    const envelope = taskStateChangeEvent(
+      task,
+      region,
+      accountId,
+      arnPrefix,
+      clock.now(),
+      randomUUID(),
+    );
+    for (const listener of eventListeners) {
+      try {
+        listener(structuredClone(envelope));
+      } catch {
+        // A listener's failure is its own; ECS keeps going.
+      }
+    }
+  };
+
   const notify = (task: Task) => {
     task.version += 1;
+    emitEvent(task);
     for (const watcher of task.watchers) watcher();
   };
 
@@ -705,6 +737,7 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
       });
     }
     const response = { tasks: created.map((task) => taskOutput(task, true)), failures };
+    for (const task of created) emitEvent(task);
     for (const task of created) void drive(task);
     return response;
   };
@@ -847,6 +880,10 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
       if (task.desiredStatus === 'STOPPED') return false;
       requestStop(task, { stopCode: 'SpotInterruption', reason: SPOT_INTERRUPTED_REASON });
       return true;
+    },
+    onTaskStateChange: (listener) => {
+      eventListeners.add(listener);
+      return () => void eventListeners.delete(listener);
     },
     waitForTaskStatus: (arn, status) =>
       new Promise((resolve, reject) => {

@@ -113,3 +113,47 @@ export function snapshot(task: Task): SimulatedTask {
   if (task.stoppedAt !== undefined) out.stoppedAt = task.stoppedAt;
   return out;
 }
+
+const EVENT_TIMES = [
+  'createdAt',
+  'pullStartedAt',
+  'pullStoppedAt',
+  'connectivityAt',
+  'startedAt',
+  'stoppingAt',
+  'executionStoppedAt',
+  'stoppedAt',
+] as const;
+
+const isoTime = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * The EventBridge event ECS sends when a task changes (lastStatus or desiredStatus): the task as
+ * DescribeTasks shows it without tags, timestamps as ISO strings, and `updatedAt`.
+ */
+export function taskStateChangeEvent(
+  task: Task,
+  region: string,
+  accountId: string,
+  arnPrefix: string,
+  now: number,
+  id: string,
+): Record<string, unknown> {
+  const detail = taskOutput(task, false, region, arnPrefix);
+  for (const key of EVENT_TIMES) {
+    const value = task[key];
+    if (value !== undefined) detail[key] = isoTime(value);
+  }
+  detail.updatedAt = isoTime(now);
+  return {
+    version: '0',
+    id,
+    'detail-type': 'ECS Task State Change',
+    source: 'aws.ecs',
+    account: accountId,
+    time: isoTime(now).replace(/\.\d{3}Z$/, 'Z'),
+    region,
+    resources: [task.arn],
+    detail,
+  };
+}
