@@ -4,6 +4,7 @@
 // order. `runnerctl controller` calls it with the settings of a config file; `runnerctl sandbox`
 // calls it with the same settings pointing at the local cloud.
 
+import { mergePrices } from '../cost/prices.ts';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ECSClient } from '@aws-sdk/client-ecs';
@@ -118,6 +119,8 @@ export function reconcileConfigOf(
     resyncMs: config.resyncSeconds * 1000,
     leaseMs: config.leaseSeconds * 1000,
     runnerNamePrefix: config.runnerNamePrefix,
+    prices: mergePrices(config.cost?.prices),
+    ...(config.aws.region ? { region: config.aws.region } : {}),
     ...tuning,
   };
 }

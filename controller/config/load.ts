@@ -3,10 +3,12 @@
 // secret sources (file, environment variable, Secrets Manager ARN). Errors name the file or
 // variable and the field; they never contain a secret's value.
 
+import { createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseDocument } from 'yaml';
 import { DEFAULT_RUNNER_NAME_PREFIX, MAX_RUNNER_NAME_LENGTH } from '../api/constants.ts';
+import { parsePriceTable } from '../cost/prices.ts';
 import { MAX_RUNNER_NAME_PREFIX_LENGTH } from '../reconcile/names.ts';
 import { DEFAULT_TABLE_NAME } from '../store/layout.ts';
 import type { ControllerConfig, SecretSource } from './types.ts';
@@ -72,11 +74,13 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
     'pacing',
     'leaseSeconds',
     'logLevel',
+    'cost',
   ],
   github: ['appId', 'installationId', 'privateKey', 'webhookSecret', 'apiUrl', 'enterpriseToken'],
   aws: ['region', 'dynamodbEndpoint', 'ecsEndpoint', 'sqsEndpoint'],
   server: ['port', 'metricsPort', 'metricsHost'],
   pacing: ['jitPerMinute', 'runTaskPerSecond', 'runTaskBurst', 'restPerHour'],
+  cost: ['prices'],
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -461,6 +465,18 @@ function build(fields: Map<string, Sourced>): ControllerConfig {
     },
     leaseSeconds: integer(fields, 'leaseSeconds', 5) ?? CONFIG_DEFAULTS.leaseSeconds,
   };
+  const prices = fields.get('cost.prices');
+  if (prices) {
+    try {
+      config.cost = { prices: parsePriceTable(prices.value, 'cost.prices') };
+    } catch (err) {
+      throw new ConfigError(
+        `${where('cost.prices', prices)}: ${(err as Error).message}`,
+        prices.source,
+        'cost.prices',
+      );
+    }
+  }
   const restPerHour = integer(fields, 'pacing.restPerHour', 1);
   if (restPerHour !== undefined) config.pacing.restPerHour = restPerHour;
   const installationId = integer(fields, 'github.installationId', 1);
@@ -570,7 +586,7 @@ export interface ResolvedSecrets {
   enterpriseToken?: string;
 }
 
-/** Resolves every secret of the config; checks that the private key looks like a PEM key. */
+/** Resolves every secret of the config; checks that the private key parses as a PEM key. */
 export async function resolveControllerSecrets(
   config: ControllerConfig,
   deps: ResolveSecretDeps = {},
@@ -579,6 +595,17 @@ export async function resolveControllerSecrets(
   if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(privateKey)) {
     throw new ConfigError(
       `github.privateKey: ${describeSource(config.github.privateKey)} does not hold a PEM private key (expected "-----BEGIN RSA PRIVATE KEY-----")`,
+      describeSource(config.github.privateKey),
+      'github.privateKey',
+    );
+  }
+  try {
+    // Parsed, not only pattern-matched: a truncated or corrupted key fails here, not at the
+    // first GitHub call. Node's own message (never the key) is kept.
+    createPrivateKey(privateKey);
+  } catch (err) {
+    throw new ConfigError(
+      `github.privateKey: ${describeSource(config.github.privateKey)} is not a valid PEM private key (truncated or corrupted? ${(err as { code?: string }).code ?? 'parse error'})`,
       describeSource(config.github.privateKey),
       'github.privateKey',
     );

@@ -2,6 +2,8 @@
 // also come from the environment variable named beside it (the environment wins), which is how
 // the CDK stack configures the controller's ECS service.
 
+import type { PriceTable } from '../cost/prices.ts';
+
 /** A secret's source: exactly one of a file, an environment variable or a Secrets Manager ARN. */
 export type SecretSource = { file: string } | { env: string } | { secretArn: string };
 
@@ -75,4 +77,10 @@ export interface ControllerConfig {
   };
   /** RUNNERCTL_LEASE_SECONDS. Default 15. */
   leaseSeconds: number;
+  /**
+   * Runner costs (file only). `prices`: region -> capacity provider (FARGATE, FARGATE_SPOT,
+   * FARGATE:ARM64, FARGATE_SPOT:ARM64, or an EC2 capacity provider's name) ->
+   * { vcpuHour, gbHour, storageGbHour } in USD, laid over the defaults of controller/cost/prices.ts.
+   */
+  cost?: { prices?: PriceTable };
 }

@@ -116,6 +116,15 @@ export function toRunnerTask(task: Task, cluster: string): RunnerTask {
   if (task.createdAt) out.createdAt = new Date(task.createdAt).getTime();
   if (task.startedAt) out.startedAt = new Date(task.startedAt).getTime();
   if (task.stoppedAt) out.stoppedAt = new Date(task.stoppedAt).getTime();
+  if (task.pullStartedAt) out.pullStartedAt = new Date(task.pullStartedAt).getTime();
+  // For the cost: the size ECS reports (strings of numbers in the API).
+  const cpu = Number(task.cpu);
+  const memory = Number(task.memory);
+  if (Number.isFinite(cpu) && cpu > 0) out.cpu = cpu;
+  if (Number.isFinite(memory) && memory > 0) out.memory = memory;
+  if (task.ephemeralStorage?.sizeInGiB) out.ephemeralStorageGiB = task.ephemeralStorage.sizeInGiB;
+  const arch = task.attributes?.find((a) => a.name === 'ecs.cpu-architecture')?.value;
+  if (arch) out.cpuArchitecture = /arm/i.test(arch) ? 'ARM64' : 'X86_64';
   return out;
 }
 

@@ -56,6 +56,14 @@ export interface RunnerTask {
   createdAt?: number;
   startedAt?: number;
   stoppedAt?: number;
+  /** When the image pull began: the start of Fargate billing. */
+  pullStartedAt?: number;
+  /** Task size as ECS reports it (cpu units, MiB, GiB). */
+  cpu?: number;
+  memory?: number;
+  ephemeralStorageGiB?: number;
+  /** From the task's `ecs.cpu-architecture` attribute. */
+  cpuArchitecture?: 'X86_64' | 'ARM64';
 }
 
 /**

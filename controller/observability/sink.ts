@@ -14,6 +14,8 @@ export interface ReconcileMetrics {
    * retried), `gave_up`, `not_needed` (the job succeeded or ran nowhere), `already_rerun`.
    */
   spotRerun?(pool: string, outcome: string): void;
+  /** A finished runner's task cost `usd` (controller/cost), attributed to its job's repository. */
+  runnerCost?(pool: string, repository: string, usd: number): void;
   /** Keys waiting for a worker (not counting keys being reconciled or scheduled for later). */
   queueDepth(waiting: number): void;
 }

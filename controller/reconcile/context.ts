@@ -1,6 +1,7 @@
 // What every reconciler gets injected: the store, the two providers, the clock, the logger,
 // the settings, and the lease version to fence writes with.
 
+import { DEFAULT_PRICES, type PriceTable } from '../cost/prices.ts';
 import type { EcsProvider } from '../ecs/types.ts';
 import type { GitHubProvider, GitHubRunner, GitHubScope } from '../github/types.ts';
 import type { FencedWrite, Store } from '../store/types.ts';
@@ -47,6 +48,10 @@ export interface ReconcileSettings {
   spotRerunWindowMs: number;
   /** Pause between two re-run requests GitHub refused. Default 60 s. */
   spotRerunRetryMs: number;
+  /** Prices for runner costs (controller/cost/prices.ts; settings `cost.prices` override them). */
+  prices: PriceTable;
+  /** Region of tasks whose ARN names none (default: none, their cost is not known). */
+  region?: string;
 }
 
 export const DEFAULT_SETTINGS: ReconcileSettings = {
@@ -64,6 +69,8 @@ export const DEFAULT_SETTINGS: ReconcileSettings = {
   unboundJobWindowMs: 30_000,
   spotRerunWindowMs: 6 * 3600_000,
   spotRerunRetryMs: 60_000,
+  prices: DEFAULT_PRICES,
+  region: undefined,
 };
 
 export interface ReconcileContext {

@@ -109,6 +109,7 @@ const RUNNER_OPTIONAL: (keyof RunnerRecord)[] = [
   'jobId',
   'onDemand',
   'spotInterruption',
+  'cost',
   'lastError',
   'expiresAt',
 ];

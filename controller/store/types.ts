@@ -111,6 +111,8 @@ export interface RunnerRecord {
    * its job is made (re-run requested, not needed, or given up).
    */
   spotInterruption?: { at: string; handled?: string };
+  /** What its task cost, written when the record finishes (controller/cost). */
+  cost?: RunnerCost;
   /** Launch attempts so far (registration timeouts and failed starts relaunch). */
   attempts: number;
   lastError?: string;
@@ -120,6 +122,23 @@ export interface RunnerRecord {
   version: number;
   /** Epoch seconds after which DynamoDB may expire a finished record. */
   expiresAt?: number;
+}
+
+/** The cost of a runner's (last) task and what it is attributed to. */
+export interface RunnerCost {
+  usd: number;
+  billedSeconds: number;
+  capacityProvider: string;
+  region: string;
+  cpu: number;
+  memoryMiB: number;
+  storageGiB: number;
+  /** The job it ran, with its repository and workflow, when known. */
+  jobId?: number;
+  repository?: string;
+  workflow?: string;
+  /** When the cost was written (the runner finished). */
+  at: string;
 }
 
 export interface LeaseRecord {

@@ -11,6 +11,7 @@ import { addStoreOptions, type CliContext, type StoreFlags } from '../context.ts
 import { CliError, UsageError } from '../errors.ts';
 import { verbCommand } from '../groups.ts';
 import {
+  costsByJob,
   describeJob,
   describeRunner,
   jobsTable,
@@ -19,7 +20,7 @@ import {
 } from '../runner-view.ts';
 import { openWorld } from './drift.ts';
 
-interface ViewFlags extends StoreFlags {
+export interface ViewFlags extends StoreFlags {
   config?: string;
   pool?: string;
   output?: 'wide' | 'json';
@@ -28,7 +29,7 @@ interface ViewFlags extends StoreFlags {
 type World = Awaited<ReturnType<typeof openWorld>>;
 
 /** The store of the flags: a sandbox's or a config's when given, else the store flags'. */
-async function withViewStore<T>(
+export async function withViewStore<T>(
   ctx: CliContext,
   flags: ViewFlags,
   fn: (store: Store, world?: World) => Promise<T>,
@@ -108,13 +109,17 @@ export function register(program: Command, ctx: CliContext): void {
     .description('list the jobs the controller knows: status, pool, runner')
     .option('--pool <name>', 'only jobs this pool counted');
   addViewOptions(getJobs, ['wide', 'json']).action(async (flags: ViewFlags) => {
-    const jobs = await withViewStore(ctx, flags, (store) =>
-      store.listJobs(flags.pool ? { pool: flags.pool } : {}),
-    );
+    const wide = flags.output === 'wide';
+    const { jobs, runners } = await withViewStore(ctx, flags, async (store) => ({
+      jobs: await store.listJobs(flags.pool ? { pool: flags.pool } : {}),
+      // The wide listing shows each job's cost, from its finished runners.
+      runners: wide ? await store.listRunners({ states: ['finished'] }) : [],
+    }));
     jobs.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id - b.id);
     if (flags.output === 'json') return json(ctx, { kind: 'JobList', items: jobs });
     if (!jobs.length) return ctx.err('No jobs found.');
-    ctx.out(jobsTable(jobs, flags.output === 'wide', ctx.deps.clock.now()));
+    const costs = wide ? costsByJob(runners) : undefined;
+    ctx.out(jobsTable(jobs, wide, ctx.deps.clock.now(), costs));
   });
 
   const describe = verbCommand(program, 'describe', 'show details of a resource');

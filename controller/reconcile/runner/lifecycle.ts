@@ -14,6 +14,7 @@ import type { JobRecord, PoolRecord, RunnerRecord } from '../../store/types.ts';
 import type { ReconcileContext } from '../context.ts';
 import { githubScope } from '../names.ts';
 import { isoNow } from '../context.ts';
+import { runnerCost } from './cost.ts';
 import { launchRunner } from './launch.ts';
 import { SPOT_INTERRUPTION } from './spot-rerun.ts';
 import { lastEventAt, saveRunner } from './record.ts';
@@ -281,16 +282,21 @@ export async function finish(
   }
   await stopTaskOf(ctx, pool, current, obs, reason);
   ctx.jitConfigs?.delete(current.name);
+  const cost = runnerCost(ctx, current, obs);
   current = await saveRunner(
     ctx,
     current,
     {
       state: 'finished',
       expiresAt: Math.floor(ctx.clock.now() / 1000) + ctx.settings.finishedTtlSeconds,
+      ...(cost ? { cost } : {}),
     },
     'finished',
     reason,
   );
+  if (cost && !record.cost) {
+    ctx.metrics?.runnerCost?.(pool.name, cost.repository ?? 'unknown', cost.usd);
+  }
   return { record: current };
 }
 

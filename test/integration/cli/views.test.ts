@@ -70,8 +70,15 @@ describe('runner and job views on a running sandbox', () => {
 
     const jobs = await cli('get', 'jobs', '-o', 'wide');
     expect(jobs.code).toBe(0);
-    expect(jobs.stdout).toMatch(/WAITED\s+RAN\s+URL/);
+    expect(jobs.stdout).toMatch(/WAITED\s+RAN\s+COST\s+URL/);
     expect(jobs.stdout.match(/completed\/success/g)).toHaveLength(2);
+    // Each finished seed runner got a cost from its task (size x billed time, 60 s minimum).
+    expect(listed.every((r) => r.cost && r.cost.usd > 0 && r.cost.billedSeconds >= 60)).toBe(true);
+    const cost = await cli('cost', '--since', '1d', '--by', 'pool');
+    expect(cost.code, cost.stderr).toBe(0);
+    expect(cost.stdout).toMatch(/^POOL\s+RUNNERS\s+JOBS\s+TASK-HOURS\s+USD/);
+    expect(cost.stdout).toMatch(/\nseed\s+2\s+/);
+    expect(cost.stdout).toMatch(/\nTOTAL\s+\d+\s+\d+\s+[\d.]+\s+\$\d+\.\d{4}/);
     const none = await cli('get', 'runners', '--pool', 'no-such-pool');
     expect(none.stderr).toContain('No runner records found.');
   });
