@@ -18,6 +18,7 @@ import { systemClock } from '../util/clock.ts';
 import type { Logger } from '../util/logger.ts';
 import { silentLogger } from '../util/logger.ts';
 import { Redactor } from '../util/redact.ts';
+import { assertActing } from '../util/acting.ts';
 import { TokenBucket } from '../util/token-bucket.ts';
 import {
   CapacityUnavailableError,
@@ -225,6 +226,8 @@ export class SdkEcsProvider implements EcsProvider {
     }
     await this.runBucket.take();
     await this.callBucket.take();
+    // The waits may have outlasted this replica's lease (util/acting.ts).
+    assertActing();
     let response: {
       tasks?: Task[];
       failures?: { arn?: string; reason?: string; detail?: string }[];
@@ -308,6 +311,7 @@ export class SdkEcsProvider implements EcsProvider {
 
   async stopTask(cluster: string, taskArn: string, reason: string): Promise<void> {
     await this.readBucket.take();
+    assertActing();
     try {
       // ECS keeps at most 255 characters of the reason.
       await this.api.send(
