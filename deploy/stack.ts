@@ -73,6 +73,8 @@ export class RunnerctlStack extends Stack {
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
   readonly rule: events.Rule;
+  /** ECS Task State Change events of this cluster (default bus) into the same queue. */
+  readonly taskEventRule: events.Rule;
   readonly cluster: ecs.Cluster;
   readonly controllerService: ecs.FargateService;
   readonly controllerTaskRole: iam.Role;
@@ -154,6 +156,17 @@ export class RunnerctlStack extends Stack {
       resourceName: `${this.cluster.clusterName}/*`,
     });
     const inThisCluster = { ArnEquals: { 'ecs:cluster': this.cluster.clusterArn } };
+    // AWS services publish only to the default bus: the task events' rule lives there, whatever
+    // bus the GitHub events use. The controller's cache reads them instead of polling ECS.
+    this.taskEventRule = new events.Rule(this, 'EcsTaskEventRule', {
+      description: "ECS Task State Change events of runnerctl's cluster to the controller queue",
+      eventPattern: {
+        source: ['aws.ecs'],
+        detailType: ['ECS Task State Change'],
+        detail: { clusterArn: [this.cluster.clusterArn] },
+      },
+    });
+    this.taskEventRule.addTarget(new eventsTargets.SqsQueue(this.queue));
 
     // ---------------------------------------------------------------- runners
     const runnerLogs = new logs.LogGroup(this, 'RunnerLogs', {

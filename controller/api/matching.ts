@@ -7,10 +7,11 @@
 // - The size is the named one, else the pool's defaultSize (none when the pool has no sizes).
 // - Among matching pools: highest priority, then most specific (fewest pool labels the job did
 //   not ask for), then name (ascending). Pools marked for deletion never match.
+// - A job with no labels (runs-on: [], or only blanks) matches no pool: no runner can take it.
 // - A job that matches no pool but would match a pool with sizes except for exactly one extra
 //   label is refused by that pool: "size X not offered by pool P". It is not launched. Only
-//   jobs meant for self-hosted runners (labelled `self-hosted`, or sharing a pool label) are
-//   refused; a lone `ubuntu-latest` is GitHub's, not a size request.
+//   jobs that share a label with the pool besides `self-hosted` are refused, and not when the
+//   extra label is a near miss of a pool label the job left out (a typo, not a size).
 
 import { SELF_HOSTED_LABEL } from './labels.ts';
 import type { PoolSize, RunnerPoolSpec } from './types.ts';
@@ -48,8 +49,14 @@ function jobLabelSet(labels: readonly string[]): Set<string> {
   return set;
 }
 
+/** Does the job name any label at all (`self-hosted` counts; blanks do not)? */
+function hasLabels(labels: readonly string[]): boolean {
+  return labels.some((l) => normaliseLabel(l) !== '');
+}
+
 /** Does `job` match `pool` (ignoring deletion), and how. */
 export function matchPool(jobLabels: readonly string[], pool: MatchablePool): PoolMatch {
+  if (!hasLabels(jobLabels)) return { kind: 'none' };
   const wanted = jobLabelSet(jobLabels);
   const poolLabels = new Set(pool.spec.labels.map(normaliseLabel));
   poolLabels.add(SELF_HOSTED_LABEL);
@@ -73,13 +80,14 @@ export function matchPool(jobLabels: readonly string[], pool: MatchablePool): Po
     ).length;
     return { kind: 'match', pool: pool.name, size, sizeRequested: !!requested, extraLabels };
   }
-  // Only a job meant for self-hosted runners is refused: it says `self-hosted` or shares a
-  // label with the pool. `runs-on: ubuntu-latest` is GitHub-hosted, not a size request.
-  const meantForUs =
-    jobLabels.some((l) => normaliseLabel(l) === SELF_HOSTED_LABEL) ||
-    [...wanted].some((l) => poolLabels.has(l));
-  if (unknown.length === 1 && namedSizes.length === 0 && sizes.length > 0 && meantForUs) {
-    const sizeLabel = unknown[0]!;
+  // Only a job meant for this pool is refused: it shares a label with the pool besides
+  // `self-hosted` (`[self-hosted, gpu]` is not a size request to every sized pool, and
+  // `runs-on: ubuntu-latest` is GitHub-hosted), and its odd label is not a near miss of a pool
+  // label it left out (`[self-hosted, lnux, x64]` is a typo of linux, not a size).
+  const sharesLabel = [...wanted].some((l) => poolLabels.has(l));
+  const sizeLabel = unknown[0]!;
+  const typo = [...poolLabels].some((l) => !wanted.has(l) && nearMiss(sizeLabel, l));
+  if (unknown.length === 1 && namedSizes.length === 0 && sizes.length > 0 && sharesLabel && !typo) {
     return {
       kind: 'refused',
       pool: pool.name,
@@ -88,6 +96,65 @@ export function matchPool(jobLabels: readonly string[], pool: MatchablePool): Po
     };
   }
   return { kind: 'none' };
+}
+
+/** Edit distance of at most 1 (labels up to 4 characters) or 2: a likely typo. */
+function nearMiss(a: string, b: string): boolean {
+  const limit = Math.min(a.length, b.length) <= 4 ? 1 : 2;
+  return a !== b && editDistance(a, b) <= limit;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        prev[j]! + 1,
+        row[j - 1]! + 1,
+        prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * Why no pool matches a job, for people: the nearest pool (most job labels it carries), the job
+ * labels it lacks, with a "did you mean" for each near miss of one of its labels.
+ */
+export function explainNoMatch(
+  jobLabels: readonly string[],
+  pools: readonly MatchablePool[],
+): string {
+  const wanted = jobLabelSet(jobLabels);
+  const runsOn = `[${jobLabels.join(', ')}]`;
+  if (!hasLabels(jobLabels)) return `no pool matches ${runsOn}: the job has no labels`;
+  let best: { pool: MatchablePool; shared: number; lacking: string[] } | undefined;
+  for (const pool of pools.filter((p) => !p.deletionRequestedAt)) {
+    const own = new Set([
+      ...pool.spec.labels.map(normaliseLabel),
+      ...(pool.spec.sizes ?? []).map((s) => normaliseLabel(s.label)),
+    ]);
+    const lacking = [...wanted].filter((l) => !own.has(l));
+    const shared = wanted.size - lacking.length;
+    if (!best || shared > best.shared || (shared === best.shared && pool.name < best.pool.name)) {
+      best = { pool, shared, lacking };
+    }
+  }
+  if (!best) return `no pool matches ${runsOn}: there are no pools`;
+  const labels = [...new Set(best.pool.spec.labels.map(normaliseLabel))];
+  const hints = best.lacking.map((l) => {
+    const near = labels.filter((p) => !wanted.has(p) && nearMiss(l, p));
+    return near.length > 0 ? `${l} (did you mean ${near.join(' or ')}?)` : l;
+  });
+  const sizes = (best.pool.spec.sizes ?? []).map((s) => s.label);
+  return (
+    `no pool matches ${runsOn}: nearest pool ${best.pool.name} ` +
+    `[${runnerLabels(best.pool).join(', ')}${sizes.length ? `; sizes ${sizes.join(', ')}` : ''}] ` +
+    `lacks ${hints.join(', ')}`
+  );
 }
 
 /** Orders candidate pools: priority desc, then fewest extra labels, then name asc. */

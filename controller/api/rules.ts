@@ -228,20 +228,126 @@ const minIdleWithinMax: Rule = {
   },
 };
 
+/** The pool's sizes must be Fargate cpu/memory pairs, unless the pool runs on EC2. */
 const fargateCpuMemory: Rule = {
-  validate(size) {
-    if (!isObject(size)) return [];
-    const { cpu, memory } = size;
-    if (typeof cpu !== 'number' || typeof memory !== 'number') return [];
-    // An unknown cpu is the enum's error; only judge the pair when the cpu exists.
-    if (fargateMemoryOptions(cpu).length === 0 || isValidFargateSize(cpu, memory)) return [];
-    return [
-      {
-        path: ['memory'],
+  validate(spec) {
+    if (!isObject(spec) || !Array.isArray(spec.sizes)) return [];
+    if (isObject(spec.ecs) && spec.ecs.launch === 'ec2') return [];
+    const out: RuleViolation[] = [];
+    spec.sizes.forEach((size, i) => {
+      if (!isObject(size)) return;
+      const { cpu, memory } = size;
+      if (typeof cpu !== 'number' || typeof memory !== 'number') return;
+      // An unknown cpu is the enum's error; only judge the pair when the cpu exists.
+      if (fargateMemoryOptions(cpu).length === 0 || isValidFargateSize(cpu, memory)) return;
+      out.push({
+        path: ['sizes', i, 'memory'],
         expected: `memory (MiB) ${describeFargateMemory(cpu)} for cpu ${cpu}`,
         found: String(memory),
-      },
-    ];
+      });
+    });
+    return out;
+  },
+};
+
+/** The Fargate capacity providers; every other name is an Auto Scaling group provider. */
+export const FARGATE_CAPACITY_PROVIDERS: readonly string[] = ['FARGATE', 'FARGATE_SPOT'];
+
+/**
+ * Settings that only one launch platform supports. Fargate runs no privileged container (so no
+ * Docker daemon), only awsvpc and only the Fargate capacity providers; ECS on EC2 takes Auto
+ * Scaling group capacity providers (a strategy may not mix the two kinds) and has no RunTask
+ * ephemeral storage override.
+ */
+const launchPlatform: Rule = {
+  validate(spec) {
+    if (!isObject(spec) || !isObject(spec.ecs)) return [];
+    const ecs = spec.ecs;
+    const ec2 = ecs.launch === 'ec2';
+    const out: RuleViolation[] = [];
+    if (spec.docker === true && !ec2) {
+      out.push({
+        path: ['docker'],
+        message: 'Docker needs a privileged container, which Fargate does not run',
+        expected: 'docker on a pool with ecs.launch: ec2 (ECS on EC2 capacity providers)',
+        found: `docker: true with ecs.launch ${showValue(ecs.launch ?? 'fargate')}`,
+      });
+    }
+    const strategy = Array.isArray(ecs.capacityProviderStrategy)
+      ? ecs.capacityProviderStrategy
+      : undefined;
+    if (ec2 && strategy === undefined) {
+      out.push({
+        path: ['ecs', 'capacityProviderStrategy'],
+        message: 'an EC2 pool launches through its capacity providers',
+        expected: 'a capacityProviderStrategy naming Auto Scaling group capacity providers',
+        found: 'nothing',
+      });
+    }
+    strategy?.forEach((item, i) => {
+      if (!isObject(item) || typeof item.capacityProvider !== 'string') return;
+      const fargate = FARGATE_CAPACITY_PROVIDERS.includes(item.capacityProvider);
+      if (fargate === ec2) {
+        out.push({
+          path: ['ecs', 'capacityProviderStrategy', i, 'capacityProvider'],
+          message: ec2
+            ? 'an EC2 pool cannot use a Fargate capacity provider'
+            : 'a Fargate pool names only Fargate capacity providers',
+          expected: ec2
+            ? 'an Auto Scaling group capacity provider (or ecs.launch: fargate)'
+            : 'FARGATE or FARGATE_SPOT (or ecs.launch: ec2 for an Auto Scaling group provider)',
+          found: showValue(item.capacityProvider),
+        });
+      }
+    });
+    if (!ec2 && ecs.networkMode === 'bridge') {
+      out.push({
+        path: ['ecs', 'networkMode'],
+        message: 'Fargate supports only the awsvpc network mode',
+        expected: '"awsvpc" (or ecs.launch: ec2)',
+        found: '"bridge"',
+      });
+    }
+    if (ecs.networkMode === 'bridge') {
+      for (const field of ['subnets', 'securityGroups'] as const) {
+        const v = ecs[field];
+        if (Array.isArray(v) && v.length > 0) {
+          out.push({
+            path: ['ecs', field],
+            message: "bridge tasks use the container instance's network",
+            expected: `no ${field} with networkMode bridge`,
+            found: showValue(v),
+          });
+        }
+      }
+      if (ecs.assignPublicIp === true) {
+        out.push({
+          path: ['ecs', 'assignPublicIp'],
+          message: "bridge tasks use the container instance's network",
+          expected: 'no public IP with networkMode bridge',
+          found: 'true',
+        });
+      }
+    } else if (ecs.subnets === undefined) {
+      out.push({
+        path: ['ecs', 'subnets'],
+        message: 'missing required field',
+        expected: 'a list, each item a subnet ID (subnet- and 8 or 17 hex digits)',
+        found: 'nothing',
+      });
+    }
+    if (ec2 && Array.isArray(spec.sizes)) {
+      spec.sizes.forEach((size, i) => {
+        if (!isObject(size) || size.ephemeralStorageGiB === undefined) return;
+        out.push({
+          path: ['sizes', i, 'ephemeralStorageGiB'],
+          message: 'ephemeral storage is a Fargate setting',
+          expected: "no ephemeralStorageGiB on an EC2 pool (size the instances' volumes instead)",
+          found: showValue(size.ephemeralStorageGiB),
+        });
+      });
+    }
+    return out;
   },
 };
 
@@ -321,6 +427,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   sizeLabels,
   minIdleWithinMax,
   fargateCpuMemory,
+  launchPlatform,
   capacityProviderStrategy,
   durationRange,
 };

@@ -19,9 +19,21 @@ export interface PoolSize {
   cpu: number;
   /** MiB. */
   memory: number;
+  /** Fargate ephemeral storage in GiB (21-200), passed as a RunTask override. Fargate pools only. */
+  ephemeralStorageGiB?: number;
 }
 
-export type CapacityProviderName = 'FARGATE' | 'FARGATE_SPOT';
+export type FargateCapacityProvider = 'FARGATE' | 'FARGATE_SPOT';
+/** FARGATE, FARGATE_SPOT or the name of an Auto Scaling group capacity provider (ECS on EC2). */
+export type CapacityProviderName = FargateCapacityProvider | (string & {});
+
+/** `fargate`: Fargate tasks. `ec2`: ECS on EC2, through Auto Scaling group capacity providers. */
+export type LaunchPlatform = 'fargate' | 'ec2';
+
+export interface RuntimePlatformSpec {
+  cpuArchitecture: 'X86_64' | 'ARM64';
+  operatingSystemFamily?: 'LINUX';
+}
 
 export interface CapacityProviderStrategyItem {
   capacityProvider: CapacityProviderName;
@@ -35,9 +47,16 @@ export interface EcsPlacementSpec {
   taskDefinition: string;
   /** Container in the task definition that runs the GitHub runner. Default `runner`. */
   containerName?: string;
-  subnets: string[];
+  /** Required with networkMode awsvpc (the default); absent with bridge. */
+  subnets?: string[];
   securityGroups?: string[];
   assignPublicIp?: boolean;
+  /** Default `fargate`. */
+  launch?: LaunchPlatform;
+  /** The task definition's network mode. Default awsvpc; bridge on EC2 pools only. */
+  networkMode?: 'awsvpc' | 'bridge';
+  /** What the task definition runs on; a declaration the pool's labels route by. */
+  runtimePlatform?: RuntimePlatformSpec;
   /** Absent: launch type FARGATE. */
   capacityProviderStrategy?: CapacityProviderStrategyItem[];
   /** When FARGATE_SPOT has no capacity, launch that runner on FARGATE instead. Default true. */
@@ -64,6 +83,8 @@ export interface RunnerPoolSpec {
   /** Label of the size used when a job names none. Required when `sizes` is set. */
   defaultSize?: string;
   ecs: EcsPlacementSpec;
+  /** The runners get a Docker daemon (privileged dind sidecar); EC2 pools only. Default false. */
+  docker?: boolean;
   timeouts?: PoolTimeouts;
   /** Higher wins when several pools match a job. Default 0. */
   priority?: number;

@@ -369,50 +369,88 @@ export function validatePoolSources(
       if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null))
         continue;
 
-      const data: unknown = doc.toJS({ maxAliasCount: 100 });
-      const valid = schema.validate(data);
-      if (!valid) {
-        const errors = schema.validate.errors ?? [];
-        // A value of the wrong type also fails its enum or pattern; the type error says it all.
-        const wrongType = new Set(
-          errors.filter((e) => e.keyword === 'type').map((e) => e.instancePath),
-        );
-        const relevant = errors.filter(
-          (e) => e.keyword === 'type' || !wrongType.has(e.instancePath),
-        );
-        const found = relevant.map((err) => {
-          const d = describeError(err, data);
-          const range = locate(doc, d.segments, d.at);
-          return {
+      // `get -o yaml` prints a RunnerPoolList (kubectl: a List); each item is one pool.
+      for (const { item, prefix } of listItems(doc.toJS({ maxAliasCount: 100 }))) {
+        const data = withoutServerFields(item);
+        const valid = schema.validate(data);
+        if (!valid) {
+          const errors = schema.validate.errors ?? [];
+          // A value of the wrong type also fails its enum or pattern; the type error says it all.
+          const wrongType = new Set(
+            errors.filter((e) => e.keyword === 'type').map((e) => e.instancePath),
+          );
+          const relevant = errors.filter(
+            (e) => e.keyword === 'type' || !wrongType.has(e.instancePath),
+          );
+          const found = relevant.map((err) => {
+            const d = describeError(err, data);
+            const range = locate(doc, [...prefix, ...d.segments], d.at);
+            return {
+              file: source.file,
+              ...at(range),
+              path: pathToString([...prefix, ...d.segments]),
+              message: d.message,
+            };
+          });
+          issues.push(...found.sort((a, b) => a.line - b.line || a.column - b.column));
+          continue;
+        }
+        const pool = toPool(data as Record<string, unknown>, schema.schema);
+        const position = at(locate(doc, [...prefix, 'metadata', 'name'], 'value'));
+        const where = `${source.file}:${position.line}:${position.column}`;
+        const first = names.get(pool.metadata.name);
+        if (first !== undefined) {
+          issues.push({
             file: source.file,
-            ...at(range),
-            path: pathToString(d.segments),
-            message: d.message,
-          };
-        });
-        issues.push(...found.sort((a, b) => a.line - b.line || a.column - b.column));
-        continue;
+            ...position,
+            path: 'metadata.name',
+            message: `duplicate pool name: expected names unique across all applied documents, got ${JSON.stringify(pool.metadata.name)} again (first at ${first})`,
+          });
+          continue;
+        }
+        names.set(pool.metadata.name, where);
+        pools.push({ pool, file: source.file, ...position });
       }
-      const pool = toPool(data as Record<string, unknown>, schema.schema);
-      const position = at(locate(doc, ['metadata', 'name'], 'value'));
-      const where = `${source.file}:${position.line}:${position.column}`;
-      const first = names.get(pool.metadata.name);
-      if (first !== undefined) {
-        issues.push({
-          file: source.file,
-          ...position,
-          path: 'metadata.name',
-          message: `duplicate pool name: expected names unique across all applied documents, got ${JSON.stringify(pool.metadata.name)} again (first at ${first})`,
-        });
-        continue;
-      }
-      names.set(pool.metadata.name, where);
-      pools.push({ pool, file: source.file, ...position });
     }
   }
 
   if (issues.length > 0) throw new ValidationError(dedupe(issues));
   return pools;
+}
+
+const LIST_KINDS = new Set(['RunnerPoolList', 'List']);
+
+function listItems(data: unknown): { item: unknown; prefix: Segment[] }[] {
+  const obj = data as { kind?: unknown; items?: unknown } | null;
+  if (obj && typeof obj === 'object' && LIST_KINDS.has(obj.kind as string)) {
+    if (Array.isArray(obj.items)) {
+      return obj.items.map((item: unknown, i) => ({ item, prefix: ['items', i] }));
+    }
+  }
+  return [{ item: data, prefix: [] }];
+}
+
+/**
+ * Metadata the store sets (what `get -o yaml` prints) is ignored on apply, as kubectl ignores
+ * it: so an object read back applies unchanged. `status` stays, validated and then dropped.
+ */
+const SERVER_METADATA = [
+  'generation',
+  'resourceVersion',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'uid',
+  'managedFields',
+];
+
+function withoutServerFields(data: unknown): unknown {
+  const obj = data as { metadata?: unknown } | null;
+  if (!obj || typeof obj !== 'object' || !obj.metadata || typeof obj.metadata !== 'object') {
+    return data;
+  }
+  const metadata = { ...(obj.metadata as Record<string, unknown>) };
+  for (const key of SERVER_METADATA) delete metadata[key];
+  return { ...obj, metadata };
 }
 
 function dedupe(issues: ValidationIssue[]): ValidationIssue[] {

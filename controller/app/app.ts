@@ -4,6 +4,7 @@
 // order. `runnerctl controller` calls it with the settings of a config file; `runnerctl sandbox`
 // calls it with the same settings pointing at the local cloud.
 
+import { mergePrices } from '../cost/prices.ts';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ECSClient } from '@aws-sdk/client-ecs';
@@ -19,6 +20,7 @@ import { githubProviderOptions } from '../config/provider-options.ts';
 import type { ControllerConfig } from '../config/types.ts';
 import { driftHandler } from '../drift/http.ts';
 import { SdkEcsProvider } from '../ecs/sdk-provider.ts';
+import type { EcsTaskEvent } from '../events/ecs-task-event.ts';
 import { ingest } from '../events/ingest.ts';
 import type { WorkflowJobEvent } from '../events/normalise.ts';
 import { SqsConsumer } from '../events/sqs-consumer.ts';
@@ -72,15 +74,22 @@ export interface ControllerAppOptions {
   readiness?: { cacheMs?: number; timeoutMs?: number };
   /** Node.js process metrics on /metrics (default true). */
   processMetrics?: boolean;
+  /** Subscribed before the SQS consumer starts: receives every ECS Task State Change event. */
+  onTaskEvent?: TaskEventListener;
 }
+
+/** Receives an ECS Task State Change event from the queue (a hint: relists stay the truth). */
+export type TaskEventListener = (event: EcsTaskEvent) => unknown;
 
 export interface ControllerApp {
   /** Base URL of the HTTP server (health, webhook). */
   url: string;
   /** `<url>/webhook`, when a webhook secret is configured. */
   webhookUrl?: string;
-  /** `<url>/metrics` (Prometheus text). */
+  /** `<operatorUrl>/metrics` (Prometheus text). */
   metricsUrl: string;
+  /** Base URL of the metrics listener: /metrics, /drift, /readyz, /healthz. */
+  operatorUrl: string;
   controller: Controller;
   /** This replica's metrics (its own prom-client Registry). */
   metrics: ControllerMetrics;
@@ -88,6 +97,11 @@ export interface ControllerApp {
   logger: Logger;
   /** Webhook ingestion and SQS share this path: de-duplicate, record, wake the pool. */
   ingest(event: WorkflowJobEvent): ReturnType<typeof ingest>;
+  /**
+   * Subscribes to the ECS Task State Change events the SQS consumer receives (the cluster's
+   * EventBridge rule); returns the unsubscribe function. A listener that throws is logged.
+   */
+  onTaskEvent(listener: TaskEventListener): () => void;
   /** Stops in order: HTTP, SQS consumer, controller (lease released), store, clients. */
   stop(): Promise<void>;
 }
@@ -105,6 +119,8 @@ export function reconcileConfigOf(
     resyncMs: config.resyncSeconds * 1000,
     leaseMs: config.leaseSeconds * 1000,
     runnerNamePrefix: config.runnerNamePrefix,
+    prices: mergePrices(config.cost?.prices),
+    ...(config.aws.region ? { region: config.aws.region } : {}),
     ...tuning,
   };
 }
@@ -248,6 +264,23 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
         logger: ingestLogger,
       });
 
+    const taskEventListeners = new Set<TaskEventListener>();
+    if (options.onTaskEvent) taskEventListeners.add(options.onTaskEvent);
+    const taskEventLogger = logger.child({ component: 'task-events' });
+    const dispatchTaskEvent = async (event: EcsTaskEvent) => {
+      for (const listener of [...taskEventListeners]) {
+        try {
+          await listener(event);
+        } catch (err) {
+          taskEventLogger.warn({ err, taskArn: event.taskArn }, 'task event listener failed');
+        }
+      }
+    };
+    const subscribeTaskEvents = (listener: TaskEventListener) => {
+      taskEventListeners.add(listener);
+      return () => void taskEventListeners.delete(listener);
+    };
+
     const server = new HttpServer({ logger: logger.child({ component: 'http' }) });
     const readiness = controllerReadiness({
       store,
@@ -260,19 +293,34 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
       ...options.readiness,
     });
     server.addRoute('GET', '/readyz', readyzHandler(readiness));
-    server.addRoute('GET', '/metrics', metricsHandler(metrics));
     if (webhookSecret) {
       server.addRoute(
         'POST',
         '/webhook',
-        webhookHandler({ secret: webhookSecret, ingest: ingestEvent, logger }),
+        webhookHandler({
+          secret: webhookSecret,
+          ingest: ingestEvent,
+          logger,
+          onRefused: (reason) => metrics.webhookRefused.inc({ reason }),
+        }),
       );
     }
-    server.addRoute('GET', '/drift', driftHandler({ store, github, ecs, clock, logger, config }));
+    // Metrics and drift on a listener of their own (loopback by default): they are for the
+    // operator, and a drift report spends GitHub calls.
+    const operator = new HttpServer({ logger: logger.child({ component: 'http-metrics' }) });
+    operator.addRoute('GET', '/readyz', readyzHandler(readiness));
+    operator.addRoute('GET', '/metrics', metricsHandler(metrics));
+    operator.addRoute('GET', '/drift', driftHandler({ store, github, ecs, clock, logger, config }));
     const listening = await server.listen(config.server.port, options.host).catch((err) => {
       throw new StartupError((err as Error).message, 'server', { cause: err });
     });
     cleanups.push(() => server.close());
+    const operatorListening = await operator
+      .listen(config.server.metricsPort ?? 0, config.server.metricsHost ?? '127.0.0.1')
+      .catch((err) => {
+        throw new StartupError((err as Error).message, 'server', { cause: err });
+      });
+    cleanups.push(() => operator.close());
 
     if (config.queueUrl) {
       const sqsClient = new SQSClient({
@@ -283,6 +331,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
         queueUrl: config.queueUrl,
         ...(config.deadLetterQueueUrl ? { deadLetterQueueUrl: config.deadLetterQueueUrl } : {}),
         handle: ingestEvent,
+        onTaskEvent: dispatchTaskEvent,
         client: sqsClient,
         clock,
         logger,
@@ -299,7 +348,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
     logger.info(
       {
         url: listening.url,
-        metrics: `${listening.url}/metrics`,
+        metrics: `${operatorListening.url}/metrics`,
         leaseHolderId,
         table: options.store ? options.store.kind : config.table,
         queue: config.queueUrl ?? null,
@@ -312,12 +361,14 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
     return {
       url: listening.url,
       ...(webhookSecret ? { webhookUrl: `${listening.url}/webhook` } : {}),
-      metricsUrl: `${listening.url}/metrics`,
+      metricsUrl: `${operatorListening.url}/metrics`,
+      operatorUrl: operatorListening.url,
       controller,
       metrics,
       store,
       logger,
       ingest: ingestEvent,
+      onTaskEvent: subscribeTaskEvents,
       stop() {
         stopping ??= (async () => {
           logger.info('controller stopping');

@@ -7,6 +7,15 @@ import type { StoreOptions } from '../store/factory.ts';
 import type { Store } from '../store/types.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import type { PoolSchema } from '../api/schema.ts';
+import { TableMissingError } from '../store/errors.ts';
+import { CliError } from './errors.ts';
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_TABLE,
+  LOCAL_CONTEXT,
+  resolveStore,
+  type ResolvedStore,
+} from './contexts.ts';
 
 export interface TextOutput {
   write(chunk: string): unknown;
@@ -29,11 +38,13 @@ export interface CliDeps {
 
 /** The flags `addStoreOptions` adds, as commander parses them. */
 export interface StoreFlags {
+  verbose?: boolean;
   store?: string;
   dataDir?: string;
   table?: string;
   region?: string;
   endpoint?: string;
+  init?: boolean;
 }
 
 export interface CliContext {
@@ -41,20 +52,34 @@ export interface CliContext {
   deps: CliDeps;
   out(line: string): void;
   err(line: string): void;
-  /** Opens the store the flags select, runs `fn`, and always closes the store. */
-  withStore<T>(flags: StoreFlags, fn: (store: Store) => Promise<T>): Promise<T>;
+  /**
+   * Opens the store the flags (else the context) select, runs `fn`, and always closes the
+   * store. `command` names the command in usage errors.
+   */
+  withStore<T>(
+    flags: StoreFlags,
+    fn: (store: Store, where: ResolvedStore) => Promise<T>,
+    command?: string,
+  ): Promise<T>;
+  /** Where the flags (else the context) point, after printing the context note. */
+  resolveStore(flags: StoreFlags, command?: string): Promise<ResolvedStore>;
+  /** Opens the store `where` names, runs `fn`, and always closes the store. */
+  useStore<T>(
+    where: ResolvedStore,
+    fn: (store: Store, where: ResolvedStore) => Promise<T>,
+  ): Promise<T>;
 }
 
-export const DEFAULT_DATA_DIR = '.runnerctl';
-export const DEFAULT_TABLE = 'runnerctl';
+export { DEFAULT_DATA_DIR, DEFAULT_TABLE };
 
 /** Adds the flags of every command that touches state. */
 export function addStoreOptions(cmd: Command): Command {
   return cmd
+    .option('-v, --verbose', 'say which context and store the command uses')
     .addOption(
       new Option(
         '--store <kind>',
-        'state store: the embedded local engine or DynamoDB (default: RUNNERCTL_STORE or local)',
+        'state store: the embedded local engine or DynamoDB (default: RUNNERCTL_STORE, else the current context)',
       ).choices(['local', 'dynamodb']),
     )
     .option(
@@ -101,10 +126,39 @@ export function createContext(io: CliIo, deps: Partial<CliDeps> = {}): CliContex
     deps: full,
     out: (line) => io.stdout.write(`${line}\n`),
     err: (line) => io.stderr.write(`${line}\n`),
-    async withStore(flags, fn) {
-      const store = await full.openStore({ ...storeOptionsFrom(flags, io), clock: full.clock });
+    async resolveStore(flags, command = 'runnerctl') {
+      const where = await resolveStore(flags, io, command);
+      if (flags.verbose) {
+        io.stderr.write(`using context "${where.context}": ${where.describe}\n`);
+      } else if (where.context !== LOCAL_CONTEXT && where.context !== 'flags') {
+        // Not the default: say so in one line, as the result may surprise.
+        io.stderr.write(`(context "${where.context}": ${where.describe})\n`);
+      }
+      return where;
+    },
+    async withStore(flags, fn, command) {
+      return this.useStore(await this.resolveStore(flags, command), fn);
+    },
+    async useStore(where, fn) {
+      let store: Store;
       try {
-        return await fn(store);
+        store = await full.openStore({ ...where.options, clock: full.clock });
+      } catch (err) {
+        if (err instanceof TableMissingError) {
+          const how =
+            where.options.kind === 'local'
+              ? `runnerctl init --data-dir ${where.options.dataDir}`
+              : `runnerctl init --table ${err.table}`;
+          throw new CliError(
+            `table "${err.table}" does not exist (context "${where.context}": ${where.describe}); ` +
+              `create it with: ${how}`,
+            { cause: err },
+          );
+        }
+        throw err;
+      }
+      try {
+        return await fn(store, where);
       } finally {
         await store.close();
       }

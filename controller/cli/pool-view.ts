@@ -32,7 +32,10 @@ export function scopeText(github: GitHubScopeSpec): string {
   }
 }
 
-/** One word for the pool's state: Deleting, Pending (never reconciled), Ready or a reason. */
+/**
+ * One word for the pool's state: Deleting, Pending (never reconciled), Updating, Ready,
+ * Degraded/<reason> (ready, but a Degraded condition is true) or the reason Ready is false.
+ */
 export function poolPhase(record: PoolRecord): string {
   if (record.deletionRequestedAt) return 'Deleting';
   const status = record.status;
@@ -40,7 +43,10 @@ export function poolPhase(record: PoolRecord): string {
   const ready = status.conditions.find((c) => c.type === 'Ready');
   if (!ready) return 'Pending';
   if (ready.status === 'True') {
-    return status.observedGeneration < record.generation ? 'Updating' : 'Ready';
+    if (status.observedGeneration < record.generation) return 'Updating';
+    // Ready but refusing some jobs (e.g. SizeRefused): never show that as plain Ready.
+    const degraded = status.conditions.find((c) => c.type === 'Degraded' && c.status === 'True');
+    return degraded ? `Degraded/${degraded.reason || 'Unknown'}` : 'Ready';
   }
   return ready.reason || 'NotReady';
 }

@@ -4,6 +4,7 @@
 import type { RunnerTask } from '../ecs/types.ts';
 import type { GitHubRunner } from '../github/types.ts';
 import type { JobRecord, RunnerRecord, TimelineEntry } from '../store/types.ts';
+import { formatUsd } from '../cost/compute.ts';
 import { formatAge, renderTable } from './format.ts';
 
 /** What each timeline event of a runner record means, in words. */
@@ -143,9 +144,24 @@ function jobStatus(j: JobRecord): string {
   return j.conclusion ? `${j.status}/${j.conclusion}` : j.status;
 }
 
-export function jobsTable(jobs: JobRecord[], wide: boolean, nowMs: number): string {
+/** USD of each job's runners (wide listings): job id -> sum of the runners' costs. */
+export function costsByJob(runners: RunnerRecord[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const r of runners) {
+    if (r.cost?.jobId === undefined) continue;
+    out.set(r.cost.jobId, (out.get(r.cost.jobId) ?? 0) + r.cost.usd);
+  }
+  return out;
+}
+
+export function jobsTable(
+  jobs: JobRecord[],
+  wide: boolean,
+  nowMs: number,
+  costs?: Map<number, number>,
+): string {
   const header = ['ID', 'REPOSITORY', 'NAME', 'STATUS', 'POOL', 'RUNNER', 'AGE'];
-  if (wide) header.push('LABELS', 'RUN', 'WAITED', 'RAN', 'URL');
+  if (wide) header.push('LABELS', 'RUN', 'WAITED', 'RAN', 'COST', 'URL');
   const rows = jobs.map((j) => {
     const row = [
       String(j.id),
@@ -163,6 +179,7 @@ export function jobsTable(jobs: JobRecord[], wide: boolean, nowMs: number): stri
         `${j.runId}/${j.runAttempt}`,
         waitedMs !== undefined ? formatMs(waitedMs) : '-',
         ranMs !== undefined ? formatMs(ranMs) : '-',
+        costs?.has(j.id) ? formatUsd(costs.get(j.id)!) : '-',
         j.htmlUrl ?? '-',
       );
     }
@@ -285,6 +302,19 @@ export function describeJob(job: JobRecord, runners: RunnerRecord[], nowMs: numb
       `${job.completedAt}${ranMs !== undefined ? ` (ran ${formatMs(ranMs)})` : ''}`,
     );
   }
+  const costs = runners.flatMap((r) => (r.cost && r.cost.jobId === job.id ? [r.cost] : []));
+  if (costs.length) {
+    const usd = costs.reduce((n, c) => n + c.usd, 0);
+    const parts = costs.map(
+      (c) =>
+        `${c.capacityProvider} ${c.cpu / 1024} vCPU ${c.memoryMiB / 1024} GB ${c.storageGiB} GiB, ${c.billedSeconds}s billed in ${c.region}`,
+    );
+    field('Cost', `${formatUsd(usd)} (estimate: ${parts.join('; ')})`);
+  }
+  if (job.spotRerun) field('Spot re-run', rerunSummary(job));
+  if (job.spotRerunOf !== undefined) {
+    field('Spot re-run of', `job ${job.spotRerunOf} (its spot task was interrupted; on-demand)`);
+  }
   const queued = Date.parse(job.createdAt);
   for (const runner of runners) {
     lines.push(`Runner ${runner.name} (${runner.state}), from the job queued:`);
@@ -302,4 +332,13 @@ export function describeJob(job: JobRecord, runners: RunnerRecord[], nowMs: numb
     );
   }
   return lines.join('\n');
+}
+
+/** One line about a job's spot re-run, for logs and `describe job`. */
+function rerunSummary(job: JobRecord): string {
+  const r = job.spotRerun;
+  if (!r) return '';
+  const target = r.rerunJobId !== undefined ? ` as job ${r.rerunJobId}` : '';
+  const error = r.error ? ` (${r.error})` : '';
+  return `${r.state}${target} after runner ${r.runner} lost its spot task at ${r.at}${error}`;
 }

@@ -3,10 +3,12 @@
 // secret sources (file, environment variable, Secrets Manager ARN). Errors name the file or
 // variable and the field; they never contain a secret's value.
 
+import { createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseDocument } from 'yaml';
 import { DEFAULT_RUNNER_NAME_PREFIX, MAX_RUNNER_NAME_LENGTH } from '../api/constants.ts';
+import { parsePriceTable } from '../cost/prices.ts';
 import { MAX_RUNNER_NAME_PREFIX_LENGTH } from '../reconcile/names.ts';
 import { DEFAULT_TABLE_NAME } from '../store/layout.ts';
 import type { ControllerConfig, SecretSource } from './types.ts';
@@ -29,6 +31,8 @@ export const CONFIG_DEFAULTS = {
   apiUrl: 'https://api.github.com',
   table: DEFAULT_TABLE_NAME,
   port: 8080,
+  metricsPort: 9090,
+  metricsHost: '127.0.0.1',
   runnerNamePrefix: DEFAULT_RUNNER_NAME_PREFIX,
   resyncSeconds: 60,
   jitPerMinute: 180,
@@ -70,11 +74,13 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
     'pacing',
     'leaseSeconds',
     'logLevel',
+    'cost',
   ],
   github: ['appId', 'installationId', 'privateKey', 'webhookSecret', 'apiUrl', 'enterpriseToken'],
   aws: ['region', 'dynamodbEndpoint', 'ecsEndpoint', 'sqsEndpoint'],
-  server: ['port'],
+  server: ['port', 'metricsPort', 'metricsHost'],
   pacing: ['jitPerMinute', 'runTaskPerSecond', 'runTaskBurst', 'restPerHour'],
+  cost: ['prices'],
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -92,6 +98,8 @@ const ENV_VARS: [string, string][] = [
   ['queueUrl', 'RUNNERCTL_QUEUE_URL'],
   ['deadLetterQueueUrl', 'RUNNERCTL_DEAD_LETTER_QUEUE_URL'],
   ['server.port', 'RUNNERCTL_PORT'],
+  ['server.metricsPort', 'RUNNERCTL_METRICS_PORT'],
+  ['server.metricsHost', 'RUNNERCTL_METRICS_HOST'],
   ['runnerNamePrefix', 'RUNNERCTL_RUNNER_NAME_PREFIX'],
   ['resyncSeconds', 'RUNNERCTL_RESYNC_SECONDS'],
   ['pacing.jitPerMinute', 'RUNNERCTL_JIT_PER_MINUTE'],
@@ -438,7 +446,15 @@ function build(fields: Map<string, Sourced>): ControllerConfig {
         re: /^[A-Za-z0-9_.-]{3,255}$/,
         says: 'a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)',
       }) ?? CONFIG_DEFAULTS.table,
-    server: { port: integer(fields, 'server.port', 0, 65535) ?? CONFIG_DEFAULTS.port },
+    server: {
+      port: integer(fields, 'server.port', 0, 65535) ?? CONFIG_DEFAULTS.port,
+      metricsPort: integer(fields, 'server.metricsPort', 0, 65535) ?? CONFIG_DEFAULTS.metricsPort,
+      metricsHost:
+        string(fields, 'server.metricsHost', {
+          re: /^[A-Za-z0-9.:-]+$/,
+          says: 'an IP address or host name to listen on (127.0.0.1, 0.0.0.0, ::)',
+        }) ?? CONFIG_DEFAULTS.metricsHost,
+    },
     runnerNamePrefix: prefix,
     resyncSeconds: integer(fields, 'resyncSeconds', 5) ?? CONFIG_DEFAULTS.resyncSeconds,
     pacing: {
@@ -449,6 +465,18 @@ function build(fields: Map<string, Sourced>): ControllerConfig {
     },
     leaseSeconds: integer(fields, 'leaseSeconds', 5) ?? CONFIG_DEFAULTS.leaseSeconds,
   };
+  const prices = fields.get('cost.prices');
+  if (prices) {
+    try {
+      config.cost = { prices: parsePriceTable(prices.value, 'cost.prices') };
+    } catch (err) {
+      throw new ConfigError(
+        `${where('cost.prices', prices)}: ${(err as Error).message}`,
+        prices.source,
+        'cost.prices',
+      );
+    }
+  }
   const restPerHour = integer(fields, 'pacing.restPerHour', 1);
   if (restPerHour !== undefined) config.pacing.restPerHour = restPerHour;
   const installationId = integer(fields, 'github.installationId', 1);
@@ -558,7 +586,7 @@ export interface ResolvedSecrets {
   enterpriseToken?: string;
 }
 
-/** Resolves every secret of the config; checks that the private key looks like a PEM key. */
+/** Resolves every secret of the config; checks that the private key parses as a PEM key. */
 export async function resolveControllerSecrets(
   config: ControllerConfig,
   deps: ResolveSecretDeps = {},
@@ -567,6 +595,17 @@ export async function resolveControllerSecrets(
   if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(privateKey)) {
     throw new ConfigError(
       `github.privateKey: ${describeSource(config.github.privateKey)} does not hold a PEM private key (expected "-----BEGIN RSA PRIVATE KEY-----")`,
+      describeSource(config.github.privateKey),
+      'github.privateKey',
+    );
+  }
+  try {
+    // Parsed, not only pattern-matched: a truncated or corrupted key fails here, not at the
+    // first GitHub call. Node's own message (never the key) is kept.
+    createPrivateKey(privateKey);
+  } catch (err) {
+    throw new ConfigError(
+      `github.privateKey: ${describeSource(config.github.privateKey)} is not a valid PEM private key (truncated or corrupted? ${(err as { code?: string }).code ?? 'parse error'})`,
       describeSource(config.github.privateKey),
       'github.privateKey',
     );

@@ -2,6 +2,8 @@
 // also come from the environment variable named beside it (the environment wins), which is how
 // the CDK stack configures the controller's ECS service.
 
+import type { PriceTable } from '../cost/prices.ts';
+
 /** A secret's source: exactly one of a file, an environment variable or a Secrets Manager ARN. */
 export type SecretSource = { file: string } | { env: string } | { secretArn: string };
 
@@ -43,8 +45,20 @@ export interface ControllerConfig {
   /** RUNNERCTL_LOG_LEVEL: trace, debug, info (default), warn, error, fatal, silent. */
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   server: {
-    /** RUNNERCTL_PORT. Default 8080: /webhook, /healthz, /readyz, /metrics, /drift */
+    /** RUNNERCTL_PORT. Default 8080: /webhook, /healthz, /readyz (what may face GitHub). */
     port: number;
+    /**
+     * RUNNERCTL_METRICS_PORT. Default 9090 (0: any free port): /metrics, /drift, /healthz,
+     * /readyz on a listener of their own, so that whoever can reach /webhook cannot read the
+     * metrics or spend the GitHub budget through /drift. Left out of a config built in code: any
+     * free port.
+     */
+    metricsPort?: number;
+    /**
+     * RUNNERCTL_METRICS_HOST. Default 127.0.0.1: only the same host (on Fargate: the same task,
+     * e.g. a metrics sidecar) can connect.
+     */
+    metricsHost?: string;
   };
   /** RUNNERCTL_RUNNER_NAME_PREFIX. Default `rctl`. */
   runnerNamePrefix: string;
@@ -63,4 +77,10 @@ export interface ControllerConfig {
   };
   /** RUNNERCTL_LEASE_SECONDS. Default 15. */
   leaseSeconds: number;
+  /**
+   * Runner costs (file only). `prices`: region -> capacity provider (FARGATE, FARGATE_SPOT,
+   * FARGATE:ARM64, FARGATE_SPOT:ARM64, or an EC2 capacity provider's name) ->
+   * { vcpuHour, gbHour, storageGbHour } in USD, laid over the defaults of controller/cost/prices.ts.
+   */
+  cost?: { prices?: PriceTable };
 }

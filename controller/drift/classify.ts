@@ -6,7 +6,7 @@
 // has held for longer than `graceMs` (or, for timeouts, longer than the timeout plus the grace),
 // so a healthy running system reports in sync.
 
-import { choosePool } from '../api/matching.ts';
+import { choosePool, explainNoMatch } from '../api/matching.ts';
 import { TASK_TAG_POOL, TASK_TAG_RUNNER } from '../api/constants.ts';
 import type { RunnerTask } from '../ecs/types.ts';
 import type { GitHubRunner, WorkflowJob } from '../github/types.ts';
@@ -370,7 +370,12 @@ export function classifyDrift(snapshot: DriftSnapshot, settings: DriftSettings):
       ...(match.kind === 'refused' ? { pool: match.pool } : {}),
       message:
         `queued job ${job.id} ${job.name} in ${job.repository} runs-on [${job.labels.join(', ')}]: ` +
-        (match.kind === 'refused' ? match.reason : 'no pool matches these labels'),
+        (match.kind === 'refused'
+          ? match.reason
+          : explainNoMatch(job.labels, candidates).replace(
+              /^no pool matches \[[^\]]*\]: /,
+              'no pool matches: ',
+            )),
       objects: {
         jobId: job.id,
         jobUrl: job.htmlUrl,

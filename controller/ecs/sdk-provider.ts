@@ -18,6 +18,7 @@ import { systemClock } from '../util/clock.ts';
 import type { Logger } from '../util/logger.ts';
 import { silentLogger } from '../util/logger.ts';
 import { Redactor } from '../util/redact.ts';
+import { assertActing } from '../util/acting.ts';
 import { TokenBucket } from '../util/token-bucket.ts';
 import {
   CapacityUnavailableError,
@@ -112,6 +113,15 @@ export function toRunnerTask(task: Task, cluster: string): RunnerTask {
   if (task.createdAt) out.createdAt = new Date(task.createdAt).getTime();
   if (task.startedAt) out.startedAt = new Date(task.startedAt).getTime();
   if (task.stoppedAt) out.stoppedAt = new Date(task.stoppedAt).getTime();
+  if (task.pullStartedAt) out.pullStartedAt = new Date(task.pullStartedAt).getTime();
+  // For the cost: the size ECS reports (strings of numbers in the API).
+  const cpu = Number(task.cpu);
+  const memory = Number(task.memory);
+  if (Number.isFinite(cpu) && cpu > 0) out.cpu = cpu;
+  if (Number.isFinite(memory) && memory > 0) out.memory = memory;
+  if (task.ephemeralStorage?.sizeInGiB) out.ephemeralStorageGiB = task.ephemeralStorage.sizeInGiB;
+  const arch = task.attributes?.find((a) => a.name === 'ecs.cpu-architecture')?.value;
+  if (arch) out.cpuArchitecture = /arm/i.test(arch) ? 'ARM64' : 'X86_64';
   return out;
 }
 
@@ -124,13 +134,6 @@ export function buildRunTaskInput(launch: RunnerLaunch): RunTaskCommandInput {
     clientToken: launch.clientToken,
     startedBy: launch.startedBy,
     enableECSManagedTags: true,
-    networkConfiguration: {
-      awsvpcConfiguration: {
-        subnets: launch.subnets,
-        securityGroups: launch.securityGroups,
-        assignPublicIp: launch.assignPublicIp ? 'ENABLED' : 'DISABLED',
-      },
-    },
     overrides: {
       containerOverrides: [
         {
@@ -141,6 +144,16 @@ export function buildRunTaskInput(launch: RunnerLaunch): RunTaskCommandInput {
     },
     tags: Object.entries(launch.tags).map(([key, value]) => ({ key, value })),
   };
+  // A bridge task (ECS on EC2) uses the instance's network: ECS refuses a network configuration.
+  if ((launch.networkMode ?? 'awsvpc') === 'awsvpc') {
+    input.networkConfiguration = {
+      awsvpcConfiguration: {
+        subnets: launch.subnets,
+        securityGroups: launch.securityGroups,
+        assignPublicIp: launch.assignPublicIp ? 'ENABLED' : 'DISABLED',
+      },
+    };
+  }
   if (launch.group) input.group = launch.group;
   if (launch.capacityProvider) {
     input.capacityProviderStrategy = [{ capacityProvider: launch.capacityProvider, weight: 1 }];
@@ -149,6 +162,9 @@ export function buildRunTaskInput(launch: RunnerLaunch): RunTaskCommandInput {
   }
   if (launch.cpu !== undefined) input.overrides!.cpu = String(launch.cpu);
   if (launch.memory !== undefined) input.overrides!.memory = String(launch.memory);
+  if (launch.ephemeralStorageGiB !== undefined) {
+    input.overrides!.ephemeralStorage = { sizeInGiB: launch.ephemeralStorageGiB };
+  }
   return input;
 }
 
@@ -210,6 +226,8 @@ export class SdkEcsProvider implements EcsProvider {
     }
     await this.runBucket.take();
     await this.callBucket.take();
+    // The waits may have outlasted this replica's lease (util/acting.ts).
+    assertActing();
     let response: {
       tasks?: Task[];
       failures?: { arn?: string; reason?: string; detail?: string }[];
@@ -227,7 +245,10 @@ export class SdkEcsProvider implements EcsProvider {
       const reason = this.redactor.string(failure.reason ?? 'unknown');
       const detail = failure.detail ? `: ${this.redactor.string(failure.detail)}` : '';
       const message = `${where} on ${launch.capacityProvider ?? 'FARGATE'} failed: ${reason}${detail}`;
-      if (/capacity is unavailable/i.test(reason)) throw new CapacityUnavailableError(message);
+      // Fargate Spot shortage, or (ECS on EC2) no container instance has the cpu or memory left.
+      if (/capacity is unavailable|^RESOURCE:(CPU|MEMORY)/i.test(reason)) {
+        throw new CapacityUnavailableError(message);
+      }
       throw new LaunchFailedError(message, reason);
     }
     const task = response.tasks?.[0];
@@ -290,6 +311,7 @@ export class SdkEcsProvider implements EcsProvider {
 
   async stopTask(cluster: string, taskArn: string, reason: string): Promise<void> {
     await this.readBucket.take();
+    assertActing();
     try {
       // ECS keeps at most 255 characters of the reason.
       await this.api.send(

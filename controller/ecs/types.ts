@@ -7,14 +7,21 @@ export interface RunnerLaunch {
   cluster: string;
   taskDefinition: string;
   containerName: string;
+  /** awsvpc (default): the task gets its own ENI in these subnets. bridge: no network configuration. */
+  networkMode?: 'awsvpc' | 'bridge';
   subnets: string[];
   securityGroups: string[];
   assignPublicIp: boolean;
-  /** Absent: launch type FARGATE. Present: a one-provider capacity provider strategy. */
+  /**
+   * Absent: launch type FARGATE. Present: a one-provider capacity provider strategy (FARGATE,
+   * FARGATE_SPOT or an Auto Scaling group provider of ECS on EC2).
+   */
   capacityProvider?: CapacityProviderName;
   /** Task-level overrides (sizes). */
   cpu?: number;
   memory?: number;
+  /** Fargate ephemeral storage override in GiB (21-200). */
+  ephemeralStorageGiB?: number;
   /** Container environment overrides. Carries the JIT config: never logged. */
   environment: Record<string, string>;
   /** RunTask idempotency token (<= 64 ASCII characters), derived from the runner name. */
@@ -49,12 +56,21 @@ export interface RunnerTask {
   createdAt?: number;
   startedAt?: number;
   stoppedAt?: number;
+  /** When the image pull began: the start of Fargate billing. */
+  pullStartedAt?: number;
+  /** Task size as ECS reports it (cpu units, MiB, GiB). */
+  cpu?: number;
+  memory?: number;
+  ephemeralStorageGiB?: number;
+  /** From the task's `ecs.cpu-architecture` attribute. */
+  cpuArchitecture?: 'X86_64' | 'ARM64';
 }
 
 /**
  * Contract:
  * - runTask is idempotent per clientToken: the same token returns the task already started.
- *   It throws CapacityUnavailableError (FARGATE_SPOT shortage), ThrottledError,
+ *   It throws CapacityUnavailableError (FARGATE_SPOT shortage, or no container instance of an
+ *   EC2 capacity provider with room: RESOURCE:CPU / RESOURCE:MEMORY), ThrottledError,
  *   TaskDefinitionNotFoundError, IdempotencyConflictError or LaunchFailedError.
  * - describeTasks batches by 100 and omits tasks ECS no longer knows (stopped > ~1 h).
  * - stopTask resolves for tasks already stopped or gone.

@@ -12,13 +12,11 @@ export function signWebhookBody(secret: string, rawBody: Buffer | string): strin
   return PREFIX + createHmac('sha256', secret).update(rawBody).digest('hex');
 }
 
-/** Throws SignatureError unless `header` is a valid signature of `rawBody` under `secret`. */
-export function verifyWebhookSignature(
-  secret: string,
-  rawBody: Buffer | string,
-  header: string | undefined,
-): void {
-  if (!secret) throw new SignatureError('no webhook secret is configured', 'no-secret');
+/**
+ * Throws SignatureError unless `header` has the shape of a signature ("sha256=" and 64 hex
+ * digits). Needs no body, so a request without one is refused before its body is read.
+ */
+export function checkSignatureHeader(header: string | undefined): asserts header is string {
   if (header === undefined || header === '') {
     throw new SignatureError(`missing ${SIGNATURE_HEADER} header`, 'missing');
   }
@@ -28,6 +26,16 @@ export function verifyWebhookSignature(
       'malformed',
     );
   }
+}
+
+/** Throws SignatureError unless `header` is a valid signature of `rawBody` under `secret`. */
+export function verifyWebhookSignature(
+  secret: string,
+  rawBody: Buffer | string,
+  header: string | undefined,
+): void {
+  if (!secret) throw new SignatureError('no webhook secret is configured', 'no-secret');
+  checkSignatureHeader(header);
   const expected = createHmac('sha256', secret).update(rawBody).digest();
   const given = Buffer.from(header.slice(PREFIX.length), 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {

@@ -1,5 +1,9 @@
-// Consumes the SQS queue that an EventBridge rule fills with `workflow_job` events.
+// Consumes the SQS queue that EventBridge rules fill with `workflow_job` events and with the
+// cluster's ECS Task State Change events.
 //
+// - Task events go to `onTaskEvent` (the informer cache, spot re-runs) and are deleted whatever
+//   it does with them: they are hints, the periodic relist is the truth. Without a subscriber
+//   they are deleted as ignored. Only a malformed one is poison.
 // - Long polling (WaitTimeSeconds 20), at most `concurrency` messages in hand at once.
 // - A message is deleted ONLY after ingest resolved, i.e. the event is durably recorded.
 // - A poison message (not JSON, wrong source/detail-type, invalid payload) can never succeed:
@@ -20,6 +24,11 @@ import { systemClock } from '../util/clock.ts';
 import type { Logger } from '../util/logger.ts';
 import { silentLogger } from '../util/logger.ts';
 import { InvalidEventError } from './errors.ts';
+import {
+  isEcsTaskStateChange,
+  normaliseEcsTaskStateChange,
+  type EcsTaskEvent,
+} from './ecs-task-event.ts';
 import { normaliseEventBridge, type WorkflowJobEvent } from './normalise.ts';
 
 /** The narrow part of the SQS client the consumer uses (tests may inject their own). */
@@ -36,6 +45,8 @@ export interface SqsConsumerOptions {
   deadLetterQueueUrl?: string;
   /** Stores the event; resolves once it is durably recorded (events/ingest.ts). */
   handle: (event: WorkflowJobEvent) => Promise<unknown>;
+  /** Receives ECS Task State Change events; the message is deleted after it settles. */
+  onTaskEvent?: (event: EcsTaskEvent) => unknown;
   client?: SqsApi;
   region?: string;
   endpoint?: string;
@@ -60,6 +71,8 @@ export interface SqsConsumerStats {
   failed: number;
   /** Well-formed events the controller does not track (deleted). */
   ignored: number;
+  /** ECS Task State Change events passed to onTaskEvent (deleted). */
+  taskEvents: number;
 }
 
 export class SqsConsumerError extends Error {
@@ -78,6 +91,11 @@ class PoisonMessageError extends Error {
 
 const MAX_RECEIVE_BACKOFF_MS = 30_000;
 
+type Parsed =
+  | { kind: 'job'; event: WorkflowJobEvent }
+  | { kind: 'task'; event: EcsTaskEvent }
+  | { kind: 'ignored' };
+
 export class SqsConsumer {
   readonly stats: SqsConsumerStats = {
     received: 0,
@@ -85,6 +103,7 @@ export class SqsConsumer {
     poisoned: 0,
     failed: 0,
     ignored: 0,
+    taskEvents: 0,
   };
   private readonly api: SqsApi;
   private readonly clock: Clock;
@@ -176,13 +195,29 @@ export class SqsConsumer {
       messageId: message.MessageId,
       receiveCount: message.Attributes?.ApproximateReceiveCount,
     });
-    let event: WorkflowJobEvent | undefined;
+    let parsed: Parsed;
     try {
-      event = this.parse(message);
+      parsed = this.parse(message);
     } catch (err) {
       if (err instanceof PoisonMessageError) return this.poison(message, err.message, log);
       throw err;
     }
+    if (parsed.kind === 'task') {
+      if (!this.options.onTaskEvent) {
+        this.stats.ignored += 1;
+        await this.delete(message, log);
+        return;
+      }
+      try {
+        await this.options.onTaskEvent(parsed.event);
+      } catch (err) {
+        // A hint lost: the subscriber's relist catches up, redelivery would not help more.
+        log.warn({ err, taskArn: parsed.event.taskArn }, 'task event subscriber failed');
+      }
+      if (await this.delete(message, log)) this.stats.taskEvents += 1;
+      return;
+    }
+    const event = parsed.kind === 'job' ? parsed.event : undefined;
     if (!event) {
       this.stats.ignored += 1;
       await this.delete(message, log);
@@ -201,8 +236,8 @@ export class SqsConsumer {
     if (await this.delete(message, log)) this.stats.deleted += 1;
   }
 
-  /** The event in the message; undefined for an event that is valid but not tracked. */
-  private parse(message: Message): WorkflowJobEvent | undefined {
+  /** What the message carries; `ignored` for an event that is valid but not tracked. */
+  private parse(message: Message): Parsed {
     let body: unknown;
     try {
       body = JSON.parse(message.Body ?? '');
@@ -210,8 +245,11 @@ export class SqsConsumer {
       throw new PoisonMessageError('message body is not JSON');
     }
     try {
+      if (isEcsTaskStateChange(body)) {
+        return { kind: 'task', event: normaliseEcsTaskStateChange(body)! };
+      }
       const result = normaliseEventBridge(body);
-      return result.kind === 'job' ? result.event : undefined;
+      return result.kind === 'job' ? result : { kind: 'ignored' };
     } catch (err) {
       if (err instanceof InvalidEventError)
         throw new PoisonMessageError(err.message, { cause: err });

@@ -52,3 +52,19 @@ export class GitHubAuthError extends GitHubError {
     this.name = 'GitHubAuthError';
   }
 }
+
+/**
+ * 403 from POST .../actions/jobs/{job_id}/rerun that is not a rate limit: GitHub will not re-run
+ * the job now (its workflow run is still running, it is not the latest attempt, or the App lacks
+ * "Actions: write").
+ */
+export class JobRerunRefusedError extends GitHubError {
+  constructor(
+    readonly jobId: number,
+    reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`GitHub refused to re-run job ${jobId}: ${reason}`, 403, options);
+    this.name = 'JobRerunRefusedError';
+  }
+}

@@ -12,11 +12,13 @@ import { systemClock } from '../util/clock.ts';
 import type { Logger } from '../util/logger.ts';
 import { silentLogger } from '../util/logger.ts';
 import { Redactor } from '../util/redact.ts';
+import { assertActing, NotActingError } from '../util/acting.ts';
 import { SlidingWindow, type WindowGrant } from '../util/sliding-window.ts';
 import { TokenBucket } from '../util/token-bucket.ts';
 import {
   GitHubAuthError,
   GitHubError,
+  JobRerunRefusedError,
   RateLimitedError,
   RunnerBusyError,
   RunnerNameExistsError,
@@ -437,6 +439,25 @@ export class OctokitGitHubProvider implements GitHubProvider {
     }
   }
 
+  async rerunJob(repository: string, jobId: number): Promise<void> {
+    const { owner, repo } = splitRepository(repository);
+    const client = await this.clientForOwner(owner);
+    try {
+      // The body is optional (enable_debug_logging, enable_debugger); none is sent.
+      await this.call('rest', client, 'POST /repos/{owner}/{repo}/actions/jobs/{job_id}/rerun', {
+        owner,
+        repo,
+        job_id: jobId,
+      });
+    } catch (err) {
+      // A rate-limit 403 is already a RateLimitedError; any other 403 is GitHub saying no.
+      if (err instanceof GitHubError && err.name === 'GitHubError' && err.status === 403) {
+        throw new JobRerunRefusedError(jobId, err.message, { cause: err });
+      }
+      throw err;
+    }
+  }
+
   // --- repositories ------------------------------------------------------------------------
 
   async listInstallationRepositories(owner: string): Promise<InstallationRepositories> {
@@ -582,6 +603,8 @@ export class OctokitGitHubProvider implements GitHubProvider {
     if (kind === 'jit') grant = await this.jitBucket.acquire();
     else await this.restBucket.take();
     try {
+      // The wait may have outlasted this replica's lease: check before sending (util/acting.ts).
+      assertActing();
       const res = await this.requestWithFreshToken(client, route, { ...params, headers });
       this.trackRateLimit(res.headers);
       const etag = res.headers.etag;
@@ -589,6 +612,7 @@ export class OctokitGitHubProvider implements GitHubProvider {
       this.logger.debug({ request: where, status: res.status }, 'github request');
       return res;
     } catch (err) {
+      if (err instanceof NotActingError) throw err;
       if (!isRequestError(err)) throw this.transportError(err, where);
       this.trackRateLimit(err.response?.headers);
       if (err.status === 304 && cached) {

@@ -69,6 +69,7 @@ export interface RateLimitSnapshot {
  * - generateJitConfig throws RunnerNameExistsError on 409; callers look the runner up by name.
  * - deleteRunner resolves when the runner is gone (404 counts as gone) and throws
  *   RunnerBusyError while it runs a job: callers keep the runner and its task.
+ * - rerunJob throws JobRerunRefusedError when GitHub answers 403 for another reason than a rate limit.
  * - Rate limits: calls are paced client-side; a 403/429 with retry-after throws RateLimitedError.
  */
 export interface GitHubProvider {
@@ -86,6 +87,13 @@ export interface GitHubProvider {
    */
   listQueuedJobs(repository: string): Promise<WorkflowJob[]>;
   getJob(repository: string, jobId: number): Promise<WorkflowJob | undefined>;
+  /**
+   * Re-runs one completed job (POST /repos/{owner}/{repo}/actions/jobs/{job_id}/rerun, 201; the
+   * App needs "Actions: write"). GitHub queues it again as a new job in the run's next attempt
+   * and sends its workflow_job events. Throws JobRerunRefusedError on a 403 that is not a rate
+   * limit (run still running, missing permission).
+   */
+  rerunJob(repository: string, jobId: number): Promise<void>;
   /**
    * The repositories the App's installation on `owner` can access (GET /installation/repositories
    * with that installation's token, every page). Conditional: an unchanged list costs no rate

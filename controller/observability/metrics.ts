@@ -87,6 +87,8 @@ export class ControllerMetrics implements ReconcileMetrics {
   readonly runners: Gauge<'pool' | 'state'>;
   readonly launches: Counter<'pool' | 'capacity_provider'>;
   readonly launchFailures: Counter<'pool' | 'reason'>;
+  readonly spotReruns: Counter<'pool' | 'outcome'>;
+  readonly costUsd: Counter<'pool' | 'repository'>;
   readonly queueToLaunch: Histogram<'pool'>;
   readonly queueToStart: Histogram<'pool'>;
   readonly reconcileDuration: Histogram<'kind' | 'outcome'>;
@@ -98,6 +100,7 @@ export class ControllerMetrics implements ReconcileMetrics {
   readonly leaseHolder: Gauge<'holder'>;
   readonly isLeader: Gauge;
   readonly collectErrors: Counter<'source'>;
+  readonly webhookRefused: Counter<'reason'>;
 
   #sources: MetricsSources = {};
   readonly #maxAgeMs: number;
@@ -142,6 +145,18 @@ export class ControllerMetrics implements ReconcileMetrics {
       name: 'runnerctl_launches_total',
       help: 'Runner tasks started with RunTask, by pool and capacity provider.',
       labelNames: ['pool', 'capacity_provider'],
+      registers,
+    });
+    this.spotReruns = new Counter({
+      name: 'runnerctl_spot_reruns_total',
+      help: 'Jobs whose runner lost its FARGATE_SPOT task mid-job (stop code SpotInterruption), by pool and outcome of the one re-run on on-demand: requested, refused (a 403, retried), gave_up, not_needed, already_rerun.',
+      labelNames: ['pool', 'outcome'],
+      registers,
+    });
+    this.costUsd = new Counter({
+      name: 'runnerctl_runner_cost_usd_total',
+      help: 'Estimated USD of finished runner tasks (size x billed time x the price table; Spot at its configured estimate), by pool and the repository of the job the runner ran (unknown when it ran none). Data transfer, ECR, CloudWatch and failed launch attempts are not counted.',
+      labelNames: ['pool', 'repository'],
       registers,
     });
     this.launchFailures = new Counter({
@@ -235,6 +250,12 @@ export class ControllerMetrics implements ReconcileMetrics {
       labelNames: ['source'],
       registers,
     });
+    this.webhookRefused = new Counter({
+      name: 'runnerctl_webhook_refused_total',
+      help: 'Deliveries to /webhook that were refused, by reason (missing_signature, malformed_signature, bad_signature, too_large, busy, not_json, malformed_payload, store_failed).',
+      labelNames: ['reason'],
+      registers,
+    });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -257,6 +278,14 @@ export class ControllerMetrics implements ReconcileMetrics {
 
   launched(pool: string, capacityProvider: string | undefined): void {
     this.launches.inc({ pool, capacity_provider: capacityProvider ?? 'FARGATE' });
+  }
+
+  runnerCost(pool: string, repository: string, usd: number): void {
+    if (usd > 0) this.costUsd.inc({ pool, repository }, usd);
+  }
+
+  spotRerun(pool: string, outcome: string): void {
+    this.spotReruns.inc({ pool, outcome });
   }
 
   launchFailed(pool: string, reason: string): void {

@@ -95,6 +95,9 @@ export class InstrumentedGitHubProvider implements GitHubProvider {
   getJob(repository: string, jobId: number): Promise<WorkflowJob | undefined> {
     return this.call('getJob', () => this.inner.getJob(repository, jobId));
   }
+  rerunJob(repository: string, jobId: number): Promise<void> {
+    return this.call('rerunJob', () => this.inner.rerunJob(repository, jobId));
+  }
   listInstallationRepositories(owner: string): Promise<InstallationRepositories> {
     return this.call('listInstallationRepositories', () =>
       this.inner.listInstallationRepositories(owner),

@@ -9,6 +9,13 @@ export interface ReconcileMetrics {
   launchFailed(pool: string, reason: string): void;
   /** One reconcile of a work-queue key finished. */
   reconciled(key: string, durationMs: number, outcome: 'ok' | 'error' | 'terminal'): void;
+  /**
+   * A spot-interrupted job's re-run decision: `requested` (POST accepted), `refused` (a 403,
+   * retried), `gave_up`, `not_needed` (the job succeeded or ran nowhere), `already_rerun`.
+   */
+  spotRerun?(pool: string, outcome: string): void;
+  /** A finished runner's task cost `usd` (controller/cost), attributed to its job's repository. */
+  runnerCost?(pool: string, repository: string, usd: number): void;
   /** Keys waiting for a worker (not counting keys being reconciled or scheduled for later). */
   queueDepth(waiting: number): void;
 }

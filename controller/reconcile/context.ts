@@ -1,6 +1,7 @@
 // What every reconciler gets injected: the store, the two providers, the clock, the logger,
 // the settings, and the lease version to fence writes with.
 
+import { DEFAULT_PRICES, type PriceTable } from '../cost/prices.ts';
 import type { EcsProvider } from '../ecs/types.ts';
 import type { GitHubProvider, GitHubRunner, GitHubScope } from '../github/types.ts';
 import type { FencedWrite, Store } from '../store/types.ts';
@@ -40,6 +41,17 @@ export interface ReconcileSettings {
    * late; a lost one costs at most one extra runner after this window (the resync recovers it).
    */
   unboundJobWindowMs: number;
+  /**
+   * How long after a spot interruption the controller keeps trying to re-run the job (GitHub
+   * refuses while the run's other jobs still run). Default 6 h.
+   */
+  spotRerunWindowMs: number;
+  /** Pause between two re-run requests GitHub refused. Default 60 s. */
+  spotRerunRetryMs: number;
+  /** Prices for runner costs (controller/cost/prices.ts; settings `cost.prices` override them). */
+  prices: PriceTable;
+  /** Region of tasks whose ARN names none (default: none, their cost is not known). */
+  region?: string;
 }
 
 export const DEFAULT_SETTINGS: ReconcileSettings = {
@@ -55,6 +67,10 @@ export const DEFAULT_SETTINGS: ReconcileSettings = {
   workFolder: '_work',
   orphanGraceMs: 60_000,
   unboundJobWindowMs: 30_000,
+  spotRerunWindowMs: 6 * 3600_000,
+  spotRerunRetryMs: 60_000,
+  prices: DEFAULT_PRICES,
+  region: undefined,
 };
 
 export interface ReconcileContext {

@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { systemClock, type Clock } from '../util/clock.ts';
+import { forwardEcsTaskEvents } from './ecs-event-rule.ts';
 import { fakeRunnerRuntime } from './ecs/fake-runner-runtime.ts';
 import type { ContainerRuntime } from './ecs/runtime.ts';
 import { startEcsSimulator, type EcsLatencies, type EcsSimulator } from './ecs/simulator.ts';
@@ -40,7 +41,7 @@ export function sandboxCredentials(): { accessKeyId: string; secretAccessKey: st
 const APP_PERMISSIONS = {
   organization_self_hosted_runners: 'write',
   administration: 'write',
-  actions: 'read',
+  actions: 'write',
 } as const;
 
 export interface LocalCloudOptions {
@@ -175,6 +176,17 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     } finally {
       sqsClient.destroy();
     }
+    // ECS -> EventBridge -> SQS: the cluster's task state changes, as the stack's rule sends them.
+    started.push(
+      forwardEcsTaskEvents({
+        ecs,
+        clusterArn: `arn:aws:ecs:${SANDBOX_REGION}:${ecs.accountId}:cluster/${SANDBOX_CLUSTER}`,
+        queueUrl,
+        sqsEndpoint: sqs.url,
+        region: SANDBOX_REGION,
+        credentials: sandboxCredentials(),
+      }),
+    );
     // GitHub -> EventBridge -> SQS: the simulator sends the EventBridge envelope into the queue.
     await github.control.addWebhookSink({
       kind: 'sqs',

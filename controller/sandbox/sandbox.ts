@@ -216,7 +216,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       },
       table: DEFAULT_TABLE_NAME,
       queueUrl: cloud.queueUrl,
-      server: { port: settings.port },
+      // Metrics and drift on a loopback listener of their own, on any free port.
+      server: { port: settings.port, metricsPort: 0, metricsHost: '127.0.0.1' },
       runnerNamePrefix: DEFAULT_RUNNER_NAME_PREFIX,
       resyncSeconds: settings.resyncSeconds,
       pacing: {
@@ -279,8 +280,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         url: app.url,
         logFile,
         metricsUrl: app.metricsUrl,
-        readyUrl: `${app.url}/readyz`,
-        driftUrl: `${app.url}/drift`,
+        readyUrl: `${app.operatorUrl}/readyz`,
+        driftUrl: `${app.operatorUrl}/drift`,
       },
       github: {
         url: cloud.github.url,

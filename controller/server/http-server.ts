@@ -19,6 +19,11 @@ export interface HttpServerOptions {
   logger?: Logger;
   /** How long close() waits for requests in flight before cutting connections. Default 5 s. */
   closeGraceMs?: number;
+  /**
+   * Open connections at most (default 512); Node closes the ones beyond at once, so a flood of
+   * idle sockets cannot exhaust file descriptors.
+   */
+  maxConnections?: number;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -45,6 +50,7 @@ export class HttpServer {
     // Slow clients must not hold webhook deliveries (GitHub waits 10 s) or the process.
     this.server.requestTimeout = 30_000;
     this.server.headersTimeout = 15_000;
+    this.server.maxConnections = options.maxConnections ?? 512;
     this.addRoute('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
   }
 

@@ -401,9 +401,37 @@ export async function runSimulation(
       });
     }
 
+    // A job whose spot task was interrupted is not done until the controller's one re-run of
+    // it (a later attempt of the same run and job name) exists: the controller asks for it after
+    // the job completed. A re-run that is interrupted again is not re-run (no loop).
+    const awaitingSpotRerun = (jobs: JobView[]) => {
+      sampleTasks();
+      const interruptedRunners = new Set(
+        [...seenTasks.values()]
+          .filter((t) => t.stopCode === 'SpotInterruption')
+          .map((t) => taskRunners[t.taskArn])
+          .filter((n): n is string => !!n),
+      );
+      const hit = (j: JobView) =>
+        j.status === 'completed' &&
+        j.conclusion !== 'success' &&
+        j.runnerName !== null &&
+        interruptedRunners.has(j.runnerName);
+      return jobs.some(
+        (j) =>
+          hit(j) &&
+          !jobs.some(
+            (o) =>
+              o.runId === j.runId &&
+              o.name === j.name &&
+              o.runAttempt !== j.runAttempt &&
+              (o.runAttempt > j.runAttempt || hit(o)),
+          ),
+      );
+    };
     const allJobsDone = async () => {
       const jobs = await control.listJobs();
-      return jobs.every((j) => j.status === 'completed');
+      return jobs.every((j) => j.status === 'completed') && !awaitingSpotRerun(jobs);
     };
     let timedOut = false;
     for (;;) {

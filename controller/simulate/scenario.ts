@@ -8,7 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { parseDuration } from '../api/duration.ts';
 import { ValidationError, type ValidationIssue } from '../api/errors.ts';
-import { choosePool } from '../api/matching.ts';
+import { choosePool, explainNoMatch } from '../api/matching.ts';
 import type { RunnerPool } from '../api/types.ts';
 import {
   defaultPoolSchema,
@@ -280,7 +280,7 @@ export async function parseScenario(
           message:
             match.kind === 'refused'
               ? `no runner would take this job: ${match.reason}`
-              : `no pool matches [${runsOn.join(', ')}]: expected labels that one of the pools (${pools.map((p) => p.metadata.name).join(', ')}) carries, or one of its sizes`,
+              : explainNoMatch(runsOn, matchable),
         });
       }
       return {

@@ -96,6 +96,8 @@ const JOB_OPTIONAL: (keyof JobRecord)[] = [
   'runnerId',
   'startedAt',
   'completedAt',
+  'spotRerun',
+  'spotRerunOf',
 ];
 const RUNNER_OPTIONAL: (keyof RunnerRecord)[] = [
   'size',
@@ -105,6 +107,9 @@ const RUNNER_OPTIONAL: (keyof RunnerRecord)[] = [
   'taskArn',
   'capacityProvider',
   'jobId',
+  'onDemand',
+  'spotInterruption',
+  'cost',
   'lastError',
   'expiresAt',
 ];

@@ -53,3 +53,15 @@ export class DataDirLockedError extends StoreError {
     this.name = 'DataDirLockedError';
   }
 }
+
+/** The table a reader or writer was pointed at is not there (nothing creates it on the way). */
+export class TableMissingError extends StoreError {
+  constructor(
+    message: string,
+    readonly table: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'TableMissingError';
+  }
+}

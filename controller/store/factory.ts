@@ -6,6 +6,7 @@ import type { Clock } from '../util/clock.ts';
 import { DynamoStore, type RetentionOptions } from './dynamo-store.ts';
 import { DEFAULT_TABLE_NAME } from './layout.ts';
 import { startLocalEngine } from './local-engine.ts';
+import { requireTable } from './table.ts';
 import type { Store } from './types.ts';
 
 interface CommonStoreOptions {
@@ -13,6 +14,12 @@ interface CommonStoreOptions {
   /** Query page size; tests use a small one to exercise pagination. */
   pageSize?: number;
   retention?: RetentionOptions;
+  /**
+   * With table creation off: check that the table exists and fail with TableMissingError when
+   * it does not (the CLI, so that a typo never reads an empty store). Off by default: the
+   * controller's role may lack DescribeTable.
+   */
+  requireTable?: boolean;
 }
 
 export interface LocalStoreOptions extends CommonStoreOptions {
@@ -21,6 +28,8 @@ export interface LocalStoreOptions extends CommonStoreOptions {
   dataDir: string;
   /** Default `runnerctl`. */
   table?: string;
+  /** Create the table when missing. Default: true. */
+  createTable?: boolean;
 }
 
 export interface DynamoDbStoreOptions extends CommonStoreOptions {
@@ -59,7 +68,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     });
     const store = new DynamoStore({ ...common, client, table, onClose: () => engine.close() });
     try {
-      await store.ensureTable();
+      if (opts.createTable === false) await requireTable(client, table);
+      else await store.ensureTable();
     } catch (err) {
       await store.close();
       throw err;
@@ -75,9 +85,11 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
   });
   const store = new DynamoStore({ ...common, client, table });
-  if (opts.createTable ?? opts.endpoint !== undefined) {
+  const create = opts.createTable ?? opts.endpoint !== undefined;
+  if (create || opts.requireTable) {
     try {
-      await store.ensureTable();
+      if (create) await store.ensureTable();
+      else await requireTable(client, table);
     } catch (err) {
       await store.close();
       throw err;

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { StoreError } from './errors.ts';
+import { StoreError, TableMissingError } from './errors.ts';
 import { GSI1, GSI1_PK, GSI1_SK, PK, SK, TTL_ATTRIBUTE } from './layout.ts';
 
 /** How long ensureTable waits for a new table (and its index) to become ACTIVE. */
@@ -39,6 +39,13 @@ function isActive(table: TableDescription | undefined): boolean {
     table?.TableStatus === 'ACTIVE' &&
     (table.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === 'ACTIVE')
   );
+}
+
+/** Fails with TableMissingError when `table` does not exist; creates nothing. */
+export async function requireTable(client: DynamoDBClient, table: string): Promise<void> {
+  if (!(await describe(client, table))) {
+    throw new TableMissingError(`table "${table}" does not exist`, table);
+  }
 }
 
 export async function ensureTable(client: DynamoDBClient, table: string): Promise<void> {

@@ -48,6 +48,27 @@ export interface JobRecord {
   completedAt?: string;
   updatedAt: string;
   version: number;
+  /** Set on a job whose runner's spot task was interrupted: the controller's one re-run of it. */
+  spotRerun?: SpotRerun;
+  /** Set on the job GitHub queued by that re-run: the id of the interrupted job. Launches on-demand. */
+  spotRerunOf?: number;
+}
+
+/**
+ * The one re-run of a job whose spot task was interrupted (docs/reconcile.md "Spot interruption
+ * re-runs"). `requesting` is written BEFORE the POST, so a crash or a second replica never
+ * re-runs the job twice (at most once, by the conditional write).
+ */
+export interface SpotRerun {
+  state: 'requesting' | 'requested' | 'refused' | 'gave-up';
+  /** The runner whose task was interrupted. */
+  runner: string;
+  /** When the interruption was handled (the claim). */
+  at: string;
+  /** Why GitHub refused the last attempt (403): retried until the re-run window ends. */
+  error?: string;
+  /** The job GitHub queued for the re-run, once seen. */
+  rerunJobId?: number;
 }
 
 /**
@@ -77,10 +98,21 @@ export interface RunnerRecord {
   size?: string;
   cpu?: number;
   memory?: number;
+  /** Fargate ephemeral storage of the size, GiB. */
+  ephemeralStorageGiB?: number;
   githubRunnerId?: number;
   taskArn?: string;
   capacityProvider?: string;
   jobId?: number;
+  /** Launch on on-demand capacity only (the pool's strategy without FARGATE_SPOT): a spot re-run. */
+  onDemand?: boolean;
+  /**
+   * Its task was stopped with stop code SpotInterruption; `handled` once the re-run decision for
+   * its job is made (re-run requested, not needed, or given up).
+   */
+  spotInterruption?: { at: string; handled?: string };
+  /** What its task cost, written when the record finishes (controller/cost). */
+  cost?: RunnerCost;
   /** Launch attempts so far (registration timeouts and failed starts relaunch). */
   attempts: number;
   lastError?: string;
@@ -90,6 +122,23 @@ export interface RunnerRecord {
   version: number;
   /** Epoch seconds after which DynamoDB may expire a finished record. */
   expiresAt?: number;
+}
+
+/** The cost of a runner's (last) task and what it is attributed to. */
+export interface RunnerCost {
+  usd: number;
+  billedSeconds: number;
+  capacityProvider: string;
+  region: string;
+  cpu: number;
+  memoryMiB: number;
+  storageGiB: number;
+  /** The job it ran, with its repository and workflow, when known. */
+  jobId?: number;
+  repository?: string;
+  workflow?: string;
+  /** When the cost was written (the runner finished). */
+  at: string;
 }
 
 export interface LeaseRecord {

@@ -41,6 +41,7 @@ beforeAll(() => {
   find('AWS::SQS::Queue', 'EventQueue');
   find('AWS::SQS::Queue', 'DeadLetterQueue');
   find('AWS::Events::Rule', 'WorkflowJobRule');
+  find('AWS::Events::Rule', 'EcsTaskEventRule');
   find('AWS::ECS::Cluster', 'Cluster');
   find('AWS::ECS::Service', 'ControllerService');
   find('AWS::ECS::TaskDefinition', 'ControllerTaskDefinition');
@@ -136,6 +137,13 @@ describe('event queue', () => {
         Resource: getAtt(id.EventQueue!),
         Condition: { ArnEquals: { 'aws:SourceArn': getAtt(id.WorkflowJobRule!) } },
       },
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+        Resource: getAtt(id.EventQueue!),
+        Condition: { ArnEquals: { 'aws:SourceArn': getAtt(id.EcsTaskEventRule!) } },
+      },
     ]);
   });
 });
@@ -148,6 +156,21 @@ describe('EventBridge rule', () => {
       EventPattern: { source: ['github.com'], 'detail-type': ['workflow_job'] },
     });
     const targets = s.resources[id.WorkflowJobRule!]!.Properties!.Targets as { Arn: unknown }[];
+    expect(targets.map((target) => target.Arn)).toEqual([getAtt(id.EventQueue!)]);
+  });
+
+  it("sends the cluster's ECS Task State Change events (default bus) to the same queue", () => {
+    expect(s.resources[id.EcsTaskEventRule!]!.Properties).toMatchObject({
+      State: 'ENABLED',
+      EventPattern: {
+        source: ['aws.ecs'],
+        'detail-type': ['ECS Task State Change'],
+        detail: { clusterArn: [getAtt(id.Cluster!)] },
+      },
+    });
+    // No EventBusName: the default bus, the only one AWS services publish to.
+    expect(s.resources[id.EcsTaskEventRule!]!.Properties!.EventBusName).toBeUndefined();
+    const targets = s.resources[id.EcsTaskEventRule!]!.Properties!.Targets as { Arn: unknown }[];
     expect(targets.map((target) => target.Arn)).toEqual([getAtt(id.EventQueue!)]);
   });
 });

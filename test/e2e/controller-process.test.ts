@@ -105,7 +105,7 @@ beforeAll(async () => {
       `  sqsEndpoint: ${cloud.sqs.url}`,
       'table: runnerctl',
       `queueUrl: ${cloud.queueUrl}`,
-      'server: { port: 0 }',
+      'server: { port: 0, metricsPort: 0 }',
       'resyncSeconds: 5',
       'leaseSeconds: 5',
       '',

@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import type { PoolRecord } from '../../store/types.ts';
 import { NotFoundError } from '../../store/errors.ts';
 import { addStoreOptions, type CliContext, type StoreFlags } from '../context.ts';
-import { CliError } from '../errors.ts';
+import { CliError, ExitStatus } from '../errors.ts';
 import { formatAge, renderTable } from '../format.ts';
 import { verbCommand } from '../groups.ts';
 import { count, poolPhase, poolResource, scopeText } from '../pool-view.ts';
@@ -28,6 +28,9 @@ function sizesText(record: PoolRecord): string {
 function capacityText(record: PoolRecord): string {
   const strategy = record.spec.ecs.capacityProviderStrategy;
   if (!strategy || strategy.length === 0) return 'FARGATE';
+  if (record.spec.ecs.launch === 'ec2') {
+    return strategy.map((s) => `${s.capacityProvider}:${s.weight ?? 0}`).join(',');
+  }
   const text = strategy.map((s) => `${s.capacityProvider}:${s.weight ?? 0}`).join(',');
   return record.spec.ecs.onDemandFallback === false ? text : `${text}+fallback`;
 }
@@ -106,7 +109,10 @@ function describe(record: PoolRecord, nowMs: number): string {
   field('Cluster', ecs.cluster, 4);
   field('Task definition', ecs.taskDefinition, 4);
   field('Container', ecs.containerName ?? 'runner', 4);
-  field('Subnets', ecs.subnets.join(', '), 4);
+  field('Launch', `${ecs.launch ?? 'fargate'}${spec.docker ? ', Docker daemon' : ''}`, 4);
+  if (ecs.runtimePlatform) field('Platform', ecs.runtimePlatform.cpuArchitecture, 4);
+  field('Network', ecs.networkMode ?? 'awsvpc', 4);
+  field('Subnets', (ecs.subnets ?? []).join(', ') || '-', 4);
   field('Security groups', (ecs.securityGroups ?? []).join(', ') || '-', 4);
   field('Public IP', ecs.assignPublicIp ? 'yes' : 'no', 4);
   field('Capacity', capacityText(record), 4);
@@ -161,13 +167,15 @@ export function register(program: Command, ctx: CliContext): void {
     );
   addStoreOptions(getPools).action(
     async (names: string[], opts: StoreFlags & { output?: string }) => {
+      let missing: string[] = [];
       const records = await ctx.withStore(opts, async (store) => {
         if (names.length === 0) return store.listPools();
         const found = await Promise.all(names.map((n) => store.getPool(n)));
-        const missing = names.filter((_, i) => !found[i]);
-        if (missing.length > 0) throw notFound(missing.join('", "'));
-        return found as PoolRecord[];
+        missing = names.filter((_, i) => !found[i]);
+        return found.filter((r): r is PoolRecord => !!r);
       });
+      // As kubectl: list what exists, then an error for each name that does not (exit 1).
+      if (names.length > 0 && records.length === 0) throw notFound(missing.join('", "'));
       records.sort((a, b) => (names.length > 0 ? 0 : a.name.localeCompare(b.name)));
       const single = names.length === 1 ? records[0] : undefined;
       const doc = single
@@ -181,6 +189,10 @@ export function register(program: Command, ctx: CliContext): void {
         ctx.err('No runner pools found.');
       } else {
         ctx.out(table(records, opts.output === 'wide', ctx.deps.clock.now()));
+      }
+      if (missing.length > 0) {
+        for (const name of missing) ctx.err(`error: ${notFound(name).message}`);
+        throw new ExitStatus(1);
       }
     },
   );

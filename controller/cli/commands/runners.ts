@@ -4,7 +4,6 @@
 // controller's settings (`--config`), `describe runner` also reads the runner's GitHub
 // registration and its ECS task (state changes).
 
-import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { githubScope } from '../../reconcile/names.ts';
 import type { JobRecord, RunnerRecord, Store } from '../../store/types.ts';
@@ -12,6 +11,7 @@ import { addStoreOptions, type CliContext, type StoreFlags } from '../context.ts
 import { CliError, UsageError } from '../errors.ts';
 import { verbCommand } from '../groups.ts';
 import {
+  costsByJob,
   describeJob,
   describeRunner,
   jobsTable,
@@ -20,7 +20,7 @@ import {
 } from '../runner-view.ts';
 import { openWorld } from './drift.ts';
 
-interface ViewFlags extends StoreFlags {
+export interface ViewFlags extends StoreFlags {
   config?: string;
   pool?: string;
   output?: 'wide' | 'json';
@@ -29,28 +29,23 @@ interface ViewFlags extends StoreFlags {
 type World = Awaited<ReturnType<typeof openWorld>>;
 
 /** The store of the flags: a sandbox's or a config's when given, else the store flags'. */
-async function withViewStore<T>(
+export async function withViewStore<T>(
   ctx: CliContext,
   flags: ViewFlags,
   fn: (store: Store, world?: World) => Promise<T>,
 ): Promise<T> {
   const configured = flags.config ?? ctx.io.env.RUNNERCTL_CONFIG;
-  // A data directory of a running sandbox: its engine holds the directory, read through it.
-  let sandbox = false;
-  if (flags.dataDir && !configured) {
-    const { readSandboxInfo, sandboxAlive } = await import('../../drift/connect.ts');
-    const info = await readSandboxInfo(resolve(ctx.io.cwd, flags.dataDir)).catch(() => undefined);
-    sandbox = !!info && sandboxAlive(info);
-  }
-  if (configured || sandbox) {
-    const world = await openWorld(ctx, flags, 'describe');
+  // The store of a running sandbox (by context or --data-dir): read GitHub and ECS there too.
+  const where = configured ? undefined : await ctx.resolveStore(flags, 'describe');
+  if (configured || where?.sandboxDir) {
+    const world = await openWorld(ctx, { ...flags, dataDir: where?.sandboxDir }, 'describe');
     try {
       return await fn(world.store, world);
     } finally {
       await world.close();
     }
   }
-  return ctx.withStore(flags, (store) => fn(store));
+  return ctx.useStore(where!, (store) => fn(store));
 }
 
 function addViewOptions(cmd: Command, outputs: string[]): Command {
@@ -114,13 +109,17 @@ export function register(program: Command, ctx: CliContext): void {
     .description('list the jobs the controller knows: status, pool, runner')
     .option('--pool <name>', 'only jobs this pool counted');
   addViewOptions(getJobs, ['wide', 'json']).action(async (flags: ViewFlags) => {
-    const jobs = await withViewStore(ctx, flags, (store) =>
-      store.listJobs(flags.pool ? { pool: flags.pool } : {}),
-    );
+    const wide = flags.output === 'wide';
+    const { jobs, runners } = await withViewStore(ctx, flags, async (store) => ({
+      jobs: await store.listJobs(flags.pool ? { pool: flags.pool } : {}),
+      // The wide listing shows each job's cost, from its finished runners.
+      runners: wide ? await store.listRunners({ states: ['finished'] }) : [],
+    }));
     jobs.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id - b.id);
     if (flags.output === 'json') return json(ctx, { kind: 'JobList', items: jobs });
     if (!jobs.length) return ctx.err('No jobs found.');
-    ctx.out(jobsTable(jobs, flags.output === 'wide', ctx.deps.clock.now()));
+    const costs = wide ? costsByJob(runners) : undefined;
+    ctx.out(jobsTable(jobs, wide, ctx.deps.clock.now(), costs));
   });
 
   const describe = verbCommand(program, 'describe', 'show details of a resource');

@@ -20,7 +20,8 @@ import {
   type RunnerObservation,
   type StepOutcome,
 } from '../runner/lifecycle.ts';
-import { LIVE_STATES, lastEventAt } from '../runner/record.ts';
+import { LIVE_STATES, SUPPLY_STATES, lastEventAt } from '../runner/record.ts';
+import { pendingInterruptions, stepSpotReruns } from '../runner/spot-rerun.ts';
 import { earliestRequeue, type ReconcileResult } from '../types.ts';
 import { planPool, type DemandJob, type Plan } from './demand.ts';
 import { describeAll, observeRunners } from './observe.ts';
@@ -388,6 +389,14 @@ export function createPoolReconciler(ctx: ReconcileContext) {
     // 3. Count demand against supply.
     const pools = (await ctx.store.listPools()).filter((p) => !p.deletionRequestedAt);
     const demand = await demandOf(ctx, pool, pools);
+
+    // 4. Spot interruptions: re-run the interrupted job once, and find the job GitHub queued for
+    // it among this demand (so a re-run counted now is known as one before anything launches).
+    const interrupted = pendingInterruptions([...records, ...stepped]);
+    const linked = interrupted.length
+      ? await stepSpotReruns(ctx, pool, interrupted, demand.matched)
+      : { linked: [] };
+    requeues.push(linked.requeueAfterMs);
     const plan: Plan = planPool({
       maxRunners: pool.spec.maxRunners,
       minIdle: pool.spec.minIdle ?? 0,
@@ -415,7 +424,7 @@ export function createPoolReconciler(ctx: ReconcileContext) {
     });
     requeues.push(plan.nextIdleExpiryMs);
 
-    // 4. Cancel pending records and remove idle runners no job needs.
+    // 5. Cancel pending records and remove idle runners no job needs.
     const byName = new Map(current.map((r) => [r.name, r]));
     const unneeded = [...plan.cancel, ...plan.remove].map((n) => byName.get(n)!);
     await eachLimited(unneeded, ctx.settings.launchConcurrency, async (r) => {
@@ -432,15 +441,19 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       }
     });
 
-    // 5. Launch: pending records still needed, plus new ones. Held back after repeated failures.
+    // 6. Launch: pending records still needed, plus new ones. Held back after repeated failures.
+    // Spot re-runs queued without an on-demand runner starting for them get one.
     const held = recentLaunchFailure(ctx, [...records, ...stepped]);
     const toLaunch: RunnerRecord[] = [];
     if (held) {
       requeues.push(held.retryInMs);
     } else {
       toLaunch.push(...[...byName.values()].filter((r) => r.state === 'pending'));
+      const onDemand = spotRerunsWithoutRunner(pool, demand, linked.linked, [...byName.values()]);
       for (const sizeLabel of plan.launch) {
-        toLaunch.push(await createRecord(ctx, pool, sizeLabel));
+        const i = onDemand.indexOf(sizeKey(sizeLabel));
+        if (i >= 0) onDemand.splice(i, 1);
+        toLaunch.push(await createRecord(ctx, pool, sizeLabel, i >= 0));
       }
     }
     await eachLimited(toLaunch, ctx.settings.launchConcurrency, async (r) => {
@@ -448,7 +461,7 @@ export function createPoolReconciler(ctx: ReconcileContext) {
     });
     current = [...byName.values()].filter((r) => r.state !== 'finished');
 
-    // 6. Remember the pool on the jobs it counts (for drift and the timeline).
+    // 7. Remember the pool on the jobs it counts (for drift and the timeline).
     for (const job of demand.matched) {
       if (job.pool === name) continue;
       try {
@@ -458,7 +471,7 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       }
     }
 
-    // 7. Status, written only when it changed.
+    // 8. Status, written only when it changed.
     const failure = failures.at(-1) ?? held?.error;
     const refused = [...new Set(demand.refusals)];
     const wasRefusing = pool.status?.conditions.some((x) => x.reason === 'SizeRefused');
@@ -509,10 +522,45 @@ export function createPoolReconciler(ctx: ReconcileContext) {
   };
 }
 
+function createdDetail(size: string | undefined, onDemand: boolean): { detail?: string } {
+  const parts = [
+    ...(size ? [`size ${size}`] : []),
+    ...(onDemand ? ['on-demand for a spot re-run'] : []),
+  ];
+  return parts.length ? { detail: parts.join(', ') } : {};
+}
+
+const sizeKey = (size: string | undefined) => size?.toLowerCase() ?? '';
+
+/**
+ * The sizes (lower case; '' for none) of the queued spot re-runs of this pool beyond the on-demand
+ * runners of that size starting or idle: each needs its launch on on-demand capacity.
+ */
+function spotRerunsWithoutRunner(
+  pool: PoolRecord,
+  demand: Demand,
+  linked: JobRecord[],
+  runners: RunnerRecord[],
+): string[] {
+  const linkedIds = new Set(linked.map((j) => j.id));
+  const need: string[] = [];
+  demand.matched.forEach((job, k) => {
+    if (job.spotRerunOf === undefined && !linkedIds.has(job.id)) return;
+    need.push(sizeKey(demand.jobs[k]!.requestedSize ?? pool.spec.defaultSize));
+  });
+  for (const r of runners) {
+    if (!r.onDemand || !SUPPLY_STATES.includes(r.state)) continue;
+    const i = need.indexOf(sizeKey(r.size));
+    if (i >= 0) need.splice(i, 1);
+  }
+  return need;
+}
+
 async function createRecord(
   ctx: ReconcileContext,
   pool: PoolRecord,
   sizeLabel: string | undefined,
+  onDemand = false,
 ): Promise<RunnerRecord> {
   const size = pool.spec.sizes?.find((s) => s.label === sizeLabel);
   const now = isoNow(ctx);
@@ -524,9 +572,11 @@ async function createRecord(
       state: 'pending',
       labels: runnerLabels(pool, size),
       ...(size ? { size: size.label, cpu: size.cpu, memory: size.memory } : {}),
+      ...(size?.ephemeralStorageGiB ? { ephemeralStorageGiB: size.ephemeralStorageGiB } : {}),
+      ...(onDemand ? { onDemand: true } : {}),
       attempts: 0,
       createdAt: now,
-      timeline: [{ at: now, event: 'created', ...(size ? { detail: `size ${size.label}` } : {}) }],
+      timeline: [{ at: now, event: 'created', ...createdDetail(size?.label, onDemand) }],
     },
     ctx.fenced(),
   );

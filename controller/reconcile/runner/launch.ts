@@ -99,10 +99,23 @@ export async function register(
   }
 }
 
-/** Capacity providers to try in order, per the pool's strategy. */
-export function capacityOrder(pool: PoolRecord): (CapacityProviderName | undefined)[] {
+/**
+ * Capacity providers to try in order, per the pool's strategy. A runner marked `onDemand` (it
+ * serves a spot re-run) gets the strategy without FARGATE_SPOT: FARGATE when nothing else is left.
+ */
+export function capacityOrder(
+  pool: PoolRecord,
+  record?: Pick<RunnerRecord, 'onDemand'>,
+): (CapacityProviderName | undefined)[] {
   const strategy = pool.spec.ecs.capacityProviderStrategy;
   if (!strategy?.length) return [undefined];
+  // ECS on EC2: the Auto Scaling group providers in the order written; the next one is tried
+  // when no container instance of the previous one has room.
+  if (pool.spec.ecs.launch === 'ec2') return strategy.map((s) => s.capacityProvider);
+  if (record?.onDemand) {
+    const onDemand = strategy.map((s) => s.capacityProvider).filter((p) => p !== 'FARGATE_SPOT');
+    return onDemand.length ? [...new Set(onDemand)] : ['FARGATE'];
+  }
   if (!strategy.some((s) => s.capacityProvider === 'FARGATE_SPOT')) return ['FARGATE'];
   return (pool.spec.ecs.onDemandFallback ?? true) ? ['FARGATE_SPOT', 'FARGATE'] : ['FARGATE_SPOT'];
 }
@@ -120,7 +133,7 @@ export async function startTask(
   encodedJitConfig: string,
 ): Promise<RunnerTask> {
   const ecs = pool.spec.ecs;
-  const order = capacityOrder(pool);
+  const order = capacityOrder(pool, record);
   for (let i = 0; i < order.length; i++) {
     const capacity = order[i];
     try {
@@ -128,12 +141,14 @@ export async function startTask(
         cluster: ecs.cluster,
         taskDefinition: ecs.taskDefinition,
         containerName: ecs.containerName ?? 'runner',
-        subnets: ecs.subnets,
+        networkMode: ecs.networkMode ?? 'awsvpc',
+        subnets: ecs.subnets ?? [],
         securityGroups: ecs.securityGroups ?? [],
         assignPublicIp: ecs.assignPublicIp ?? false,
         ...(capacity ? { capacityProvider: capacity } : {}),
         ...(record.cpu ? { cpu: record.cpu } : {}),
         ...(record.memory ? { memory: record.memory } : {}),
+        ...(record.ephemeralStorageGiB ? { ephemeralStorageGiB: record.ephemeralStorageGiB } : {}),
         environment: { [JIT_CONFIG_ENV]: encodedJitConfig },
         clientToken: clientToken(record.name, githubRunnerId, capacity ?? 'FARGATE'),
         startedBy: TASK_STARTED_BY,
@@ -145,7 +160,7 @@ export async function startTask(
       if (err instanceof CapacityUnavailableError && i + 1 < order.length) {
         ctx.log.warn(
           { runner: record.name, pool: pool.name, from: capacity, to: order[i + 1] },
-          'no spot capacity; falling back to on-demand for this launch',
+          'no capacity on this provider; trying the next one for this launch',
         );
         continue;
       }

@@ -13,7 +13,10 @@ import type { GitHubRunner } from '../../github/types.ts';
 import type { JobRecord, PoolRecord, RunnerRecord } from '../../store/types.ts';
 import type { ReconcileContext } from '../context.ts';
 import { githubScope } from '../names.ts';
+import { isoNow } from '../context.ts';
+import { runnerCost } from './cost.ts';
 import { launchRunner } from './launch.ts';
+import { SPOT_INTERRUPTION } from './spot-rerun.ts';
 import { lastEventAt, saveRunner } from './record.ts';
 
 /** What the outside world shows about one runner record. */
@@ -256,10 +259,15 @@ export async function finish(
       job && current.jobId === undefined && job.runnerName === current.name
         ? { jobId: job.id }
         : {};
+    // AWS reclaimed the spot task: its job is re-run once on on-demand (runner/spot-rerun.ts).
+    const interrupted =
+      obs.task?.stopCode === SPOT_INTERRUPTION && !current.spotInterruption
+        ? { spotInterruption: { at: isoNow(ctx) } }
+        : {};
     current = await saveRunner(
       ctx,
       current,
-      { state: 'draining', ...bind },
+      { state: 'draining', ...bind, ...interrupted },
       'draining',
       bind.jobId !== undefined ? `${reason} (job ${bind.jobId})` : reason,
     );
@@ -274,16 +282,21 @@ export async function finish(
   }
   await stopTaskOf(ctx, pool, current, obs, reason);
   ctx.jitConfigs?.delete(current.name);
+  const cost = runnerCost(ctx, current, obs);
   current = await saveRunner(
     ctx,
     current,
     {
       state: 'finished',
       expiresAt: Math.floor(ctx.clock.now() / 1000) + ctx.settings.finishedTtlSeconds,
+      ...(cost ? { cost } : {}),
     },
     'finished',
     reason,
   );
+  if (cost && !record.cost) {
+    ctx.metrics?.runnerCost?.(pool.name, cost.repository ?? 'unknown', cost.usd);
+  }
   return { record: current };
 }
 

@@ -18,6 +18,7 @@ export type {
   EcsSimulatorOptions,
   EcsThrottleConfig,
   SimulatedTask,
+  TaskStateChangeListener,
   TaskStatus,
 } from './simulator.ts';
 export { fakeRunnerRuntime } from './fake-runner-runtime.ts';

@@ -36,6 +36,7 @@ export interface ContainerDefinition {
   essential: boolean;
   environment: KeyValue[];
   stopTimeout?: number;
+  privileged: boolean;
   raw: Record<string, unknown>;
 }
 
@@ -48,6 +49,10 @@ export interface TaskDefinition {
   networkMode: string;
   requiresCompatibilities: string[];
   containers: ContainerDefinition[];
+  /** runtimePlatform.cpuArchitecture; X86_64 when absent. */
+  cpuArchitecture: 'X86_64' | 'ARM64';
+  /** Some container runs privileged (a Docker daemon): ECS on EC2 only. */
+  privileged: boolean;
   registeredAt: number;
   tags: { key: string; value: string }[];
   output: Record<string, unknown>;
@@ -73,8 +78,16 @@ export interface Task {
   cluster: Cluster;
   definition: TaskDefinition;
   essential: ContainerDefinition;
-  capacityProvider: 'FARGATE' | 'FARGATE_SPOT';
+  /** FARGATE, FARGATE_SPOT or an Auto Scaling group capacity provider. */
+  capacityProvider: string;
+  launchType: 'FARGATE' | 'EC2';
   viaStrategy: boolean;
+  /** ECS on EC2: the instance the task was placed on (absent while it waits for capacity). */
+  containerInstanceArn?: string;
+  ec2InstanceId?: string;
+  /** Set while the task waits in PROVISIONING for instance capacity; called once placed. */
+  placed?: () => void;
+  ephemeralStorageGiB?: number;
   cpu: number;
   memory: number;
   overrides: Record<string, unknown>;
@@ -180,7 +193,9 @@ export interface SimulatedTask {
   family: string;
   lastStatus: TaskStatus;
   desiredStatus: 'RUNNING' | 'STOPPED';
-  capacityProvider: 'FARGATE' | 'FARGATE_SPOT';
+  capacityProvider: string;
+  launchType?: 'FARGATE' | 'EC2';
+  containerInstanceArn?: string;
   startedBy?: string;
   group: string;
   stopCode?: string;

@@ -3,7 +3,13 @@
 // ListTaskDefinitions, with ECS's validation (Fargate sizes, awsvpc, capacity providers).
 
 import type { Clock } from '../../util/clock.ts';
-import { epochSeconds, optionalArray, optionalNumber, optionalString } from '../aws-json.ts';
+import {
+  epochSeconds,
+  optionalArray,
+  optionalNumber,
+  optionalObject,
+  optionalString,
+} from '../aws-json.ts';
 import { AwsServiceError } from '../aws-json.ts';
 import { isFargateSize, parseCpu, parseMemory } from './fargate.ts';
 import { clientError, invalidParameter, readKeyValues, readStrategy, readTags } from './model.ts';
@@ -16,7 +22,16 @@ export interface EcsRegistryDeps {
   accountId: string;
   /** Live task counts of a cluster, for DescribeClusters. */
   taskCounts(cluster: Cluster): { running: number; pending: number };
+  /** Auto Scaling group capacity providers (CreateCapacityProvider), see ec2-capacity.ts. */
+  isEc2Provider(name: string): boolean;
+  /** The cluster now has these providers: their groups' instances register into it. */
+  associate(cluster: Cluster, providers: readonly string[]): void;
+  /** Container instances registered into the cluster. */
+  instanceCount(cluster: Cluster): number;
 }
+
+export const MIXED_STRATEGY_MESSAGE =
+  'The capacity provider strategy cannot contain a mix of capacity providers using Auto Scaling groups and Fargate providers. Specify one or the other and try again.';
 
 export type EcsRegistry = ReturnType<typeof createEcsRegistry>;
 
@@ -33,7 +48,7 @@ export function createEcsRegistry(deps: EcsRegistryDeps) {
       clusterArn: cluster.arn,
       clusterName: cluster.name,
       status: 'ACTIVE',
-      registeredContainerInstancesCount: 0,
+      registeredContainerInstancesCount: deps.instanceCount(cluster),
       runningTasksCount: running,
       pendingTasksCount: pending,
       activeServicesCount: 0,
@@ -57,13 +72,15 @@ export function createEcsRegistry(deps: EcsRegistryDeps) {
   const readCapacityProviders = (input: Record<string, unknown>) => {
     const providers = (optionalArray(input, 'capacityProviders') ?? []) as string[];
     for (const provider of providers) {
-      if (provider !== 'FARGATE' && provider !== 'FARGATE_SPOT') {
+      if (provider !== 'FARGATE' && provider !== 'FARGATE_SPOT' && !deps.isEc2Provider(provider)) {
         throw invalidParameter(
-          `The specified capacity provider '${String(provider)}' is not supported by the simulator (FARGATE and FARGATE_SPOT only).`,
+          `The specified capacity provider '${String(provider)}' does not exist. Specify a valid capacity provider and try again.`,
         );
       }
     }
     const strategy = readStrategy(optionalArray(input, 'defaultCapacityProviderStrategy'));
+    const kinds = new Set((strategy ?? []).map((i) => deps.isEc2Provider(i.capacityProvider)));
+    if (kinds.size > 1) throw invalidParameter(MIXED_STRATEGY_MESSAGE);
     for (const item of strategy ?? []) {
       if (!providers.includes(item.capacityProvider)) {
         throw invalidParameter(
@@ -92,6 +109,7 @@ export function createEcsRegistry(deps: EcsRegistryDeps) {
       tags: readTags(input.tags),
     };
     clusters.set(name, cluster);
+    deps.associate(cluster, providers);
     return { cluster: clusterOutput(cluster) };
   };
 
@@ -121,6 +139,7 @@ export function createEcsRegistry(deps: EcsRegistryDeps) {
         image,
         essential: raw.essential !== false,
         environment: readKeyValues(raw.environment, `containerDefinitions[${name}].environment`),
+        privileged: raw.privileged === true,
         raw,
       };
       if (stopTimeout !== undefined) definition.stopTimeout = stopTimeout;
@@ -144,7 +163,21 @@ export function createEcsRegistry(deps: EcsRegistryDeps) {
     if (memory !== undefined && Number.isNaN(memory)) {
       throw clientError(`Invalid 'memory' setting for task: ${memoryRaw}`);
     }
+    const platform = optionalObject(input, 'runtimePlatform');
+    const cpuArchitecture = platform
+      ? (optionalString(platform, 'cpuArchitecture') ?? 'X86_64')
+      : 'X86_64';
+    if (cpuArchitecture !== 'X86_64' && cpuArchitecture !== 'ARM64') {
+      throw clientError(`Invalid runtimePlatform.cpuArchitecture: ${cpuArchitecture}`);
+    }
+    const privileged = containers.some((c) => c.privileged);
     if (requires.includes('FARGATE')) {
+      // Fargate runs no privileged container; a Docker daemon needs ECS on EC2.
+      if (privileged) {
+        throw clientError(
+          'Privileged containers are not supported on Fargate (requiresCompatibilities FARGATE).',
+        );
+      }
       if (networkMode !== 'awsvpc') {
         throw clientError(`Fargate only supports network mode 'awsvpc'.`);
       }
@@ -201,6 +234,8 @@ export function createEcsRegistry(deps: EcsRegistryDeps) {
       networkMode,
       requiresCompatibilities: requires,
       containers,
+      cpuArchitecture,
+      privileged,
       registeredAt,
       tags: readTags(input.tags),
       output,
@@ -248,6 +283,7 @@ export function createEcsRegistry(deps: EcsRegistryDeps) {
   const putClusterCapacityProviders = (input: Record<string, unknown>) => {
     const cluster = resolveCluster(optionalString(input, 'cluster'));
     const { providers, strategy } = readCapacityProviders(input);
+    deps.associate(cluster, providers);
     cluster.capacityProviders = providers;
     cluster.defaultStrategy = strategy;
     return { cluster: clusterOutput(cluster) };

@@ -2,7 +2,7 @@
 // task definitions, RunTask with idempotency and faults, the Fargate task lifecycle on the
 // injected Clock, and a ContainerRuntime that runs each task's essential container.
 
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../../util/clock.ts';
 import { systemClock } from '../../util/clock.ts';
 import {
@@ -32,10 +32,15 @@ import type {
   Task,
   TaskStatus,
 } from './model.ts';
-import { createEcsRegistry } from './registry.ts';
+import {
+  createEc2Capacity,
+  type AutoScalingGroup,
+  type AutoScalingGroupSpec,
+} from './ec2-capacity.ts';
+import { createEcsRegistry, MIXED_STRATEGY_MESSAGE } from './registry.ts';
 import type { ContainerRuntime, RunningContainer } from './runtime.ts';
 import { SIGKILL_EXIT_CODE } from './runtime.ts';
-import { snapshot, taskOutput as renderTask } from './task-view.ts';
+import { snapshot, taskOutput as renderTask, taskStateChangeEvent } from './task-view.ts';
 import { TokenBucket } from './throttle.ts';
 
 export type { SimulatedTask, TaskStatus } from './model.ts';
@@ -122,9 +127,19 @@ export interface EcsSimulatorOptions {
   latencies?: Partial<EcsLatencies>;
   /** Seed of the fault dice. */
   seed?: number;
+  /** ECS on EC2: instance launch to registration when managed scaling adds one. Default 2 min. */
+  ec2ScaleOutDelayMs?: number;
   region?: string;
   accountId?: string;
+  /**
+   * Receives an ECS Task State Change event (the EventBridge envelope) at every change of a task,
+   * as an EventBridge rule on the cluster would forward it.
+   */
+  onTaskStateChange?: TaskStateChangeListener;
 }
+
+/** Gets the EventBridge envelope of one ECS Task State Change. Must not throw. */
+export type TaskStateChangeListener = (envelope: Record<string, unknown>) => void;
 
 export const SPOT_CAPACITY_UNAVAILABLE =
   'Capacity is unavailable at this time. Please try again later or in a different availability zone';
@@ -147,6 +162,25 @@ export interface EcsSimulator {
   faults(): EcsFaults;
   /** Interrupts a FARGATE_SPOT task as Fargate would. False if it is not a live spot task. */
   interruptSpotTask(taskArn: string): boolean;
+  /** Adds a receiver of ECS Task State Change events; returns its removal. */
+  onTaskStateChange(listener: TaskStateChangeListener): () => void;
+  /**
+   * Creates an Auto Scaling group as an operator would in EC2; CreateCapacityProvider then names
+   * it by ARN and PutClusterCapacityProviders registers its instances into the cluster.
+   */
+  defineAutoScalingGroup(spec: AutoScalingGroupSpec): AutoScalingGroup;
+  /** ECS on EC2: every registered container instance with what its tasks use. */
+  containerInstances(): {
+    arn: string;
+    provider: string;
+    cpu: number;
+    memory: number;
+    usedCpu: number;
+    usedMemory: number;
+    tasks: string[];
+  }[];
+  /** ECS on EC2: tasks waiting in PROVISIONING for instance capacity, per capacity provider. */
+  waitingForCapacity(): Record<string, number>;
   /** Resolves when the task reaches `status` (or a later one). */
   waitForTaskStatus(taskArn: string, status: TaskStatus): Promise<SimulatedTask>;
   close(): Promise<void>;
@@ -199,10 +233,21 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
   }
 
   const arnPrefix = `arn:aws:ecs:${region}:${accountId}`;
+  const ec2 = createEc2Capacity({
+    clock,
+    arnPrefix,
+    accountId,
+    region,
+    scaleOutDelayMs: options.ec2ScaleOutDelayMs ?? 120_000,
+    closing: closing.signal,
+  });
   const registry = createEcsRegistry({
     clock,
     arnPrefix,
     accountId,
+    isEc2Provider: ec2.isEc2Provider,
+    associate: ec2.associate,
+    instanceCount: (cluster) => ec2.listContainerInstances(cluster).containerInstanceArns.length,
     taskCounts: (cluster) => {
       let running = 0;
       let pending = 0;
@@ -222,8 +267,30 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
 
   // ---- tasks: lifecycle ----
 
+  const eventListeners = new Set<TaskStateChangeListener>();
+  if (options.onTaskStateChange) eventListeners.add(options.onTaskStateChange);
+  const emitEvent = (task: Task) => {
+    if (eventListeners.size === 0) return;
+    const envelope = taskStateChangeEvent(
+      task,
+      region,
+      accountId,
+      arnPrefix,
+      clock.now(),
+      randomUUID(),
+    );
+    for (const listener of eventListeners) {
+      try {
+        listener(structuredClone(envelope));
+      } catch {
+        // A listener's failure is its own; ECS keeps going.
+      }
+    }
+  };
+
   const notify = (task: Task) => {
     task.version += 1;
+    emitEvent(task);
     for (const watcher of task.watchers) watcher();
   };
 
@@ -304,6 +371,10 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
   const drive = async (task: Task) => {
     let containerRan = false;
     try {
+      // ECS on EC2: PROVISIONING lasts until an instance has room (managed scaling adds one).
+      if (task.launchType === 'EC2' && !task.containerInstanceArn) {
+        await ec2.waitForPlacement(task);
+      }
       await pause(task, latencies.provisioning);
       task.pullStartedAt = clock.now();
       setStatus(task, 'PENDING');
@@ -352,6 +423,7 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
     await pauseUninterrupted(latencies.deprovisioning);
     task.stoppedAt = clock.now();
     task.executionStoppedAt ??= task.stoppedAt;
+    ec2.release(task);
     setStatus(task, 'STOPPED');
   };
 
@@ -393,27 +465,24 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
 
   // ---- RunTask ----
 
-  /** Picks FARGATE or FARGATE_SPOT for each of `count` tasks per the strategy's base and weights. */
-  const placeByStrategy = (
-    strategy: CapacityProviderItem[],
-    count: number,
-  ): ('FARGATE' | 'FARGATE_SPOT')[] => {
-    const placements: ('FARGATE' | 'FARGATE_SPOT')[] = [];
+  /** Picks a capacity provider for each of `count` tasks per the strategy's base and weights. */
+  const placeByStrategy = (strategy: CapacityProviderItem[], count: number): string[] => {
+    const placements: string[] = [];
     for (const item of strategy) {
       for (let i = 0; i < (item.base ?? 0) && placements.length < count; i += 1) {
-        placements.push(item.capacityProvider as 'FARGATE' | 'FARGATE_SPOT');
+        placements.push(item.capacityProvider);
       }
     }
     const total = strategy.reduce((sum, item) => sum + (item.weight ?? 0), 0);
     while (placements.length < count) {
       if (total <= 0) {
-        placements.push(strategy[0]!.capacityProvider as 'FARGATE' | 'FARGATE_SPOT');
+        placements.push(strategy[0]!.capacityProvider);
         continue;
       }
       let roll = random() * total;
       const chosen =
         strategy.find((item) => (roll -= item.weight ?? 0) < 0) ?? strategy[strategy.length - 1]!;
-      placements.push(chosen.capacityProvider as 'FARGATE' | 'FARGATE_SPOT');
+      placements.push(chosen.capacityProvider);
     }
     return placements;
   };
@@ -467,13 +536,19 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
         'Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.',
       );
     }
-    let placements: ('FARGATE' | 'FARGATE_SPOT')[];
+    let placements: string[];
     let viaStrategy = false;
     if (launchType !== undefined) {
-      if (launchType !== 'FARGATE') {
+      if (launchType !== 'FARGATE' && launchType !== 'EC2') {
+        throw invalidParameter(`Invalid launchType: ${launchType}`);
+      }
+      if (
+        launchType === 'EC2' &&
+        ec2.listContainerInstances(cluster).containerInstanceArns.length === 0
+      ) {
         throw invalidParameter('No Container Instances were found in your cluster.');
       }
-      placements = Array.from({ length: count }, () => 'FARGATE' as const);
+      placements = Array.from({ length: count }, () => launchType);
     } else {
       const strategy =
         strategyInput && strategyInput.length > 0 ? strategyInput : cluster.defaultStrategy;
@@ -487,29 +562,43 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
           );
         }
       }
+      if (new Set(strategy.map((i) => ec2.isEc2Provider(i.capacityProvider))).size > 1) {
+        throw invalidParameter(MIXED_STRATEGY_MESSAGE);
+      }
       placements = placeByStrategy(strategy, count);
       viaStrategy = true;
     }
+    // ECS on EC2: an Auto Scaling group provider, or launch type EC2.
+    const onEc2 = placements.some((p) => p === 'EC2' || ec2.isEc2Provider(p));
 
     const taskDefinitionRef = optionalString(input, 'taskDefinition');
     if (!taskDefinitionRef) throw invalidParameter('taskDefinition can not be blank.');
     const definition = findTaskDefinition(taskDefinitionRef);
     if (!definition) throw clientError('TaskDefinition not found.');
-    if (definition.networkMode !== 'awsvpc') {
+    if (!onEc2 && definition.networkMode !== 'awsvpc') {
       throw clientError('Task definition does not support launch_type FARGATE.');
+    }
+    if (!onEc2 && definition.privileged) {
+      throw clientError('Privileged containers are not supported on Fargate.');
     }
 
     const network = optionalObject(input, 'networkConfiguration');
     const vpc = network ? optionalObject(network, 'awsvpcConfiguration') : undefined;
-    if (!vpc) {
+    const awsvpc = definition.networkMode === 'awsvpc';
+    if (!awsvpc && network) {
+      throw invalidParameter(
+        'Network Configuration is not valid for the given networkMode of this task definition.',
+      );
+    }
+    if (awsvpc && !vpc) {
       throw invalidParameter(
         "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
       );
     }
-    const subnets = (optionalArray(vpc, 'subnets') ?? []) as string[];
-    if (subnets.length === 0) throw invalidParameter('subnets can not be empty.');
+    const subnets = (optionalArray(vpc ?? {}, 'subnets') ?? []) as string[];
+    if (awsvpc && subnets.length === 0) throw invalidParameter('subnets can not be empty.');
     if (subnets.length > 16) throw invalidParameter('subnets can have at most 16 items.');
-    const securityGroups = (optionalArray(vpc, 'securityGroups') ?? []) as string[];
+    const securityGroups = (optionalArray(vpc ?? {}, 'securityGroups') ?? []) as string[];
     if (securityGroups.length > 5)
       throw invalidParameter('securityGroups can have at most 5 items.');
 
@@ -540,9 +629,35 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
     }
     const cpuOverride = optionalString(overridesInput, 'cpu');
     const memoryOverride = optionalString(overridesInput, 'memory');
-    const cpu = cpuOverride !== undefined ? parseCpu(cpuOverride) : definition.cpu!;
-    const memory = memoryOverride !== undefined ? parseMemory(memoryOverride) : definition.memory!;
-    if (!isFargateSize(cpu, memory)) {
+    // Without task-level sizes (EC2 only) a task reserves what its containers declare.
+    const containerSum = (key: 'cpu' | 'memory') =>
+      definition.containers.reduce((n, c) => {
+        const v = c.raw[key] ?? (key === 'memory' ? c.raw.memoryReservation : undefined);
+        return n + (typeof v === 'number' ? v : 0);
+      }, 0);
+    const cpu =
+      cpuOverride !== undefined ? parseCpu(cpuOverride) : (definition.cpu ?? containerSum('cpu'));
+    const memory =
+      memoryOverride !== undefined
+        ? parseMemory(memoryOverride)
+        : (definition.memory ?? containerSum('memory'));
+    const storage = optionalObject(overridesInput, 'ephemeralStorage');
+    const storageGiB = storage ? optionalNumber(storage, 'sizeInGiB') : undefined;
+    if (storage && onEc2) {
+      throw invalidParameter(
+        'Ephemeral storage overrides are only supported for tasks on Fargate.',
+      );
+    }
+    if (storage && (storageGiB === undefined || storageGiB < 21 || storageGiB > 200)) {
+      throw invalidParameter('ephemeralStorage.sizeInGiB must be between 21 and 200.');
+    }
+    if (onEc2) {
+      if (!(memory > 0)) {
+        throw clientError(
+          'Invalid setting for container. At least one of memory or memoryReservation must be specified.',
+        );
+      }
+    } else if (!isFargateSize(cpu, memory)) {
       throw clientError(
         `No Fargate configuration exists for given values: ${cpuOverride ?? cpu} CPU, ${memoryOverride ?? memory} memory. See the Amazon ECS documentation for the valid values.`,
       );
@@ -563,7 +678,7 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
     const created: Task[] = [];
     const failures: unknown[] = [];
     placements.forEach((provider, index) => {
-      if (provider === 'FARGATE_SPOT' && random() < faults.spotCapacityShortage) {
+      if (provider === 'FARGATE_SPOT' && !onEc2 && random() < faults.spotCapacityShortage) {
         failures.push({ reason: SPOT_CAPACITY_UNAVAILABLE });
         return;
       }
@@ -575,6 +690,7 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
         definition,
         essential,
         capacityProvider: provider,
+        launchType: onEc2 ? 'EC2' : 'FARGATE',
         viaStrategy,
         cpu,
         memory,
@@ -583,11 +699,12 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
           inferenceAcceleratorOverrides: [],
           ...(cpuOverride !== undefined ? { cpu: cpuOverride } : {}),
           ...(memoryOverride !== undefined ? { memory: memoryOverride } : {}),
+          ...(storage ? { ephemeralStorage: storage } : {}),
         },
         environment,
         group,
         tags,
-        subnet: subnets[index % subnets.length]!,
+        subnet: subnets[index % subnets.length] ?? '',
         lastStatus: 'PROVISIONING',
         desiredStatus: 'RUNNING',
         version: 1,
@@ -598,6 +715,14 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
         watchers: new Set(),
       };
       if (startedBy !== undefined) task.startedBy = startedBy;
+      if (storageGiB !== undefined) task.ephemeralStorageGiB = storageGiB;
+      if (onEc2) {
+        const placement = ec2.place(task, cluster, provider === 'EC2' ? undefined : provider);
+        if (placement.kind === 'failure') {
+          failures.push({ arn: placement.arn, reason: placement.reason });
+          return;
+        }
+      }
       tasks.set(task.arn, task);
       created.push(task);
     });
@@ -612,6 +737,7 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
       });
     }
     const response = { tasks: created.map((task) => taskOutput(task, true)), failures };
+    for (const task of created) emitEvent(task);
     for (const task of created) void drive(task);
     return response;
   };
@@ -694,6 +820,14 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
 
   const operations = {
     ...registry.operations,
+    ...ec2.operations,
+    ListContainerInstances: (input: Record<string, unknown>) =>
+      ec2.listContainerInstances(resolveCluster(optionalString(input, 'cluster'))),
+    DescribeContainerInstances: (input: Record<string, unknown>) =>
+      ec2.describeContainerInstances(
+        resolveCluster(optionalString(input, 'cluster')),
+        (optionalArray(input, 'containerInstances') ?? []) as string[],
+      ),
     RunTask: runTask,
     DescribeTasks: describeTasks,
     ListTasks: listTasks,
@@ -737,12 +871,19 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
       }
     },
     faults: () => structuredClone(faults),
+    defineAutoScalingGroup: (spec) => ec2.defineAutoScalingGroup(spec),
+    containerInstances: () => ec2.containerInstances(),
+    waitingForCapacity: () => ec2.waitingTasks(),
     interruptSpotTask: (arn) => {
       const task = tasks.get(arn);
       if (!task || task.capacityProvider !== 'FARGATE_SPOT') return false;
       if (task.desiredStatus === 'STOPPED') return false;
       requestStop(task, { stopCode: 'SpotInterruption', reason: SPOT_INTERRUPTED_REASON });
       return true;
+    },
+    onTaskStateChange: (listener) => {
+      eventListeners.add(listener);
+      return () => void eventListeners.delete(listener);
     },
     waitForTaskStatus: (arn, status) =>
       new Promise((resolve, reject) => {

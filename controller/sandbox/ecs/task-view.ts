@@ -18,13 +18,14 @@ export function taskOutput(task: Task, includeTags: boolean, region: string, arn
     version: task.version,
     createdAt: epochSeconds(task.createdAt),
     availabilityZone: `${region}a`,
-    platformVersion: '1.4.0',
-    platformFamily: 'Linux',
     enableExecuteCommand: false,
-    ephemeralStorage: { sizeInGiB: 20 },
-    fargateEphemeralStorage: { sizeInGiB: 20 },
     overrides: task.overrides,
-    attributes: [{ name: 'ecs.cpu-architecture', value: 'x86_64' }],
+    attributes: [
+      {
+        name: 'ecs.cpu-architecture',
+        value: task.definition.cpuArchitecture === 'ARM64' ? 'arm64' : 'x86_64',
+      },
+    ],
     attachments: [
       {
         id: task.id.slice(0, 8) + '-eni',
@@ -58,8 +59,18 @@ export function taskOutput(task: Task, includeTags: boolean, region: string, arn
       },
     ],
   };
+  if (task.launchType === 'FARGATE') {
+    out.platformVersion = '1.4.0';
+    out.platformFamily = 'Linux';
+    out.ephemeralStorage = { sizeInGiB: task.ephemeralStorageGiB ?? 20 };
+    out.fargateEphemeralStorage = { sizeInGiB: task.ephemeralStorageGiB ?? 20 };
+  } else if (task.containerInstanceArn) {
+    out.containerInstanceArn = task.containerInstanceArn;
+  }
+  // A bridge task has no ENI of its own.
+  if (task.definition.networkMode !== 'awsvpc') out.attachments = [];
   if (task.viaStrategy) out.capacityProviderName = task.capacityProvider;
-  else out.launchType = 'FARGATE';
+  else out.launchType = task.launchType;
   if (task.startedBy !== undefined) out.startedBy = task.startedBy;
   if (task.connectivityAt !== undefined) {
     out.connectivity = 'CONNECTED';
@@ -88,15 +99,61 @@ export function snapshot(task: Task): SimulatedTask {
     lastStatus: task.lastStatus,
     desiredStatus: task.desiredStatus,
     capacityProvider: task.capacityProvider,
+    launchType: task.launchType,
     group: task.group,
     environment: { ...task.environment },
     createdAt: task.createdAt,
   };
   if (task.startedBy !== undefined) out.startedBy = task.startedBy;
+  if (task.containerInstanceArn !== undefined) out.containerInstanceArn = task.containerInstanceArn;
   if (task.stopCode !== undefined) out.stopCode = task.stopCode;
   if (task.stoppedReason !== undefined) out.stoppedReason = task.stoppedReason;
   if (task.exitCode !== undefined) out.exitCode = task.exitCode;
   if (task.startedAt !== undefined) out.startedAt = task.startedAt;
   if (task.stoppedAt !== undefined) out.stoppedAt = task.stoppedAt;
   return out;
+}
+
+const EVENT_TIMES = [
+  'createdAt',
+  'pullStartedAt',
+  'pullStoppedAt',
+  'connectivityAt',
+  'startedAt',
+  'stoppingAt',
+  'executionStoppedAt',
+  'stoppedAt',
+] as const;
+
+const isoTime = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * The EventBridge event ECS sends when a task changes (lastStatus or desiredStatus): the task as
+ * DescribeTasks shows it without tags, timestamps as ISO strings, and `updatedAt`.
+ */
+export function taskStateChangeEvent(
+  task: Task,
+  region: string,
+  accountId: string,
+  arnPrefix: string,
+  now: number,
+  id: string,
+): Record<string, unknown> {
+  const detail = taskOutput(task, false, region, arnPrefix);
+  for (const key of EVENT_TIMES) {
+    const value = task[key];
+    if (value !== undefined) detail[key] = isoTime(value);
+  }
+  detail.updatedAt = isoTime(now);
+  return {
+    version: '0',
+    id,
+    'detail-type': 'ECS Task State Change',
+    source: 'aws.ecs',
+    account: accountId,
+    time: isoTime(now).replace(/\.\d{3}Z$/, 'Z'),
+    region,
+    resources: [task.arn],
+    detail,
+  };
 }

@@ -5,6 +5,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../../util/clock.ts';
 import { type AppIdentity, isJwtShaped, type TokenStore, verifyAppJwt } from './auth.ts';
 import { credentialProof, encodeJitConfig, newClientId, randomRsaParams } from './jitconfig.ts';
+import { SimInvalidRequestError } from './errors.ts';
 import type { RateLimiter } from './ratelimit.ts';
 import { type Reply, type RequestContext, Router } from './router.ts';
 import {
@@ -89,7 +90,7 @@ export function buildRestRouter(
         created_at: new Date(0).toISOString(),
         updated_at: new Date(0).toISOString(),
         permissions: {
-          actions: 'read',
+          actions: 'write',
           administration: 'write',
           organization_self_hosted_runners: 'write',
         },
@@ -503,6 +504,43 @@ export function buildRestRouter(
       const job = state.jobs.get(Number(ctx.params.job_id));
       if (!job || job.repo !== state.repo(`${owner}/${repo}`)?.fullName) return notFound();
       return json(200, jobJson(apiUrl(), job));
+    },
+  });
+
+  // Re-run one job: repo "Actions: write". The optional body takes only two booleans.
+  add('POST', '/repos/{owner}/{repo}/actions/jobs/{job_id}/rerun', {
+    auth: 'token',
+    handle: (ctx, caller) => {
+      const { owner = '', repo = '' } = ctx.params;
+      const denied = authorizeActions(caller, owner, repo);
+      if (denied) return denied;
+      if (caller.kind !== 'installation' || caller.installation.permissions.actions !== 'write') {
+        return forbiddenIntegration();
+      }
+      const job = state.jobs.get(Number(ctx.params.job_id));
+      if (!job || job.repo !== state.repo(`${owner}/${repo}`)?.fullName) return notFound();
+      const body = ctx.body;
+      if (body !== undefined && body !== null) {
+        const fields = typeof body === 'object' && !Array.isArray(body) ? body : undefined;
+        const bad =
+          !fields ||
+          Object.entries(fields).some(
+            ([k, v]) =>
+              !['enable_debug_logging', 'enable_debugger'].includes(k) || typeof v !== 'boolean',
+          );
+        if (bad) {
+          return fail(422, 'Invalid request.', {
+            errors: [{ resource: 'WorkflowJob', field: 'body', code: 'invalid' }],
+          });
+        }
+      }
+      try {
+        state.rerunJob(job.id);
+      } catch (err) {
+        if (err instanceof SimInvalidRequestError) return fail(403, err.message);
+        throw err;
+      }
+      return json(201, {});
     },
   });
 

@@ -339,7 +339,7 @@ export class SimState {
       accountId: org?.id ?? this.nextIds.org++,
       targetType: org ? 'Organization' : 'User',
       permissions: permissions ?? {
-        actions: 'read',
+        actions: 'write',
         administration: 'write',
         metadata: 'read',
         organization_self_hosted_runners: 'write',
@@ -853,6 +853,49 @@ export class SimState {
     );
     for (const job of jobs) this.announceNewJob(job);
     return { run, jobs };
+  }
+
+  /**
+   * Re-runs one completed job of a completed run (POST .../actions/jobs/{job_id}/rerun): the run
+   * moves to attempt + 1, the job is queued again under a new id and its events are sent; the
+   * other jobs are carried into the new attempt with their results, as GitHub shows them.
+   * Refused (403 on GitHub) while the run still runs or when the job is from an older attempt.
+   */
+  rerunJob(jobId: number): SimJob {
+    const old = this.job(jobId);
+    const run = this.run(old.runId);
+    const current = this.jobsOfRun(run.id, 'latest');
+    if (old.runAttempt !== run.runAttempt) {
+      throw new SimInvalidRequestError(`job ${jobId} is not from the latest attempt of its run`);
+    }
+    if (current.some((j) => j.status !== 'completed')) {
+      throw new SimInvalidRequestError(`workflow run ${run.id} is still running`);
+    }
+    run.runAttempt += 1;
+    run.runStartedAtMs = this.clock.now();
+    run.updatedAtMs = run.runStartedAtMs;
+    let rerun: SimJob | undefined;
+    for (const j of current) {
+      const job = this.addJob(run, {
+        name: j.name,
+        runsOn: j.labels,
+        durationMs: j.durationMs,
+        conclusion: j.result,
+        ...(j.environment ? { environment: j.environment } : {}),
+      });
+      if (j.id === old.id) {
+        rerun = job;
+        continue;
+      }
+      Object.assign(job, {
+        status: 'completed',
+        conclusion: j.conclusion,
+        startedAtMs: j.startedAtMs,
+        completedAtMs: j.completedAtMs,
+      });
+    }
+    this.announceNewJob(rerun!);
+    return rerun!;
   }
 
   jobsOfRun(runId: number, filter: 'latest' | 'all'): SimJob[] {

@@ -1,6 +1,7 @@
 // The composition root refuses to start on bad settings with a message that names the setting
 // and never the secret, and starts nothing when it refuses.
 
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,9 @@ import type { ControllerConfig } from '../../../controller/config/types.ts';
 
 let dir: string;
 const SECRET = 'webhook-secret-value-never-printed';
+const PEM = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  .privateKey.export({ type: 'pkcs1', format: 'pem' })
+  .toString();
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rctl-app-'));
@@ -62,10 +66,7 @@ describe('runnerctl controller: bad settings', () => {
 
   it('--check reads the secrets and says what it would run, without starting anything', async () => {
     const keyFile = join(dir, 'key.pem');
-    await writeFile(
-      keyFile,
-      '-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n',
-    );
+    await writeFile(keyFile, PEM);
     const file = join(dir, 'ok.yaml');
     await writeFile(
       file,
@@ -84,15 +85,21 @@ describe('runnerctl controller: bad settings', () => {
     expect(code).toBe(0);
     expect(c.out()).toMatch(/settings ok: App 12345, table runnerctl, queue https:\/\/sqs/);
     expect(c.out()).not.toContain(SECRET);
-    expect(c.out()).not.toContain('MIIB');
+    expect(c.out()).not.toContain(PEM.split('\n')[1]!);
+
+    // #13: a truncated key looks like PEM but does not parse: refused, the key never printed.
+    const lines = PEM.trim().split('\n');
+    await writeFile(keyFile, [...lines.slice(0, 10), lines.at(-1)].join('\n'));
+    const t = cli({ HOOK_SECRET: SECRET });
+    expect(await run(['controller', '--config', file, '--check'], t.io)).toBe(1);
+    expect(t.err()).toMatch(/github\.privateKey: file .*key\.pem is not a valid PEM private key/);
+    expect(t.out()).toBe('');
+    expect(t.err()).not.toContain(lines[1]!);
   });
 
   it('a store that cannot be reached: StartupError naming the store, nothing left running', async () => {
     const keyFile = join(dir, 'key2.pem');
-    await writeFile(
-      keyFile,
-      '-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n',
-    );
+    await writeFile(keyFile, PEM);
     const config: ControllerConfig = {
       github: { appId: 1, privateKey: { file: keyFile } },
       // Nothing listens on port 9 of loopback.

@@ -253,11 +253,18 @@ describe('runnerctl get, describe, delete', () => {
 
   it('get pools NAME fails for an unknown pool', async () => {
     await cli(['apply', '-f', EXAMPLES]);
-    expect(await cli(['get', 'pools', 'seed', 'nope'])).toEqual({
+    expect(await cli(['get', 'pools', 'nope'])).toEqual({
       code: 1,
       out: '',
       err: 'error: runnerpool "nope" not found\n',
     });
+    // As kubectl: what exists is listed, each missing name is an error, exit 1.
+    const some = await cli(['get', 'pools', 'seed', 'nope', 'nah']);
+    expect(some.code).toBe(1);
+    expect(some.out).toMatch(/^NAME .*\nseed /);
+    expect(some.err).toBe(
+      'error: runnerpool "nope" not found\nerror: runnerpool "nah" not found\n',
+    );
   });
 
   it('describe pool shows spec, status, counts and the deletion mark', async () => {
@@ -357,6 +364,12 @@ describe('runnerctl get, describe, delete', () => {
 describe('runnerctl flags and exit codes', () => {
   it('--data-dir wins over RUNNERCTL_DATA_DIR', async () => {
     const other = join(tmpRoot, `flag-dir-${++counter}`);
+    // A --data-dir store is made by init only: a typo never reads an empty store.
+    expect(await cli(['get', 'pools', '--data-dir', other])).toMatchObject({
+      code: 1,
+      err: expect.stringContaining('does not exist: no local store in'),
+    });
+    expect((await cli(['init', '--data-dir', other])).code).toBe(0);
     expect((await cli(['apply', '-f', EXAMPLES, '--data-dir', other])).code).toBe(0);
     expect((await cli(['get', 'pools'])).err).toBe('No runner pools found.\n');
     expect((await cli(['get', 'pools', '--data-dir', other])).out).toContain('seed');

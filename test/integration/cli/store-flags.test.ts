@@ -106,14 +106,18 @@ describe('--store dynamodb --endpoint', () => {
 
   it('applies to and reads from the table named by --table', async () => {
     const flags = ['--store', 'dynamodb', '--endpoint', endpoint, '--region', 'us-east-1'];
+    expect((await cli(['init', ...flags, '--table', 'pools-a'])).code).toBe(0);
     const applied = await cli(['apply', '-f', 'crds/examples', ...flags, '--table', 'pools-a']);
     expect(applied).toMatchObject({ code: 0, err: '' });
     expect(applied.out).toContain('runnerpool/seed created');
 
     const listed = await cli(['get', 'pools', '-o', 'json', ...flags, '--table', 'pools-a']);
     expect(JSON.parse(listed.out).items).toHaveLength(3);
+    // Reads create no table: a typo is an error naming the table.
     const other = await cli(['get', 'pools', '-o', 'json', ...flags, '--table', 'pools-b']);
-    expect(JSON.parse(other.out).items).toHaveLength(0);
+    expect(other).toMatchObject({ code: 1, out: '' });
+    expect(other.err).toContain('table "pools-b" does not exist');
+    expect(other.err).toContain('runnerctl init --table pools-b');
     const local = await cli(['get', 'pools', '-o', 'json']);
     expect(JSON.parse(local.out).items).toHaveLength(0);
   });

@@ -70,8 +70,15 @@ describe('runner and job views on a running sandbox', () => {
 
     const jobs = await cli('get', 'jobs', '-o', 'wide');
     expect(jobs.code).toBe(0);
-    expect(jobs.stdout).toMatch(/WAITED\s+RAN\s+URL/);
+    expect(jobs.stdout).toMatch(/WAITED\s+RAN\s+COST\s+URL/);
     expect(jobs.stdout.match(/completed\/success/g)).toHaveLength(2);
+    // Each finished seed runner got a cost from its task (size x billed time, 60 s minimum).
+    expect(listed.every((r) => r.cost && r.cost.usd > 0 && r.cost.billedSeconds >= 60)).toBe(true);
+    const cost = await cli('cost', '--since', '1d', '--by', 'pool');
+    expect(cost.code, cost.stderr).toBe(0);
+    expect(cost.stdout).toMatch(/^POOL\s+RUNNERS\s+JOBS\s+TASK-HOURS\s+USD/);
+    expect(cost.stdout).toMatch(/\nseed\s+2\s+/);
+    expect(cost.stdout).toMatch(/\nTOTAL\s+\d+\s+\d+\s+[\d.]+\s+\$\d+\.\d{4}/);
     const none = await cli('get', 'runners', '--pool', 'no-such-pool');
     expect(none.stderr).toContain('No runner records found.');
   });
@@ -129,14 +136,16 @@ describe('runner and job views on a running sandbox', () => {
     const drift = await cli('drift');
     expect(drift.code, drift.stdout).toBe(0);
     expect(drift.stdout).toMatch(/^in sync: \d+ pool\(s\)/);
-    const response = await fetch(`${sandbox.app.url}/drift`);
+    const response = await fetch(`${sandbox.app.operatorUrl}/drift`);
     expect(response.status).toBe(200);
     const report = (await response.json()) as DriftReport;
     expect(report).toMatchObject({ inSync: true, findings: [] });
     expect(report.checked.pools).toBeGreaterThan(0);
-    const seed = (await (await fetch(`${sandbox.app.url}/drift?pool=seed`)).json()) as DriftReport;
+    const seed = (await (
+      await fetch(`${sandbox.app.operatorUrl}/drift?pool=seed`)
+    ).json()) as DriftReport;
     expect(seed).toMatchObject({ pool: 'seed', inSync: true });
-    expect((await fetch(`${sandbox.app.url}/drift?pool=nope`)).status).toBe(404);
+    expect((await fetch(`${sandbox.app.operatorUrl}/drift?pool=nope`)).status).toBe(404);
   });
 
   it('no secret ever reached the output', () => {

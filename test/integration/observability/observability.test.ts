@@ -10,15 +10,18 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JIT_CONFIG_ENV } from '../../../controller/api/constants.ts';
+import type { EcsTaskEvent } from '../../../controller/events/ecs-task-event.ts';
 import { run } from '../../../controller/cli/run.ts';
 import { planOutcome, seedPlan } from '../../../controller/sandbox/plan.ts';
 import { runSandbox, type SandboxInfo } from '../../../controller/sandbox/sandbox.ts';
 import { testSandbox, until, type TestSandbox } from '../../e2e/helpers.ts';
 
 let sandbox: TestSandbox;
+const taskEvents: EcsTaskEvent[] = [];
 
 beforeAll(async () => {
   sandbox = await testSandbox({ logLevel: 'debug' });
+  sandbox.app.onTaskEvent((event) => void taskEvents.push(event));
 });
 
 afterAll(async () => {
@@ -99,9 +102,13 @@ describe('observability on the local cloud', () => {
     const info = JSON.parse(
       await readFile(`${sandbox.info.dataDir}/sandbox.json`, 'utf8'),
     ) as SandboxInfo;
-    expect(info.controller.metricsUrl).toBe(`${sandbox.app.url}/metrics`);
-    expect(info.controller.readyUrl).toBe(`${sandbox.app.url}/readyz`);
-    expect(info.controller.driftUrl).toBe(`${sandbox.app.url}/drift`);
+    expect(info.controller.metricsUrl).toBe(`${sandbox.app.operatorUrl}/metrics`);
+    // The webhook listener serves neither metrics nor drift.
+    expect((await fetch(`${sandbox.app.url}/metrics`)).status).toBe(404);
+    expect((await fetch(`${sandbox.app.url}/drift`)).status).toBe(404);
+    expect(info.controller.readyUrl).toBe(`${sandbox.app.operatorUrl}/readyz`);
+    expect(info.controller.driftUrl).toBe(`${sandbox.app.operatorUrl}/drift`);
+    expect(new URL(sandbox.app.operatorUrl).hostname).toBe('127.0.0.1');
     const metrics = await get(info.controller.metricsUrl!);
     expect(metrics.status).toBe(200);
     expect(metrics.type).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -224,6 +231,27 @@ describe('observability on the local cloud', () => {
         ),
       ).toBe(true);
     }
+  });
+
+  it("the cluster's task state changes reach the app's subscribers through the queue", async () => {
+    const { cloud } = sandbox;
+    const stopped = cloud.ecs.tasks().filter((t) => t.lastStatus === 'STOPPED');
+    expect(stopped.length).toBeGreaterThanOrEqual(2);
+    await until(
+      async () =>
+        stopped.every((task) =>
+          taskEvents.some((e) => e.taskArn === task.taskArn && e.lastStatus === 'STOPPED'),
+        ),
+      async () => `task events seen: ${taskEvents.length}`,
+    );
+    for (const task of stopped) {
+      const mine = taskEvents.filter((e) => e.taskArn === task.taskArn);
+      expect(mine.some((e) => e.lastStatus === 'RUNNING')).toBe(true);
+      expect(mine.every((e) => e.clusterArn === task.clusterArn)).toBe(true);
+    }
+    // Task events are deleted, never dead-lettered.
+    const dlq = cloud.sqs.queues().find((q) => q.url === cloud.deadLetterQueueUrl);
+    expect(dlq?.visible).toBe(0);
   });
 
   it('no JIT config and no private key in the debug log or the CLI output', async () => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OctokitGitHubProvider } from '../../../controller/github/octokit-provider.ts';
 import {
   GitHubAuthError,
+  JobRerunRefusedError,
   RateLimitedError,
   RunnerBusyError,
   RunnerNameExistsError,
@@ -194,6 +195,26 @@ describe('OctokitGitHubProvider against the GitHub simulator', () => {
     const queued = await provider.listQueuedJobs('acme/app');
     expect(queued.map((j) => j.id)).toContain(run.jobIds[1]);
     expect(queued.map((j) => j.id)).not.toContain(run.jobIds[0]); // waiting is not demand
+    await sim.control.cancelRun({ runId: run.runId });
+  });
+
+  it('re-runs a completed job (201); a job whose run still runs is JobRerunRefusedError', async () => {
+    const run = await sim.control.createWorkflowRun({
+      repo: 'acme/app',
+      jobs: [
+        { name: 'a', runsOn: ['self-hosted', 'rerun-a'] },
+        { name: 'b', runsOn: ['self-hosted', 'rerun-b'] },
+      ],
+    });
+    const [a] = run.jobIds as [number];
+    await sim.control.cancelJob({ jobId: a });
+    await expect(provider.rerunJob('acme/app', a)).rejects.toBeInstanceOf(JobRerunRefusedError);
+    await sim.control.cancelRun({ runId: run.runId });
+    await provider.rerunJob('acme/app', a);
+    const queued = await provider.listQueuedJobs('acme/app');
+    const rerun = queued.find((j) => j.runId === run.runId && j.name === 'a');
+    expect(rerun).toMatchObject({ runAttempt: 2, status: 'queued' });
+    expect(rerun!.id).not.toBe(a);
     await sim.control.cancelRun({ runId: run.runId });
   });
 

@@ -8,6 +8,7 @@ import type { Store } from '../../../controller/store/types.ts';
 import { startDynalite, type DynamoEngine } from '../../support/dynamodb-engines.ts';
 import { ManualClock } from '../../support/fakes/manual-clock.ts';
 import { World } from '../../support/fakes/world.ts';
+import { busyOnSpot, deliverRerun, interrupt } from '../../support/spot.ts';
 
 let engine: DynamoEngine;
 const stores: Store[] = [];
@@ -126,5 +127,24 @@ describe('reconcile on the DynamoDB store (dynalite)', () => {
     expect(await w.store.getPool('linux')).toBeUndefined();
     expect(w.ecs.running()).toHaveLength(0);
     expect(w.github.runners.size).toBe(0);
+  });
+
+  it('spot re-run: the claim, the link and the on-demand runner are stored and read back', async () => {
+    const w = await world();
+    const { c, runner, task } = await busyOnSpot(w);
+    await interrupt(w, 1, task.arn);
+    await c.reconcileOnce();
+    expect((await w.store.getJob(1))!.spotRerun).toMatchObject({
+      state: 'requested',
+      runner: runner.name,
+    });
+    const rerunId = await deliverRerun(w, 1);
+    await c.reconcileOnce();
+    expect((await w.store.getJob(rerunId))!.spotRerunOf).toBe(1);
+    const live = await w.live();
+    expect(live.map((r) => r.onDemand)).toEqual([true]);
+    expect(w.ecs.running().map((t) => t.capacityProvider)).toEqual(['FARGATE']);
+    expect((await w.store.getRunner(runner.name))!.spotInterruption?.handled).toMatch(/re-run as/);
+    expect(w.github.reruns).toHaveLength(1);
   });
 });

@@ -20,6 +20,7 @@ import type {
   Task,
 } from '@aws-sdk/client-ecs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { normaliseEcsTaskStateChange } from '../../../controller/events/ecs-task-event.ts';
 import { startEcsSimulator } from '../../../controller/sandbox/ecs/simulator.ts';
 import type { EcsSimulator } from '../../../controller/sandbox/ecs/simulator.ts';
 import type {
@@ -238,6 +239,52 @@ describe('ECS simulator through @aws-sdk/client-ecs (fast lifecycle)', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ClientException);
     expect((error as Error).message).toMatch(/No Fargate configuration exists for given values/);
+  });
+
+  it('emits an ECS Task State Change event at every change of a task, versions rising', async () => {
+    const events: Record<string, unknown>[] = [];
+    const unsubscribe = sim.onTaskStateChange((envelope) => events.push(envelope));
+    try {
+      const run = await ecs.send(new RunTaskCommand(runInput(cluster, env({ EXIT_CODE: '0' }))));
+      const arn = run.tasks![0]!.taskArn!;
+      await sim.waitForTaskStatus(arn, 'STOPPED');
+      const mine = events
+        .map((envelope) => normaliseEcsTaskStateChange(envelope)!)
+        .filter((event) => event.taskArn === arn);
+      // Every lastStatus the task went through, in order, each with a higher version.
+      expect(mine.map((event) => event.lastStatus)).toEqual([
+        'PROVISIONING',
+        'PENDING',
+        'ACTIVATING',
+        'RUNNING',
+        'DEACTIVATING',
+        'STOPPING',
+        'DEPROVISIONING',
+        'STOPPED',
+      ]);
+      for (let i = 1; i < mine.length; i += 1) {
+        expect(mine[i]!.version).toBeGreaterThan(mine[i - 1]!.version);
+      }
+      const last = mine[mine.length - 1]!;
+      expect(last).toMatchObject({
+        clusterArn: run.tasks![0]!.clusterArn,
+        desiredStatus: 'STOPPED',
+        stopCode: 'EssentialContainerExited',
+        startedBy: 'runnerctl',
+        launchType: 'FARGATE',
+        group: 'family:runner',
+      });
+      expect(Date.parse(last.stoppedAt!)).toBeGreaterThan(0);
+      expect(Date.parse(last.updatedAt!)).toBeGreaterThan(0);
+      expect(events[0]).toMatchObject({
+        source: 'aws.ecs',
+        'detail-type': 'ECS Task State Change',
+        account: sim.accountId,
+        region: sim.region,
+      });
+    } finally {
+      unsubscribe();
+    }
   });
 
   it('fails RunTask of an unknown task definition as ECS does', async () => {

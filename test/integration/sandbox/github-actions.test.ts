@@ -227,6 +227,72 @@ describe('GitHub simulator Actions semantics', () => {
     expect((await job(rerun.jobIds[0]!)).conclusion).toBe('cancelled');
   });
 
+  it('re-runs one job (POST .../jobs/{job_id}/rerun): 403 while its run runs, then a new queued job in attempt 2', async () => {
+    const run = await sim.control.createWorkflowRun({
+      repo: 'acme/app',
+      jobs: [
+        { name: 'spot', runsOn: ['self-hosted', 'spotty'], durationMs: 10, conclusion: 'failure' },
+        { name: 'other', runsOn: ['self-hosted', 'spotty'], durationMs: 10 },
+      ],
+    });
+    const rerun = (jobId: number, data?: object) =>
+      octokit.request('POST /repos/{owner}/{repo}/actions/jobs/{job_id}/rerun', {
+        owner: 'acme',
+        repo: 'app',
+        job_id: jobId,
+        ...data,
+      });
+    const [spot, other] = run.jobIds as [number, number];
+    expect(await start((await jitRunner('rctl-spot-1', ['spotty'])).config)).toBe(0);
+    // One leg done, the other still queued: the run runs, GitHub refuses.
+    const refused = await rerun(spot).catch((e: RequestError) => e);
+    expect((refused as RequestError).status).toBe(403);
+    expect(await start((await jitRunner('rctl-spot-2', ['spotty'])).config)).toBe(0);
+    const ok = await rerun(spot, { enable_debug_logging: false });
+    expect(ok.status).toBe(201);
+    const jobs = (
+      await octokit.request('GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs', {
+        owner: 'acme',
+        repo: 'app',
+        run_id: run.runId,
+      })
+    ).data.jobs;
+    expect(jobs.map((j) => [j.name, j.run_attempt, j.status])).toEqual([
+      ['spot', 2, 'queued'],
+      ['other', 2, 'completed'],
+    ]);
+    expect(jobs.every((j) => j.id !== spot && j.id !== other)).toBe(true);
+    // The old attempt's job cannot be re-run again.
+    const again = await rerun(spot).catch((e: RequestError) => e);
+    expect((again as RequestError).status).toBe(403);
+    await sim.control.cancelRun({ runId: run.runId });
+  });
+
+  it('refuses a job re-run without "Actions: write" (403)', async () => {
+    await sim.control.createOrg({ login: 'readonly' });
+    await sim.control.createRepo({ owner: 'readonly', name: 'app' });
+    const id = (
+      await sim.control.createInstallation({
+        account: 'readonly',
+        permissions: { actions: 'read', organization_self_hosted_runners: 'write' },
+      })
+    ).id;
+    const reader = await appFor(sim, log).installation(id);
+    const run = await sim.control.createWorkflowRun({
+      repo: 'readonly/app',
+      jobs: [{ name: 'j', runsOn: ['self-hosted', 'nobody'] }],
+    });
+    await sim.control.cancelRun({ runId: run.runId });
+    const refused = await reader
+      .request('POST /repos/{owner}/{repo}/actions/jobs/{job_id}/rerun', {
+        owner: 'readonly',
+        repo: 'app',
+        job_id: run.jobIds[0]!,
+      })
+      .catch((e: RequestError) => e);
+    expect((refused as RequestError).status).toBe(403);
+  });
+
   it('adopts a runner whose JIT response was lost: plugin-retry sees 409, the name finds it', async () => {
     const retrying = await appFor(sim, log, 3).installation(
       (await sim.control.createInstallation({ account: 'acme' })).id,

@@ -34,6 +34,21 @@ const FAULT_SEEN: Record<string, (r: SimulationReport) => void> = {
     expect(failures.some(([k]) => /Capacity is unavailable/.test(k))).toBe(true);
     expect(r.pools.linux!.tasksByCapacityProvider.FARGATE).toBeGreaterThan(0);
   },
+  // Each job lost its spot task mid-job; its one re-run (attempt 2) ran on FARGATE and succeeded.
+  'spot-interruption': (r) => {
+    expect(r.pools.linux!.failures['spot interruption']).toBeGreaterThan(0);
+    const runs = new Map<number, typeof r.jobs>();
+    for (const j of r.jobs) runs.set(j.runId, [...(runs.get(j.runId) ?? []), j]);
+    expect(runs.size).toBe(2);
+    for (const attempts of runs.values()) {
+      // No loop: the interrupted attempt and one re-run, nothing more.
+      expect(attempts.map((j) => j.runAttempt).sort()).toEqual([1, 2]);
+      const [first, rerun] = attempts.sort((a, b) => a.runAttempt - b.runAttempt);
+      expect(first!.capacityProvider).toBe('FARGATE_SPOT');
+      expect(first!.conclusion).toBe('cancelled');
+      expect(rerun!).toMatchObject({ conclusion: 'success', capacityProvider: 'FARGATE' });
+    }
+  },
   'task-start-failure': (r) =>
     expect(
       Object.values(r.pools).reduce((n, p) => n + (p.failures['task failed to start'] ?? 0), 0),

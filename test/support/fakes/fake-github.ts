@@ -4,6 +4,7 @@
 
 import {
   GitHubAuthError,
+  JobRerunRefusedError,
   RunnerBusyError,
   RunnerNameExistsError,
 } from '../../../controller/github/errors.ts';
@@ -30,7 +31,8 @@ export type GitHubCall =
   | 'getRunner'
   | 'findRunnerByName'
   | 'listInstallationRepositories'
-  | 'listQueuedJobs';
+  | 'listQueuedJobs'
+  | 'rerunJob';
 
 function scopeKey(scope: GitHubScope): string {
   switch (scope.kind) {
@@ -63,6 +65,9 @@ export class FakeGitHub implements GitHubProvider {
   /** What each owner's installation listing last answered, as an ETag would remember it. */
   #lastListing = new Map<string, string>();
   #nextId = 100;
+  #nextJobId = 900_000;
+  /** Jobs re-run through rerunJob: the original id and the new job's id. */
+  reruns: { of: number; id: number }[] = [];
 
   async generateJitConfig(scope: GitHubScope, request: JitConfigRequest): Promise<JitConfig> {
     this.#before('generateJitConfig', request.name);
@@ -134,6 +139,34 @@ export class FakeGitHub implements GitHubProvider {
   async getJob(_repository: string, jobId: number) {
     const j = this.jobs.get(jobId);
     return j && { ...j };
+  }
+
+  /** Re-runs a completed job as GitHub does: a new job (new id) in the run's next attempt. */
+  async rerunJob(repository: string, jobId: number): Promise<void> {
+    this.#before('rerunJob', jobId);
+    const job = this.jobs.get(jobId);
+    if (!job || job.repository !== repository) throw new JobRerunRefusedError(jobId, 'Not Found');
+    const attempts = [...this.jobs.values()].filter((j) => j.runId === job.runId);
+    if (attempts.some((j) => j.status !== 'completed')) {
+      throw new JobRerunRefusedError(jobId, 'the workflow run is still running');
+    }
+    const latest = Math.max(...attempts.map((j) => j.runAttempt));
+    if (job.runAttempt !== latest) throw new JobRerunRefusedError(jobId, 'not the latest attempt');
+    const id = this.#nextJobId++;
+    this.jobs.set(id, {
+      ...job,
+      id,
+      runAttempt: latest + 1,
+      status: 'queued',
+      conclusion: null,
+      runnerId: null,
+      runnerName: null,
+      createdAt: new Date().toISOString(),
+      startedAt: null,
+      completedAt: null,
+    });
+    this.reruns.push({ of: jobId, id });
+    this.#after('rerunJob', id);
   }
 
   async listInstallationRepositories(owner: string): Promise<InstallationRepositories> {

@@ -32,6 +32,8 @@ spec:
     idle: 10m
 `;
 
+const SUBNETS = '    subnets: [subnet-0123456789abcdef0]\n';
+
 interface Case {
   name: string;
   edit: (text: string) => string;
@@ -60,7 +62,7 @@ const INVALID: Case[] = [
     name: 'unknown spec field with hint',
     edit: (t) => t.replace('  maxRunners: 5\n', '  maxRunners: 5\n  maxRunner: 5\n'),
     expected: [
-      'pool.yaml:11:3: spec.maxRunner: unknown field "maxRunner": expected one of github, labels, maxRunners, minIdle, priority, sizes, defaultSize, ecs, timeouts (did you mean "maxRunners"?)',
+      'pool.yaml:11:3: spec.maxRunner: unknown field "maxRunner": expected one of github, labels, maxRunners, minIdle, priority, sizes, docker, defaultSize, ecs, timeouts (did you mean "maxRunners"?)',
     ],
   },
   {
@@ -71,7 +73,7 @@ const INVALID: Case[] = [
         '    cluster: runnerctl\n    subnet: subnet-0123456789abcdef0\n',
       ),
     expected: [
-      'pool.yaml:21:5: spec.ecs.subnet: unknown field "subnet": expected one of cluster, taskDefinition, containerName, subnets, securityGroups, assignPublicIp, capacityProviderStrategy, onDemandFallback (did you mean "subnets"?)',
+      'pool.yaml:21:5: spec.ecs.subnet: unknown field "subnet": expected one of cluster, taskDefinition, containerName, subnets, securityGroups, assignPublicIp, launch, networkMode, runtimePlatform, capacityProviderStrategy, onDemandFallback (did you mean "subnets"?)',
     ],
   },
   {
@@ -298,7 +300,7 @@ const INVALID: Case[] = [
         '    subnets: [subnet-0123456789abcdef0]\n    capacityProviderStrategy:\n      - capacityProvider: SPOT\n',
       ),
     expected: [
-      'pool.yaml:24:27: spec.ecs.capacityProviderStrategy[0].capacityProvider: expected one of "FARGATE", "FARGATE_SPOT", got "SPOT"',
+      'pool.yaml:24:27: spec.ecs.capacityProviderStrategy[0].capacityProvider: a Fargate pool names only Fargate capacity providers: expected FARGATE or FARGATE_SPOT (or ecs.launch: ec2 for an Auto Scaling group provider), got "SPOT"',
     ],
   },
   {
@@ -375,7 +377,83 @@ const INVALID: Case[] = [
     name: 'status placed inside spec',
     edit: (t) => t.replace('  defaultSize: small\n', '  defaultSize: small\n  status: {}\n'),
     expected: [
-      'pool.yaml:19:3: spec.status: unknown field "status": expected one of github, labels, maxRunners, minIdle, priority, sizes, defaultSize, ecs, timeouts',
+      'pool.yaml:19:3: spec.status: unknown field "status": expected one of github, labels, maxRunners, minIdle, priority, sizes, docker, defaultSize, ecs, timeouts',
+    ],
+  },
+  // Launch platforms: what Fargate cannot run is refused where it is written.
+  {
+    name: 'docker on a Fargate pool',
+    edit: (t) => t.replace('  ecs:\n', '  docker: true\n  ecs:\n'),
+    expected: [
+      'pool.yaml:19:11: spec.docker: Docker needs a privileged container, which Fargate does not run: expected docker on a pool with ecs.launch: ec2 (ECS on EC2 capacity providers), got docker: true with ecs.launch "fargate"',
+    ],
+  },
+  {
+    name: 'EC2 pool naming a Fargate capacity provider',
+    edit: (t) =>
+      t.replace(
+        SUBNETS,
+        `${SUBNETS}    launch: ec2\n    capacityProviderStrategy:\n      - capacityProvider: FARGATE_SPOT\n`,
+      ),
+    expected: [
+      'pool.yaml:25:27: spec.ecs.capacityProviderStrategy[0].capacityProvider: an EC2 pool cannot use a Fargate capacity provider: expected an Auto Scaling group capacity provider (or ecs.launch: fargate), got "FARGATE_SPOT"',
+    ],
+  },
+  {
+    name: 'EC2 pool without a capacity provider strategy',
+    edit: (t) => t.replace(SUBNETS, `${SUBNETS}    launch: ec2\n`),
+    expected: [
+      'pool.yaml:19:3: spec.ecs.capacityProviderStrategy: an EC2 pool launches through its capacity providers: expected a capacityProviderStrategy naming Auto Scaling group capacity providers, got nothing',
+    ],
+  },
+  {
+    name: 'Fargate pool naming an Auto Scaling group provider',
+    edit: (t) =>
+      t.replace(
+        SUBNETS,
+        `${SUBNETS}    capacityProviderStrategy:\n      - capacityProvider: runnerctl-docker\n`,
+      ),
+    expected: [
+      'pool.yaml:24:27: spec.ecs.capacityProviderStrategy[0].capacityProvider: a Fargate pool names only Fargate capacity providers: expected FARGATE or FARGATE_SPOT (or ecs.launch: ec2 for an Auto Scaling group provider), got "runnerctl-docker"',
+    ],
+  },
+  {
+    name: 'bridge network mode on Fargate',
+    edit: (t) => t.replace(SUBNETS, '    networkMode: bridge\n'),
+    expected: [
+      'pool.yaml:22:18: spec.ecs.networkMode: Fargate supports only the awsvpc network mode: expected "awsvpc" (or ecs.launch: ec2), got "bridge"',
+    ],
+  },
+  {
+    name: 'subnets with bridge network mode',
+    edit: (t) =>
+      t.replace(
+        SUBNETS,
+        `${SUBNETS}    launch: ec2\n    networkMode: bridge\n    capacityProviderStrategy:\n      - capacityProvider: runnerctl-docker\n`,
+      ),
+    expected: [
+      "pool.yaml:22:14: spec.ecs.subnets: bridge tasks use the container instance's network: expected no subnets with networkMode bridge, got a list of 1",
+    ],
+  },
+  {
+    name: 'ephemeral storage on an EC2 pool',
+    edit: (t) =>
+      t
+        .replace('      memory: 512\n', '      memory: 512\n      ephemeralStorageGiB: 50\n')
+        .replace(
+          SUBNETS,
+          `${SUBNETS}    launch: ec2\n    capacityProviderStrategy:\n      - capacityProvider: runnerctl-docker\n`,
+        ),
+    expected: [
+      "pool.yaml:15:28: spec.sizes[0].ephemeralStorageGiB: ephemeral storage is a Fargate setting: expected no ephemeralStorageGiB on an EC2 pool (size the instances' volumes instead), got 50",
+    ],
+  },
+  {
+    name: 'ephemeral storage below 21 GiB',
+    edit: (t) =>
+      t.replace('      memory: 512\n', '      memory: 512\n      ephemeralStorageGiB: 20\n'),
+    expected: [
+      'pool.yaml:15:28: spec.sizes[0].ephemeralStorageGiB: expected an integer from 21 to 200, got 20',
     ],
   },
 ];
@@ -387,6 +465,22 @@ describe('invalid pool documents', () => {
 
   it('the table is large enough', () => {
     expect(INVALID.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it('an EC2 docker pool takes bridge mode, ARM64 and sizes that are not Fargate pairs', () => {
+    const text = BASE.replace('      memory: 4096\n', '      memory: 1536\n')
+      .replace('  ecs:\n', '  docker: true\n  ecs:\n')
+      .replace(
+        SUBNETS,
+        '    launch: ec2\n    networkMode: bridge\n    runtimePlatform: { cpuArchitecture: ARM64 }\n    capacityProviderStrategy:\n      - capacityProvider: runnerctl-docker\n        weight: 1\n',
+      );
+    expect(issuesOf(text)).toEqual([]);
+    const [validated] = validatePoolYaml(text, 'pool.yaml');
+    expect(validated!.pool.spec.docker).toBe(true);
+    expect(validated!.pool.spec.ecs.runtimePlatform).toEqual({
+      cpuArchitecture: 'ARM64',
+      operatingSystemFamily: 'LINUX',
+    });
   });
 
   it.each(INVALID)('$name', ({ edit, expected }) => {

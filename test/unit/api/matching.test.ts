@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   choosePool,
   matchPool,
+  explainNoMatch,
   runnerLabels,
   type MatchablePool,
 } from '../../../controller/api/matching.ts';
@@ -75,10 +76,18 @@ describe('matchPool', () => {
       expect: 'none',
     },
     {
-      name: 'a lone size with self-hosted is refused',
+      // #13: `[self-hosted, gpu]` is for no pool, not a size request to every sized pool.
+      name: 'a lone unknown label with self-hosted is not a size request',
       job: ['self-hosted', 'xlarge'],
       pool: sized,
-      expect: 'refused',
+      expect: 'none',
+    },
+    {
+      // #13: a typo of a pool label the job left out is not a size request.
+      name: 'a near miss of a pool label is a typo, not a size',
+      job: ['self-hosted', 'lnux', 'x64'],
+      pool: sized,
+      expect: 'none',
     },
   ];
   for (const c of cases) {
@@ -99,7 +108,7 @@ describe('matchPool', () => {
   }
 
   it('refusal names the size and the pool', () => {
-    expect(matchPool(['self-hosted', 'XLarge'], sized)).toEqual({
+    expect(matchPool(['self-hosted', 'linux', 'XLarge'], sized)).toEqual({
       kind: 'refused',
       pool: 'sized',
       sizeLabel: 'xlarge',
@@ -179,5 +188,39 @@ describe('runnerLabels', () => {
       'x64',
       'large',
     ]);
+  });
+});
+
+describe('explainNoMatch', () => {
+  it('names the nearest pool and the labels it lacks, with a did-you-mean', () => {
+    expect(explainNoMatch(['self-hosted', 'lnux', 'x64'], [sized, pool('gpu', ['gpu'])])).toBe(
+      'no pool matches [self-hosted, lnux, x64]: nearest pool sized ' +
+        '[self-hosted, linux, x64; sizes small, large] lacks lnux (did you mean linux?)',
+    );
+    expect(explainNoMatch(['self-hosted', 'gpu'], [linux])).toBe(
+      'no pool matches [self-hosted, gpu]: nearest pool linux [self-hosted, linux, x64] lacks gpu',
+    );
+    expect(explainNoMatch(['linux'], [])).toBe('no pool matches [linux]: there are no pools');
+  });
+
+  it('a typo does not make the pool refuse the job (no SizeRefused for an unrelated pool)', () => {
+    expect(choosePool(['self-hosted', 'lnux', 'x64'], [sized, linux])).toEqual({ kind: 'none' });
+    expect(choosePool(['self-hosted', 'gpu'], [sized])).toEqual({ kind: 'none' });
+  });
+});
+
+describe('a job without labels', () => {
+  // runs-on: [] (or only blanks) asks for no runner a pool could offer: a runner launched for it
+  // could never take it, so it is never demand.
+  it('matches no pool, sized or not', () => {
+    for (const labels of [[], [''], ['  ']]) {
+      expect(matchPool(labels, linux).kind).toBe('none');
+      expect(matchPool(labels, sized).kind).toBe('none');
+      expect(choosePool(labels, [linux, sized])).toEqual({ kind: 'none' });
+    }
+  });
+
+  it('says why', () => {
+    expect(explainNoMatch([], [linux, sized])).toMatch(/no labels/);
   });
 });

@@ -63,7 +63,7 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
       aws: { region: 'eu-west-1' },
       table: 'runnerctl',
       queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events',
-      server: { port: 8080 },
+      server: { port: 8080, metricsPort: 9090, metricsHost: '127.0.0.1' },
       runnerNamePrefix: 'rctl',
       resyncSeconds: 60,
       pacing: { jitPerMinute: 180, runTaskPerSecond: 20, runTaskBurst: 100 },

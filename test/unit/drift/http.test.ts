@@ -91,4 +91,66 @@ describe('GET /drift', () => {
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toEqual({ error: 'runnerpool "nope" not found' });
   });
+
+  it('an unknown pool is 404 before any GitHub call; one report is built at a time', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-27T12:00:00Z'));
+    const store = new MemoryStore(() => clock.now());
+    await store.applyPool({
+      apiVersion: API_VERSION,
+      kind: POOL_KIND,
+      metadata: { name: 'linux' },
+      spec: {
+        github: { scope: 'org', organization: 'acme' },
+        labels: ['linux'],
+        maxRunners: 2,
+        ecs: { cluster: 'c', taskDefinition: 't', subnets: ['s'] },
+      },
+    });
+    let listings = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const github = {
+      listRunners: async () => {
+        listings++;
+        await gate;
+        return [];
+      },
+      getRunner: async () => undefined,
+      listQueuedJobs: async () => [],
+      getJob: async () => undefined,
+    };
+    const ecs = { listTasks: async () => [], describeTasks: async () => [] };
+    server = new HttpServer();
+    server.addRoute(
+      'GET',
+      '/drift',
+      driftHandler({
+        store,
+        github,
+        ecs,
+        clock,
+        config: { runnerNamePrefix: 'rctl', resyncSeconds: 60 },
+      }),
+    );
+    const { url } = await server.listen(0, '127.0.0.1');
+
+    const unknown = await fetch(`${url}/drift?pool=${'x'.repeat(40)}`);
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: string }).error).toContain('x'.repeat(40));
+    expect((await fetch(`${url}/drift?pool=${'y'.repeat(64)}`)).status).toBe(400);
+    expect(listings).toBe(0);
+
+    const all = fetch(`${url}/drift`);
+    while (listings === 0) await new Promise((r) => setTimeout(r, 5));
+    // Another report meanwhile: refused; the same one: shared.
+    const other = await fetch(`${url}/drift?pool=linux`);
+    expect(other.status).toBe(429);
+    expect(other.headers.get('retry-after')).toBeTruthy();
+    const same = fetch(`${url}/drift`);
+    release();
+    expect((await all).status).toBe(200);
+    expect((await same).status).toBe(200);
+    expect(listings).toBe(1);
+    expect((await fetch(`${url}/drift?pool=linux`)).status).toBe(200);
+  });
 });

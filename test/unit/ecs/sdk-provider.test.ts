@@ -168,6 +168,25 @@ describe('buildRunTaskInput', () => {
   });
 });
 
+describe('buildRunTaskInput on ECS on EC2 and with storage', () => {
+  it('an Auto Scaling group provider goes into the strategy; bridge mode sends no network', () => {
+    const input = buildRunTaskInput(
+      launch({ capacityProvider: 'runnerctl-docker', networkMode: 'bridge', subnets: [] }),
+    );
+    expect(input.launchType).toBeUndefined();
+    expect(input.capacityProviderStrategy).toEqual([
+      { capacityProvider: 'runnerctl-docker', weight: 1 },
+    ]);
+    expect(input.networkConfiguration).toBeUndefined();
+  });
+
+  it('awsvpc keeps the network configuration; ephemeral storage is a task override', () => {
+    const input = buildRunTaskInput(launch({ networkMode: 'awsvpc', ephemeralStorageGiB: 100 }));
+    expect(input.networkConfiguration?.awsvpcConfiguration?.subnets).toEqual(launch().subnets);
+    expect(input.overrides?.ephemeralStorage).toEqual({ sizeInGiB: 100 });
+  });
+});
+
 describe('SdkEcsProvider', () => {
   it('runs, describes, lists and stops tasks', async () => {
     const { ecs, provider } = setup();
@@ -241,6 +260,15 @@ describe('SdkEcsProvider', () => {
         CapacityUnavailableError,
       ],
       [() => ({ tasks: [], failures: [{ arn: 'x', reason: 'RESOURCE:ENI' }] }), LaunchFailedError],
+      // ECS on EC2: no container instance of the capacity provider has the cpu or memory left.
+      [
+        () => ({ tasks: [], failures: [{ arn: 'x', reason: 'RESOURCE:MEMORY' }] }),
+        CapacityUnavailableError,
+      ],
+      [
+        () => ({ tasks: [], failures: [{ arn: 'x', reason: 'RESOURCE:CPU' }] }),
+        CapacityUnavailableError,
+      ],
       [
         () => {
           throw awsError('ThrottlingException', 'Rate exceeded');

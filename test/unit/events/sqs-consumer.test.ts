@@ -3,6 +3,7 @@ import { DeleteMessageCommand, ReceiveMessageCommand, type Message } from '@aws-
 import { describe, expect, it } from 'vitest';
 import { SqsConsumer, type SqsApi } from '../../../controller/events/sqs-consumer.ts';
 import type { WorkflowJobEvent } from '../../../controller/events/normalise.ts';
+import type { EcsTaskEvent } from '../../../controller/events/ecs-task-event.ts';
 import { example } from './webhook-examples.ts';
 
 /** An in-memory queue: receive returns what is visible, or waits until stop aborts it. */
@@ -127,5 +128,68 @@ describe('SqsConsumer (in memory)', () => {
     expect(maxActive).toBe(3);
     expect(consumer.stats.deleted).toBe(3);
     expect(queue.visible.length).toBe(5); // left for another consumer
+  });
+});
+
+describe('SqsConsumer and ECS Task State Change events', () => {
+  const taskEvent = (detail: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      version: '0',
+      source: 'aws.ecs',
+      'detail-type': 'ECS Task State Change',
+      detail: {
+        taskArn: 'arn:aws:ecs:us-east-1:1:task/c/abc',
+        clusterArn: 'arn:aws:ecs:us-east-1:1:cluster/c',
+        lastStatus: 'STOPPED',
+        desiredStatus: 'STOPPED',
+        version: 7,
+        ...detail,
+      },
+    });
+
+  it('passes task events to onTaskEvent and deletes them, also when it throws', async () => {
+    const queue = new MemoryQueue();
+    const seen: EcsTaskEvent[] = [];
+    const consumer = new SqsConsumer({
+      queueUrl: 'q',
+      deadLetterQueueUrl: 'dlq',
+      client: queue,
+      handle: async () => undefined,
+      onTaskEvent: (event) => {
+        seen.push(event);
+        if (event.version === 8) throw new Error('cache busy');
+      },
+    });
+    queue.push(taskEvent());
+    queue.push(taskEvent({ version: 8 }));
+    consumer.start();
+    await until(() => consumer.stats.taskEvents === 2);
+    await consumer.stop();
+    expect(seen.map((e) => [e.taskArn, e.lastStatus, e.version])).toEqual([
+      ['arn:aws:ecs:us-east-1:1:task/c/abc', 'STOPPED', 7],
+      ['arn:aws:ecs:us-east-1:1:task/c/abc', 'STOPPED', 8],
+    ]);
+    expect(queue.deleted).toHaveLength(2);
+    expect(queue.dlq).toEqual([]);
+    expect(consumer.stats.poisoned).toBe(0);
+  });
+
+  it('deletes task events as ignored without a subscriber; a malformed one is poison', async () => {
+    const queue = new MemoryQueue();
+    const consumer = new SqsConsumer({
+      queueUrl: 'q',
+      deadLetterQueueUrl: 'dlq',
+      client: queue,
+      handle: async () => undefined,
+    });
+    queue.push(taskEvent());
+    queue.push(taskEvent({ clusterArn: 42 }));
+    consumer.start();
+    await until(() => consumer.stats.ignored === 1 && consumer.stats.poisoned === 1);
+    await consumer.stop();
+    expect(queue.deleted).toHaveLength(2);
+    expect(queue.dlq.map((d) => d.reason)).toEqual([
+      'detail.clusterArn: expected a non-empty string, got number 42',
+    ]);
   });
 });

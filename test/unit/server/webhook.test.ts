@@ -1,7 +1,12 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpServer } from '../../../controller/server/http-server.ts';
-import { webhookHandler } from '../../../controller/server/webhook.ts';
+import {
+  DEFAULT_MAX_WEBHOOK_BYTES,
+  webhookHandler,
+  type WebhookRefusal,
+} from '../../../controller/server/webhook.ts';
 import { ingest } from '../../../controller/events/ingest.ts';
 import { signWebhookBody } from '../../../controller/events/signature.ts';
 import { MemoryIngestStore } from '../events/memory-ingest-store.ts';
@@ -11,6 +16,7 @@ const SECRET = 'test-webhook-secret';
 const store = new MemoryIngestStore();
 let failIngest = false;
 let hangIngest = false;
+const refusals: WebhookRefusal[] = [];
 const server = new HttpServer();
 server.addRoute(
   'POST',
@@ -19,6 +25,7 @@ server.addRoute(
     secret: SECRET,
     maxBodyBytes: 64 * 1024,
     ingestTimeoutMs: 100,
+    onRefused: (reason) => refusals.push(reason),
     ingest: (event) => {
       if (hangIngest) return new Promise(() => undefined);
       if (failIngest) return Promise.reject(new Error('dynamodb down'));
@@ -106,6 +113,84 @@ describe('POST /webhook', () => {
     expect(store.jobs.has(12877621891)).toBe(false);
   });
 
+  it('401 on a missing or malformed signature header before the body is read', async () => {
+    const { port } = new URL(base);
+    for (const [sig, reason] of [
+      [undefined, 'missing_signature'],
+      ['sha256=nothex', 'malformed_signature'],
+    ] as const) {
+      refusals.length = 0;
+      // Headers announce 60 KB but only 10 bytes follow: the answer must not wait for the rest.
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1');
+        let text = '';
+        socket.on('data', (c) => (text += c.toString()));
+        socket.on('close', () => resolve(text));
+        socket.on('error', reject);
+        socket.write(
+          'POST /webhook HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n' +
+            'x-github-event: workflow_job\r\ncontent-length: 60000\r\n' +
+            (sig ? `x-hub-signature-256: ${sig}\r\n` : '') +
+            '\r\n{"action":',
+        );
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 401/);
+      expect(answer.toLowerCase()).toContain('connection: close');
+      expect(refusals).toEqual([reason]);
+    }
+  });
+
+  it('503 beyond the concurrent deliveries, before reading the body', async () => {
+    const small = new HttpServer();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const seen: WebhookRefusal[] = [];
+    small.addRoute(
+      'POST',
+      '/webhook',
+      webhookHandler({
+        secret: SECRET,
+        maxConcurrent: 2,
+        onRefused: (r) => seen.push(r),
+        ingest: async (event) => {
+          await gate;
+          return ingest(event, { store: new MemoryIngestStore() });
+        },
+      }),
+    );
+    const { url } = await small.listen(0, '127.0.0.1');
+    const body = JSON.stringify(example('queued'));
+    const headers = {
+      'x-github-event': 'workflow_job',
+      'x-hub-signature-256': signWebhookBody(SECRET, body),
+    };
+    const send = () => fetch(`${url}/webhook`, { method: 'POST', headers, body });
+    const held = [send(), send()];
+    // Wait until both hold a slot: a third is refused.
+    let third: Response;
+    for (;;) {
+      third = await send();
+      if (third.status === 503) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(third.headers.get('retry-after')).toBe('1');
+    expect(seen).toContain('busy');
+    release();
+    expect((await Promise.all(held)).map((r) => r.status)).toEqual([202, 202]);
+    expect((await send()).status).toBe(202);
+    await small.close();
+  });
+
+  it('reports every refusal by reason', async () => {
+    refusals.length = 0;
+    await signed('{not json');
+    await post('{}', {
+      'x-github-event': 'workflow_job',
+      'x-hub-signature-256': 'sha256=' + '0'.repeat(64),
+    });
+    expect(refusals).toEqual(['not_json', 'bad_signature']);
+  });
+
   it('400 on a body that is not JSON, or a malformed payload naming the field', async () => {
     expect((await signed('{not json')).status).toBe(400);
     const bad = example('queued');
@@ -119,6 +204,10 @@ describe('POST /webhook', () => {
     const big = JSON.stringify({ ...example('queued'), padding: 'x'.repeat(100 * 1024) });
     const res = await signed(big);
     expect(res.status).toBe(413);
+  });
+
+  it('the default body limit is 256 KB (workflow_job bodies are a few KB)', () => {
+    expect(DEFAULT_MAX_WEBHOOK_BYTES).toBe(256 * 1024);
   });
 
   it('202 ignored for other events, 200 for ping', async () => {

@@ -206,7 +206,7 @@ faults:
   it('refuses jobs that no pool would run', async () => {
     const text = `name: s\npools:${POOL}\nworkload:\n  - at: 0s\n    repo: acme/app\n    jobs:\n      - { name: a, runsOn: [gpu, cuda] }\n      - { name: b, runsOn: [linux, xlarge] }\n`;
     expect(await issuesOf(text)).toEqual([
-      's.yaml:17:28: workload[0].jobs[0].runsOn: no pool matches [gpu, cuda]: expected labels that one of the pools (linux) carries, or one of its sizes',
+      's.yaml:17:28: workload[0].jobs[0].runsOn: no pool matches [gpu, cuda]: nearest pool linux [self-hosted, linux; sizes large] lacks gpu, cuda',
       's.yaml:18:28: workload[0].jobs[1].runsOn: no runner would take this job: size xlarge not offered by pool linux',
     ]);
   });
