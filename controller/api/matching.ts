@@ -7,6 +7,7 @@
 // - The size is the named one, else the pool's defaultSize (none when the pool has no sizes).
 // - Among matching pools: highest priority, then most specific (fewest pool labels the job did
 //   not ask for), then name (ascending). Pools marked for deletion never match.
+// - A job with no labels (runs-on: [], or only blanks) matches no pool: no runner can take it.
 // - A job that matches no pool but would match a pool with sizes except for exactly one extra
 //   label is refused by that pool: "size X not offered by pool P". It is not launched. Only
 //   jobs that share a label with the pool besides `self-hosted` are refused, and not when the
@@ -48,8 +49,14 @@ function jobLabelSet(labels: readonly string[]): Set<string> {
   return set;
 }
 
+/** Does the job name any label at all (`self-hosted` counts; blanks do not)? */
+function hasLabels(labels: readonly string[]): boolean {
+  return labels.some((l) => normaliseLabel(l) !== '');
+}
+
 /** Does `job` match `pool` (ignoring deletion), and how. */
 export function matchPool(jobLabels: readonly string[], pool: MatchablePool): PoolMatch {
+  if (!hasLabels(jobLabels)) return { kind: 'none' };
   const wanted = jobLabelSet(jobLabels);
   const poolLabels = new Set(pool.spec.labels.map(normaliseLabel));
   poolLabels.add(SELF_HOSTED_LABEL);
@@ -123,6 +130,7 @@ export function explainNoMatch(
 ): string {
   const wanted = jobLabelSet(jobLabels);
   const runsOn = `[${jobLabels.join(', ')}]`;
+  if (!hasLabels(jobLabels)) return `no pool matches ${runsOn}: the job has no labels`;
   let best: { pool: MatchablePool; shared: number; lacking: string[] } | undefined;
   for (const pool of pools.filter((p) => !p.deletionRequestedAt)) {
     const own = new Set([

@@ -60,6 +60,21 @@ function positiveInt(parent: Json, key: string, path: string): number {
   return value;
 }
 
+/**
+ * workflow_job.runner_id is "integer or null" with no minimum: GitHub sends 0 for a job no runner
+ * took (a cancelled queued job). 0, a negative integer and "" all mean "no runner".
+ */
+function optionalRunnerId(value: unknown): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    throw new InvalidEventError(
+      `workflow_job.runner_id: expected an integer or null, got ${describe(value)}`,
+      'workflow_job.runner_id',
+    );
+  }
+  return value > 0 ? value : undefined;
+}
+
 function optionalString(parent: Json, key: string, path: string): string | undefined {
   const value = parent[key];
   if (value === undefined || value === null) return undefined;
@@ -157,10 +172,8 @@ export function normaliseWorkflowJob(body: unknown): NormaliseResult {
     if (startedAt !== undefined) job.startedAt = startedAt;
     const runnerName = optionalString(wj, 'runner_name', 'workflow_job.runner_name');
     if (runnerName) job.runnerName = runnerName;
-    const runnerId = wj.runner_id;
-    if (runnerId !== undefined && runnerId !== null) {
-      job.runnerId = positiveInt(wj, 'runner_id', 'workflow_job.runner_id');
-    }
+    const runnerId = optionalRunnerId(wj.runner_id);
+    if (runnerId !== undefined) job.runnerId = runnerId;
   }
   if (status === 'completed') {
     if (conclusion !== undefined) job.conclusion = conclusion;

@@ -208,3 +208,19 @@ describe('explainNoMatch', () => {
     expect(choosePool(['self-hosted', 'gpu'], [sized])).toEqual({ kind: 'none' });
   });
 });
+
+describe('a job without labels', () => {
+  // runs-on: [] (or only blanks) asks for no runner a pool could offer: a runner launched for it
+  // could never take it, so it is never demand.
+  it('matches no pool, sized or not', () => {
+    for (const labels of [[], [''], ['  ']]) {
+      expect(matchPool(labels, linux).kind).toBe('none');
+      expect(matchPool(labels, sized).kind).toBe('none');
+      expect(choosePool(labels, [linux, sized])).toEqual({ kind: 'none' });
+    }
+  });
+
+  it('says why', () => {
+    expect(explainNoMatch([], [linux, sized])).toMatch(/no labels/);
+  });
+});

@@ -90,6 +90,28 @@ describe('normaliseWorkflowJob on the real payloads', () => {
     expect(job(example('completed', 0)).job.conclusion).toBe('failure');
   });
 
+  it('runner_id 0, a negative integer or "" is no runner (the schema allows any integer or null)', () => {
+    for (const action of ['in_progress', 'completed'] as const) {
+      for (const value of [0, -1, '']) {
+        const body = example(action === 'completed' ? 'completed' : 'queued', 1);
+        body.action = action;
+        body.workflow_job.status = action;
+        (body.workflow_job as Record<string, unknown>).runner_id = value;
+        const event = job(body);
+        expect(event.job.status).toBe(action);
+        expect(event.job.runnerId).toBeUndefined();
+      }
+    }
+  });
+
+  it('a fractional or non-numeric runner_id is still malformed', () => {
+    for (const value of [1.5, 'x', true]) {
+      const body = example('completed', 1);
+      (body.workflow_job as Record<string, unknown>).runner_id = value;
+      expect(() => normaliseWorkflowJob(body)).toThrow(/workflow_job\.runner_id/);
+    }
+  });
+
   it('ignores actions it does not track', () => {
     const body = example('queued');
     body.action = 'requested';
