@@ -44,7 +44,6 @@ describe('valid pools', () => {
       files.map((f) => ({ file: f, text: readFileSync(join(EXAMPLES, f), 'utf8') })),
     );
     expect(pools.map((p) => p.pool.metadata.name).sort()).toEqual([
-      'api-builds',
       'jit-fargate-test',
       'linux-x64',
       'seed',
@@ -257,6 +256,12 @@ describe('the schema file', () => {
 });
 
 describe('repositories and allowPublicRepositories', () => {
+  it('the documented example validates', () => {
+    const file = join(import.meta.dirname, '../../../docs/examples/restricted-pool.yaml');
+    const [doc] = validatePoolYaml(readFileSync(file, 'utf8'), file);
+    expect(doc!.pool.spec.repositories).toEqual(['api-*', 'foo-organisation/billing']);
+  });
+
   it('accepts names, globs and owner/name entries; defaults allowPublicRepositories to false', () => {
     const [doc] = validatePoolYaml(
       pool('p', '  repositories: [api-*, acme/web, "svc-?"]\n'),
