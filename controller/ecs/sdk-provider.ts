@@ -18,6 +18,7 @@ import { systemClock } from '../util/clock.ts';
 import type { Logger } from '../util/logger.ts';
 import { silentLogger } from '../util/logger.ts';
 import { Redactor } from '../util/redact.ts';
+import { assertActing } from '../util/acting.ts';
 import { TokenBucket } from '../util/token-bucket.ts';
 import {
   CapacityUnavailableError,
@@ -62,6 +63,8 @@ export const DEFAULT_RUN_TASK_BURST = 100;
 /** ECS refuses overrides over 8,192 characters in total. */
 export const MAX_OVERRIDES_CHARS = 8_192;
 const DESCRIBE_BATCH = 100;
+/** Task ARNs whose startedBy is remembered (ECS keeps stopped tasks about an hour). */
+const STARTED_BY_MEMORY = 50_000;
 /** How long RunTask calls pause after a throttling answer. */
 const THROTTLE_PAUSE_MS = 1_000;
 
@@ -91,8 +94,10 @@ const STATUSES: readonly string[] = [
 export function toRunnerTask(task: Task, cluster: string): RunnerTask {
   const tags: Record<string, string> = {};
   for (const tag of task.tags ?? []) if (tag.key) tags[tag.key] = tag.value ?? '';
+  // ECS shows DELETED for a moment after STOPPED, and may add states: a status we do not know is
+  // never taken for a task on its way up (it would count as live for good). It is stopped.
   const lastStatus = (
-    STATUSES.includes(task.lastStatus ?? '') ? task.lastStatus : 'PROVISIONING'
+    STATUSES.includes(task.lastStatus ?? '') ? task.lastStatus : 'STOPPED'
   ) as TaskStatus;
   const out: RunnerTask = {
     arn: task.taskArn ?? '',
@@ -175,6 +180,8 @@ export class SdkEcsProvider implements EcsProvider {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly redactor = new Redactor();
+  /** Task ARN -> startedBy ('' for none), to pick our stopped tasks without describing them again. */
+  private readonly startedByOf = new Map<string, string>();
 
   constructor(options: SdkEcsProviderOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -225,6 +232,8 @@ export class SdkEcsProvider implements EcsProvider {
     }
     await this.runBucket.take();
     await this.callBucket.take();
+    // The waits may have outlasted this replica's lease (util/acting.ts).
+    assertActing();
     let response: {
       tasks?: Task[];
       failures?: { arn?: string; reason?: string; detail?: string }[];
@@ -259,7 +268,9 @@ export class SdkEcsProvider implements EcsProvider {
       },
       'task started',
     );
-    return toRunnerTask(task, launch.cluster);
+    const started = toRunnerTask(task, launch.cluster);
+    this.rememberStartedBy(started);
+    return started;
   }
 
   async describeTasks(cluster: string, taskArns: string[]): Promise<RunnerTask[]> {
@@ -271,7 +282,11 @@ export class SdkEcsProvider implements EcsProvider {
         const res = (await this.api.send(
           new DescribeTasksCommand({ cluster, tasks: batch, include: ['TAGS'] }),
         )) as { tasks?: Task[] };
-        for (const task of res.tasks ?? []) out.push(toRunnerTask(task, cluster));
+        for (const task of res.tasks ?? []) {
+          const runnerTask = toRunnerTask(task, cluster);
+          this.rememberStartedBy(runnerTask);
+          out.push(runnerTask);
+        }
       } catch (err) {
         throw this.mapError(err, `DescribeTasks on ${cluster}`, this.readBucket);
       }
@@ -283,6 +298,22 @@ export class SdkEcsProvider implements EcsProvider {
     cluster: string,
     filter: { startedBy: string; desiredStatus?: 'RUNNING' | 'STOPPED' },
   ): Promise<string[]> {
+    // ECS: startedBy must be the only filter, and alone it lists RUNNING (desired) tasks.
+    if ((filter.desiredStatus ?? 'RUNNING') === 'RUNNING') {
+      return this.listArns(cluster, { startedBy: filter.startedBy });
+    }
+    // Stopped tasks: the cluster's, by desired status, kept when we started them. startedBy never
+    // changes, so only tasks not seen before are described.
+    const arns = await this.listArns(cluster, { desiredStatus: 'STOPPED' });
+    const unknown = arns.filter((arn) => !this.startedByOf.has(arn));
+    if (unknown.length) await this.describeTasks(cluster, unknown);
+    return arns.filter((arn) => this.startedByOf.get(arn) === filter.startedBy);
+  }
+
+  private async listArns(
+    cluster: string,
+    filter: { startedBy: string } | { desiredStatus: 'STOPPED' },
+  ): Promise<string[]> {
     const arns: string[] = [];
     let nextToken: string | undefined;
     do {
@@ -291,8 +322,7 @@ export class SdkEcsProvider implements EcsProvider {
         const res = (await this.api.send(
           new ListTasksCommand({
             cluster,
-            startedBy: filter.startedBy,
-            desiredStatus: filter.desiredStatus ?? 'RUNNING',
+            ...filter,
             maxResults: 100,
             ...(nextToken ? { nextToken } : {}),
           }),
@@ -306,8 +336,19 @@ export class SdkEcsProvider implements EcsProvider {
     return arns;
   }
 
+  /** Remembers who started a task (bounded: the oldest entries go first). */
+  private rememberStartedBy(task: RunnerTask): void {
+    if (!task.arn) return;
+    this.startedByOf.delete(task.arn);
+    this.startedByOf.set(task.arn, task.startedBy ?? '');
+    if (this.startedByOf.size > STARTED_BY_MEMORY) {
+      this.startedByOf.delete(this.startedByOf.keys().next().value!);
+    }
+  }
+
   async stopTask(cluster: string, taskArn: string, reason: string): Promise<void> {
     await this.readBucket.take();
+    assertActing();
     try {
       // ECS keeps at most 255 characters of the reason.
       await this.api.send(
@@ -315,9 +356,12 @@ export class SdkEcsProvider implements EcsProvider {
       );
     } catch (err) {
       const message = (err as AwsErrorLike)?.message ?? '';
-      // Already stopped, or stopped so long ago that ECS forgot it: the goal is reached.
+      // Only a task ECS does not know (stopped so long ago that it was forgotten) is "gone": ECS
+      // answers InvalidParameterException "The referenced task was not found.". A missing cluster
+      // (ClusterNotFoundException "Cluster not found.") means the task runs somewhere else.
       if (
-        /not found|could not be found|already stopped|is stopped|STOPPED|MISSING/i.test(message)
+        awsCode(err) === 'InvalidParameterException' &&
+        /\btask\b.*(not found|could not be found)/i.test(message)
       ) {
         this.logger.debug({ taskArn }, 'stopTask: task already gone');
         return;

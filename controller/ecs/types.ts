@@ -78,7 +78,11 @@ export interface RunnerTask {
 export interface EcsProvider {
   runTask(launch: RunnerLaunch): Promise<RunnerTask>;
   describeTasks(cluster: string, taskArns: string[]): Promise<RunnerTask[]>;
-  /** ARNs of tasks with this startedBy, RUNNING desired status by default. */
+  /**
+   * ARNs of tasks with this startedBy and desired status (RUNNING by default). ECS allows
+   * startedBy only as the sole filter: STOPPED ones come from the cluster's stopped listing,
+   * kept by their startedBy (described once per task, then remembered).
+   */
   listTasks(
     cluster: string,
     filter: { startedBy: string; desiredStatus?: 'RUNNING' | 'STOPPED' },

@@ -12,6 +12,7 @@ import { systemClock } from '../util/clock.ts';
 import type { Logger } from '../util/logger.ts';
 import { silentLogger } from '../util/logger.ts';
 import { Redactor } from '../util/redact.ts';
+import { assertActing, NotActingError } from '../util/acting.ts';
 import { SlidingWindow, type WindowGrant } from '../util/sliding-window.ts';
 import { TokenBucket } from '../util/token-bucket.ts';
 import {
@@ -602,6 +603,8 @@ export class OctokitGitHubProvider implements GitHubProvider {
     if (kind === 'jit') grant = await this.jitBucket.acquire();
     else await this.restBucket.take();
     try {
+      // The wait may have outlasted this replica's lease: check before sending (util/acting.ts).
+      assertActing();
       const res = await this.requestWithFreshToken(client, route, { ...params, headers });
       this.trackRateLimit(res.headers);
       const etag = res.headers.etag;
@@ -609,6 +612,7 @@ export class OctokitGitHubProvider implements GitHubProvider {
       this.logger.debug({ request: where, status: res.status }, 'github request');
       return res;
     } catch (err) {
+      if (err instanceof NotActingError) throw err;
       if (!isRequestError(err)) throw this.transportError(err, where);
       this.trackRateLimit(err.response?.headers);
       if (err.status === 304 && cached) {

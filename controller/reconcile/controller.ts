@@ -9,7 +9,8 @@ import type { ReconcileMetrics } from '../observability/sink.ts';
 import { FencingError } from '../store/errors.ts';
 import type { JobRecord, PoolRecord, Store } from '../store/types.ts';
 import { LeaseLostError } from './errors.ts';
-import type { Clock } from '../util/clock.ts';
+import { runActing } from '../util/acting.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
 import { DEFAULT_SETTINGS, type ReconcileContext, type ReconcileSettings } from './context.ts';
 import { createGarbageCollector } from './gc.ts';
 import { runnerLedger } from './ledger.ts';
@@ -68,6 +69,11 @@ export interface ControllerOptions {
   random?: () => number;
   /** Metrics sink: launches, launch failures, reconcile durations, queue depth. */
   metrics?: ReconcileMetrics;
+  /**
+   * A clock that never jumps, in ms, to judge the lease by. Default performance.now() with the
+   * system clock, else the given clock's time (a simulation's scaled or manual time).
+   */
+  monotonicNow?: () => number;
 }
 
 export interface Controller {
@@ -105,9 +111,19 @@ export function createController(options: ControllerOptions): Controller {
     config.leaseSafetyMarginMs ?? Math.max(1_000, Math.floor(leaseMs / 5)),
     Math.floor(leaseMs / 2),
   );
+  // The lease is judged on a monotonic clock, never by comparing wall clocks across replicas:
+  // the holder acts until leaseMs minus the margin after it SENT its last successful renewal;
+  // a contender takes over only once it has seen the same lease record, unchanged, for leaseMs
+  // of its own time (a record released or never written is free at once). A wall clock that is
+  // ahead or behind on either replica changes neither.
+  const mono =
+    options.monotonicNow ?? (clock === systemClock ? () => performance.now() : () => clock.now());
   let fence: number | undefined;
-  /** Until when this replica may act: its lease's expiry minus the safety margin. */
-  let leaseExpiresAtMs = 0;
+  /** Until when this replica may act, in monotonic ms. */
+  let leaseValidUntil = 0;
+  const leaseRunOut = () => mono() >= leaseValidUntil;
+  /** The other holder's record as last seen, and since when (monotonic) it has not changed. */
+  let observed: { holder: string; version: number; since: number } | undefined;
   /** The acquire-or-renew in flight: one at a time, so a replica never races itself. */
   let leaseAttempt: Promise<void> | undefined;
   let leader = false;
@@ -129,7 +145,7 @@ export function createController(options: ControllerOptions): Controller {
     // (a replica paused past its lease must not act on its way out); the store then checks the
     // fence against newer holders' writes.
     fenced: () => {
-      if (!leader || clock.now() >= leaseExpiresAtMs) {
+      if (!leader || leaseRunOut()) {
         throw new LeaseLostError(`lease of ${leaseHolderId} expired; not acting`);
       }
       return fence === undefined ? {} : { fence };
@@ -153,23 +169,14 @@ export function createController(options: ControllerOptions): Controller {
 
   async function dispatch(key: string): Promise<ReconcileResult | void> {
     // Woken after a pause longer than the lease: renew (or learn it is lost) before acting.
-    if (clock.now() >= leaseExpiresAtMs) await tryLease();
-    if (!leader || clock.now() >= leaseExpiresAtMs) return;
+    if (leaseRunOut()) await tryLease();
+    if (!leader || leaseRunOut()) return;
     try {
-      if (key.startsWith(POOL_KEY_PREFIX))
-        return await reconcilePool(key.slice(POOL_KEY_PREFIX.length));
-      if (key === GC_KEY) {
-        const report = await collectGarbage();
-        if (report.runnersDeleted.length || report.tasksStopped.length) {
-          log.info({ ...report }, 'garbage collected');
-        }
-        return;
-      }
-      if (key === RESYNC_KEY) {
-        await resyncJobs();
-        return;
-      }
-      log.warn({ key }, 'unknown work queue key');
+      // Every GitHub and ECS request of this reconcile checks the lease after its pacing wait.
+      return await runActing(
+        () => void ctx.fenced(),
+        () => reconcileKey(key),
+      );
     } catch (err) {
       if (err instanceof FencingError || err instanceof LeaseLostError) {
         log.error({ key, err }, 'lease lost while acting: this replica stops acting');
@@ -178,6 +185,22 @@ export function createController(options: ControllerOptions): Controller {
       }
       throw err;
     }
+  }
+
+  async function reconcileKey(key: string): Promise<ReconcileResult | void> {
+    if (key.startsWith(POOL_KEY_PREFIX)) return reconcilePool(key.slice(POOL_KEY_PREFIX.length));
+    if (key === GC_KEY) {
+      const report = await collectGarbage();
+      if (report.runnersDeleted.length || report.tasksStopped.length) {
+        log.info({ ...report }, 'garbage collected');
+      }
+      return;
+    }
+    if (key === RESYNC_KEY) {
+      await resyncJobs();
+      return;
+    }
+    log.warn({ key }, 'unknown work queue key');
   }
 
   const queue = new WorkQueue(dispatch, {
@@ -214,8 +237,21 @@ export function createController(options: ControllerOptions): Controller {
   /** Starts or stops acting by the answer; a failed renewal stops acting at once. */
   async function acquireOrRenew(): Promise<void> {
     let lease;
+    const sentAt = mono();
     try {
-      lease = await store.tryAcquire(LEASE_NAME, leaseHolderId, leaseMs, clock.now());
+      let nowMs = clock.now();
+      if (!leader) {
+        const current = await store.getLease(LEASE_NAME);
+        if (current && current.holder !== leaseHolderId && current.expiresAtMs > 0) {
+          const same = observed?.holder === current.holder && observed.version === current.version;
+          if (!same) observed = { holder: current.holder, version: current.version, since: mono() };
+          // Held by another replica: wait until it has not renewed for a whole lease.
+          if (mono() - observed!.since < leaseMs) return;
+          // Long enough on this replica's own clock, whatever the stored expiry says.
+          nowMs = Math.max(nowMs, current.expiresAtMs);
+        }
+      }
+      lease = await store.tryAcquire(LEASE_NAME, leaseHolderId, leaseMs, nowMs);
     } catch (err) {
       if (leader) {
         log.warn({ err, holder: leaseHolderId }, 'lease renewal failed: stopping until renewed');
@@ -226,10 +262,12 @@ export function createController(options: ControllerOptions): Controller {
       return;
     }
     if (lease && lease.holder === leaseHolderId) {
-      // The others may take the lease at expiresAtMs by their clocks: stop a margin earlier.
-      leaseExpiresAtMs = lease.expiresAtMs - leaseMarginMs;
+      // The others take over a lease after a whole leaseMs without renewal, counted from when
+      // they saw it, which is after this request was sent: stop a margin before that.
+      leaseValidUntil = sentAt + leaseMs - leaseMarginMs;
+      observed = undefined;
       if (stopping) return;
-      if (clock.now() >= leaseExpiresAtMs) {
+      if (leaseRunOut()) {
         // The answer took too long to be worth acting on.
         if (leader) void loseLease();
         return;
@@ -312,15 +350,15 @@ export function createController(options: ControllerOptions): Controller {
     },
     onJobChanged,
     async reconcileOnce() {
-      if (!leader || clock.now() >= leaseExpiresAtMs) await tryLease();
-      if (!leader || clock.now() >= leaseExpiresAtMs) return false;
+      if (!leader || leaseRunOut()) await tryLease();
+      if (!leader || leaseRunOut()) return false;
       await queue.resyncNow();
       await queue.idle();
       return true;
     },
     idle: () => queue.idle(),
     enqueuePool: (name) => queue.enqueue(poolKey(name)),
-    isLeader: () => leader && clock.now() < leaseExpiresAtMs,
+    isLeader: () => leader && !leaseRunOut(),
     leaseVersion: () => fence,
   };
 }

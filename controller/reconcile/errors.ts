@@ -1,5 +1,7 @@
 // Errors of the reconcile loops.
 
+import { NotActingError } from '../util/acting.ts';
+
 export class ReconcileError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
@@ -23,7 +25,7 @@ export class TerminalReconcileError extends ReconcileError {
 }
 
 /** This replica lost the lease while acting: stop, another replica takes over. */
-export class LeaseLostError extends ReconcileError {
+export class LeaseLostError extends NotActingError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'LeaseLostError';

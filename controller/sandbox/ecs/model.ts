@@ -141,18 +141,26 @@ export function readKeyValues(list: unknown, field: string): KeyValue[] {
   });
 }
 
+/** The SDK model's tag pattern: letters, numbers and spaces (Unicode), and + - = . _ : / @. */
+const TAG_CHARACTERS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
 export function readTags(list: unknown): { key: string; value: string }[] {
   if (list === undefined || list === null) return [];
   if (!Array.isArray(list)) throw invalidParameter('tags must be a list.');
   if (list.length > 50) throw invalidParameter('The number of tags must be at most 50.');
   return list.map((item: unknown) => {
     const tag = item as { key?: unknown; value?: unknown } | null;
-    if (!tag || typeof tag.key !== 'string' || tag.key.length < 1 || tag.key.length > 128) {
+    if (!tag || typeof tag.key !== 'string' || tag.key.length < 1 || [...tag.key].length > 128) {
       throw invalidParameter('Tag keys must be between 1 and 128 characters.');
     }
     const value = tag.value ?? '';
-    if (typeof value !== 'string' || value.length > 256) {
+    if (typeof value !== 'string' || [...value].length > 256) {
       throw invalidParameter('Tag values must be at most 256 characters.');
+    }
+    if (!TAG_CHARACTERS.test(tag.key) || !TAG_CHARACTERS.test(value)) {
+      throw invalidParameter(
+        `Tag ${JSON.stringify(tag.key.slice(0, 128))}: keys and values may hold letters, numbers, spaces and + - = . _ : / @ only.`,
+      );
     }
     if (tag.key.toLowerCase().startsWith('aws:')) {
       throw invalidParameter('Tag keys cannot start with the reserved prefix aws:.');

@@ -494,12 +494,11 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
 
     const clientToken = optionalString(input, 'clientToken');
     if (clientToken !== undefined) {
-      if (
-        clientToken.length < 1 ||
-        clientToken.length > 64 ||
-        !/^[\x20-\x7e]+$/.test(clientToken)
-      ) {
-        throw invalidParameter('clientToken must be between 1 and 64 ASCII characters.');
+      // The SDK model: up to 64 characters in the range 33-126 (no space, no control character).
+      if (!/^[\x21-\x7e]{1,64}$/.test(clientToken)) {
+        throw invalidParameter(
+          'clientToken must be 1 to 64 characters in the range 33-126 (printable ASCII, no space).',
+        );
       }
     }
     const { clientToken: _token, ...parameters } = input;
@@ -664,9 +663,9 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
     }
 
     const startedBy = optionalString(input, 'startedBy');
-    if (startedBy !== undefined && (startedBy.length > 36 || !/^[A-Za-z0-9_-]*$/.test(startedBy))) {
+    if (startedBy !== undefined && !/^[A-Za-z0-9_/-]{0,128}$/.test(startedBy)) {
       throw invalidParameter(
-        'startedBy can be up to 36 letters (uppercase and lowercase), numbers, hyphens, and underscores.',
+        'startedBy can be up to 128 letters (uppercase and lowercase), numbers, hyphens (-), forward slash (/), and underscores (_).',
       );
     }
     const group = optionalString(input, 'group') ?? `family:${definition.family}`;
@@ -766,8 +765,24 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
     const cluster = resolveCluster(optionalString(input, 'cluster'));
     const startedBy = optionalString(input, 'startedBy');
     const family = optionalString(input, 'family');
-    const desiredStatus = optionalString(input, 'desiredStatus') ?? 'RUNNING';
+    const desiredStatusInput = optionalString(input, 'desiredStatus');
+    const desiredStatus = desiredStatusInput ?? 'RUNNING';
     const launchType = optionalString(input, 'launchType');
+    // ECS: "When you specify startedBy as the filter, it must be the only filter that you use."
+    if (startedBy !== undefined) {
+      const others = [
+        'family',
+        'desiredStatus',
+        'launchType',
+        'serviceName',
+        'containerInstance',
+      ].filter((key) => input[key] !== undefined && input[key] !== null);
+      if (others.length > 0) {
+        throw invalidParameter(
+          `startedBy must be the only filter of ListTasks; also given: ${others.join(', ')}.`,
+        );
+      }
+    }
     if (desiredStatus !== 'RUNNING' && desiredStatus !== 'STOPPED' && desiredStatus !== 'PENDING') {
       throw invalidParameter(`Invalid desiredStatus: ${desiredStatus}`);
     }
@@ -779,11 +794,8 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
       .filter((task) => task.cluster === cluster)
       .filter((task) => (startedBy === undefined ? true : task.startedBy === startedBy))
       .filter((task) => (family === undefined ? true : task.definition.family === family))
-      .filter((task) =>
-        desiredStatus === 'PENDING'
-          ? task.desiredStatus === 'RUNNING' && task.lastStatus !== 'RUNNING'
-          : task.desiredStatus === desiredStatus,
-      )
+      // ECS never sets a desired status of PENDING: filtering on it lists nothing.
+      .filter((task) => task.desiredStatus === desiredStatus)
       .filter(() => launchType === undefined || launchType === 'FARGATE')
       .map((task) => task.arn);
     const nextToken = optionalString(input, 'nextToken');

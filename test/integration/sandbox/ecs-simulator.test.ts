@@ -440,6 +440,37 @@ describe('ECS simulator through @aws-sdk/client-ecs (fast lifecycle)', () => {
     ).rejects.toBeInstanceOf(InvalidParameterException);
   });
 
+  it('checks clientToken, startedBy and tags as the SDK model states them', async () => {
+    const input = runInput(cluster, env({ EXIT_CODE: '0' }));
+    const refused = async (extra: Partial<RunTaskCommandInput>, message: RegExp) => {
+      const error = await ecs.send(new RunTaskCommand({ ...input, ...extra })).catch((e) => e);
+      expect(error).toBeInstanceOf(InvalidParameterException);
+      expect((error as Error).message).toMatch(message);
+    };
+    // clientToken: characters 33-126 only (a space is 32).
+    await refused({ clientToken: 'has space' }, /clientToken/);
+    await refused({ clientToken: 'tab\there' }, /clientToken/);
+    await refused({ clientToken: 'é'.repeat(3) }, /clientToken/);
+    // startedBy: up to 128 of letters, digits, - / _.
+    await refused({ startedBy: 'x'.repeat(129) }, /startedBy can be up to 128/);
+    await refused({ startedBy: 'runner ctl' }, /startedBy/);
+    // Tags: the model's characters and lengths.
+    await refused({ tags: [{ key: 'bad#key', value: 'v' }] }, /keys and values may hold/);
+    await refused({ tags: [{ key: 'k', value: 'semi;colon' }] }, /keys and values may hold/);
+    await refused({ tags: [{ key: 'k'.repeat(129), value: 'v' }] }, /between 1 and 128/);
+    await refused({ tags: [{ key: 'k', value: 'v'.repeat(257) }] }, /at most 256/);
+
+    const ok = await ecs.send(
+      new RunTaskCommand({
+        ...input,
+        clientToken: `~!{}[]"'${'a'.repeat(56)}`,
+        startedBy: `runnerctl/${'p'.repeat(118)}`,
+        tags: [{ key: 'runnerctl.dev/pool', value: 'Ünïcode pool = +@:_-./' }],
+      }),
+    );
+    expect(ok.tasks?.[0]?.startedBy).toHaveLength(128);
+  });
+
   it('lists tasks by startedBy, family and desired status, page by page', async () => {
     const listCluster = 'listing';
     await ecs.send(
@@ -472,14 +503,32 @@ describe('ECS simulator through @aws-sdk/client-ecs (fast lifecycle)', () => {
     expect(page2.nextToken).toBeUndefined();
     expect([...page1.taskArns!, ...page2.taskArns!]).toEqual(arns.slice(0, 2));
 
+    // startedBy must be the only filter (the ECS API reference): stopped tasks by desired status.
+    const combined = await ecs
+      .send(
+        new ListTasksCommand({
+          cluster: listCluster,
+          startedBy: 'runnerctl',
+          desiredStatus: 'STOPPED',
+        }),
+      )
+      .catch((e: unknown) => e);
+    expect(combined).toBeInstanceOf(InvalidParameterException);
+    expect((combined as Error).message).toMatch(/startedBy must be the only filter/);
+    await expect(
+      ecs.send(
+        new ListTasksCommand({ cluster: listCluster, startedBy: 'runnerctl', family: 'runner' }),
+      ),
+    ).rejects.toBeInstanceOf(InvalidParameterException);
     const stopped = await ecs.send(
-      new ListTasksCommand({
-        cluster: listCluster,
-        startedBy: 'runnerctl',
-        desiredStatus: 'STOPPED',
-      }),
+      new ListTasksCommand({ cluster: listCluster, desiredStatus: 'STOPPED' }),
     );
     expect(stopped.taskArns).toEqual([arns[2]]);
+    // ECS never sets a desired status of PENDING: the filter is legal and lists nothing.
+    const pending = await ecs.send(
+      new ListTasksCommand({ cluster: listCluster, desiredStatus: 'PENDING' }),
+    );
+    expect(pending.taskArns).toEqual([]);
     const byFamily = await ecs.send(
       new ListTasksCommand({ cluster: listCluster, family: 'runner' }),
     );

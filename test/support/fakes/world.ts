@@ -53,12 +53,20 @@ export class World {
     this.ecs = new FakeEcs(() => this.clock.now());
   }
 
-  controller(config: ControllerConfig = {}, holder = 'replica-a'): Controller {
+  /** `wallClockSkewMs`: this replica's wall clock is off by that much (its monotonic one is not). */
+  controller(config: ControllerConfig = {}, holder = 'replica-a', wallClockSkewMs = 0): Controller {
+    const clock = this.clock;
     return createController({
       store: this.store,
       github: this.github,
       ecs: this.ecs,
-      clock: this.clock,
+      clock: wallClockSkewMs
+        ? {
+            now: () => clock.now() + wallClockSkewMs,
+            sleep: (ms, signal) => clock.sleep(ms, signal),
+          }
+        : clock,
+      monotonicNow: () => clock.now(),
       log: silentLogger,
       config: { resyncMs: 60_000, ...config },
       leaseHolderId: holder,

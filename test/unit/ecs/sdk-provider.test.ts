@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import {
   SdkEcsProvider,
   buildRunTaskInput,
+  toRunnerTask,
   type EcsApi,
 } from '../../../controller/ecs/sdk-provider.ts';
 import {
@@ -93,8 +94,15 @@ class FakeEcs implements EcsApi {
       };
     }
     if (command instanceof ListTasksCommand) {
+      // As ECS: startedBy is the only filter when given; the desired status defaults to RUNNING.
+      if (input.startedBy !== undefined && input.desiredStatus !== undefined) {
+        throw Object.assign(new Error('startedBy must be the only filter'), {
+          name: 'InvalidParameterException',
+        });
+      }
       const all = [...this.tasks.values()]
-        .filter((t) => t.desiredStatus === input.desiredStatus)
+        .filter((t) => t.desiredStatus === (input.desiredStatus ?? 'RUNNING'))
+        .filter((t) => input.startedBy === undefined || t.startedBy === input.startedBy)
         .map((t) => t.taskArn);
       const start = input.nextToken ? Number(input.nextToken) : 0;
       const page = all.slice(start, start + 100);
@@ -212,6 +220,34 @@ describe('SdkEcsProvider', () => {
     expect(describe.input.include).toEqual(['TAGS']);
   });
 
+  it('lists stopped tasks without combining startedBy with desiredStatus, describing each once', async () => {
+    const { ecs, provider } = setup();
+    for (let i = 0; i < 150; i++) {
+      const arn = `arn:t/${i}`;
+      ecs.tasks.set(arn, {
+        taskArn: arn,
+        lastStatus: 'STOPPED',
+        desiredStatus: 'STOPPED',
+        startedBy: i % 3 === 0 ? 'someone-else' : i % 3 === 1 ? 'runnerctl' : '',
+      });
+    }
+    const filter = { startedBy: 'runnerctl', desiredStatus: 'STOPPED' } as const;
+    const first = await provider.listTasks('runners', filter);
+    expect(first).toEqual([...ecs.tasks.keys()].filter((_, i) => i % 3 === 1));
+    const describedAfterFirst = ecs.calls.filter((c) => c.name === 'DescribeTasksCommand').length;
+    expect(describedAfterFirst).toBeGreaterThan(0);
+    // Known tasks are not described again.
+    expect(await provider.listTasks('runners', filter)).toEqual(first);
+    expect(ecs.calls.filter((c) => c.name === 'DescribeTasksCommand').length).toBe(
+      describedAfterFirst,
+    );
+    for (const call of ecs.calls.filter((c) => c.name === 'ListTasksCommand')) {
+      expect(call.input.startedBy === undefined || call.input.desiredStatus === undefined).toBe(
+        true,
+      );
+    }
+  });
+
   it('describes in batches of 100 and lists every page', async () => {
     const { ecs, provider } = setup();
     for (let i = 0; i < 250; i++) {
@@ -241,6 +277,27 @@ describe('SdkEcsProvider', () => {
     await provider.stopTask('runners', 'arn:old', 'gc');
     ecs.stopErrors.push(awsError('ServerException', 'Internal error', 500));
     await expect(provider.stopTask('runners', 'arn:x', 'gc')).rejects.toBeInstanceOf(EcsError);
+  });
+
+  it('stopTask on a cluster that does not exist is an error, not a task already gone', async () => {
+    const { ecs, provider } = setup();
+    ecs.stopErrors.push(awsError('ClusterNotFoundException', 'Cluster not found.'));
+    await expect(provider.stopTask('moved', 'arn:t/1', 'gc')).rejects.toThrow(
+      /ClusterNotFoundException: Cluster not found/,
+    );
+  });
+
+  it('a lastStatus ECS adds after STOPPED (DELETED) or one unknown is stopped, never live', () => {
+    for (const lastStatus of ['DELETED', 'SOMETHING_NEW']) {
+      const task = toRunnerTask(
+        { taskArn: 'arn:t/1', lastStatus, desiredStatus: 'STOPPED' },
+        'runners',
+      );
+      expect(task.lastStatus).toBe('STOPPED');
+    }
+    expect(toRunnerTask({ taskArn: 'arn:t/2', lastStatus: 'PENDING' }, 'runners').lastStatus).toBe(
+      'PENDING',
+    );
   });
 
   it('maps failures and exceptions to typed errors, never quoting the environment', async () => {

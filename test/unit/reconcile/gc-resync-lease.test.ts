@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TASK_STARTED_BY } from '../../../controller/api/constants.ts';
 import { FencingError } from '../../../controller/store/errors.ts';
+import { assertActing } from '../../../controller/util/acting.ts';
 import { World } from '../../support/fakes/world.ts';
 
 describe('garbage collection', () => {
@@ -133,6 +134,7 @@ describe('lease', () => {
     const a = w.controller({ leaseMs: 15_000 }, 'a');
     const b = w.controller({ leaseMs: 15_000 }, 'b');
     await a.reconcileOnce();
+    expect(await b.reconcileOnce()).toBe(false); // b sees a's lease
     await w.clock.advance(16_000); // a is paused (GC, network) and does not renew
     expect(await b.reconcileOnce()).toBe(true);
     expect(b.leaseVersion()).toBeGreaterThan(a.leaseVersion()!);
@@ -163,6 +165,8 @@ describe('lease', () => {
       return runTask(launch);
     };
     const aDone = a.reconcileOnce();
+    while (!a.isLeader()) await new Promise((r) => setTimeout(r, 1));
+    expect(await b.reconcileOnce()).toBe(false); // b sees a's lease
     await w.clock.advance(16_000);
     expect(await b.reconcileOnce()).toBe(true); // b replaces the registration and launches
     release();
@@ -176,6 +180,48 @@ describe('lease', () => {
     await expect(
       w.store.updateRunner({ ...live[0]! }, { fence: a.leaseVersion() ?? 1 }),
     ).rejects.toBeInstanceOf(FencingError);
+  });
+
+  it('a wall clock 12 s ahead does not let a standby take a lease that is still renewed', async () => {
+    const w = new World();
+    await w.pool('linux');
+    const a = w.controller({ leaseMs: 15_000 }, 'a');
+    const b = w.controller({ leaseMs: 15_000 }, 'b', 12_000);
+    expect(await a.reconcileOnce()).toBe(true);
+    expect(await b.reconcileOnce()).toBe(false);
+    // By b's wall clock a's lease ran out 1 s ago; by elapsed time a still holds it.
+    await w.clock.advance(4_000);
+    expect(await b.reconcileOnce()).toBe(false);
+    expect(a.isLeader()).toBe(true);
+    expect(b.isLeader()).toBe(false);
+    // a renews (its renewal changes the record): b starts counting again.
+    expect(await a.reconcileOnce()).toBe(true);
+    await w.clock.advance(9_000);
+    expect(await b.reconcileOnce()).toBe(false);
+    // a stops renewing: a whole lease after b last saw the record change, b takes over, and by
+    // then a has stopped acting on its own (monotonic) clock.
+    await w.clock.advance(16_000);
+    expect(a.isLeader()).toBe(false);
+    expect(await b.reconcileOnce()).toBe(true);
+  });
+
+  it('every GitHub and ECS call made after the lease ran out is refused before it is sent', async () => {
+    const w = new World();
+    await w.pool('linux');
+    await w.queue(1, ['linux']);
+    const a = w.controller({ leaseMs: 15_000 }, 'a');
+    // The pacing wait before RunTask outlasts the lease (a rate limiter inside the provider).
+    const runTask = w.ecs.runTask.bind(w.ecs);
+    let sent = 0;
+    w.ecs.runTask = async (launch) => {
+      await w.clock.advance(20_000);
+      assertActing();
+      sent++;
+      return runTask(launch);
+    };
+    await a.reconcileOnce();
+    expect(sent).toBe(0);
+    expect(a.isLeader()).toBe(false);
   });
 
   it('start() acquires and renews; stop() releases for the next replica', async () => {
