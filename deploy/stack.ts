@@ -271,16 +271,14 @@ export class RunnerctlStack extends Stack {
         }),
         new iam.PolicyStatement({
           sid: 'StateTable',
+          // Exactly the calls controller/store makes: no Scan, batch reads or transactions.
           actions: [
             'dynamodb:DescribeTable',
             'dynamodb:GetItem',
-            'dynamodb:BatchGetItem',
             'dynamodb:Query',
-            'dynamodb:Scan',
             'dynamodb:PutItem',
             'dynamodb:UpdateItem',
             'dynamodb:DeleteItem',
-            'dynamodb:ConditionCheckItem',
           ],
           resources: [this.table.tableArn, `${this.table.tableArn}/index/${TABLE_INDEX_NAME}`],
         }),

@@ -30,3 +30,8 @@ export function formatAge(fromIso: string, nowMs: number): string {
   if (h < 24) return m % 60 ? `${h}h${m % 60}m` : `${h}h`;
   return `${Math.floor(h / 24)}d`;
 }
+
+/** The table without its header row (`--no-headers`). */
+export function withoutHeader(table: string): string {
+  return table.split('\n').slice(1).join('\n');
+}

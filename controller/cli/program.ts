@@ -40,5 +40,34 @@ export async function buildProgram(ctx: CliContext): Promise<Command> {
     .showHelpAfterError('(add --help for usage)')
     .showSuggestionAfterError(true);
   for (const register of await loadCommandModules()) register(program, ctx);
+  orderCommands(program);
   return program;
+}
+
+/**
+ * `--help` lists commands in kubectl's order (basic, deploy, troubleshooting, advanced,
+ * settings, other); commands kubectl has no counterpart for come after, in file order.
+ */
+const KUBECTL_ORDER = [
+  'init',
+  'get',
+  'delete',
+  'describe',
+  'drift',
+  'apply',
+  'completion',
+  'config',
+  'version',
+];
+
+function orderCommands(program: Command): void {
+  const rank = (c: Command) => {
+    const i = KUBECTL_ORDER.indexOf(c.name());
+    return i === -1 ? KUBECTL_ORDER.length : i;
+  };
+  const commands = program.commands as Command[];
+  const sorted = commands
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => rank(a.c) - rank(b.c) || a.i - b.i);
+  commands.splice(0, commands.length, ...sorted.map((x) => x.c));
 }

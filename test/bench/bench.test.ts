@@ -1,7 +1,8 @@
 // Smoke test of the benchmark harness (not the benchmark: no figure is asserted): a tiny burst
 // and a tiny scale run through the same code as `npm run bench`, so the harness cannot rot.
 // Each asserts what must hold whatever the machine: every job ran, nothing was left behind, the
-// figures were measured. About 8 s on 2 busy cores (two controller processes start).
+// figures were measured. About 8 s on 2 idle cores (two controller processes start); the time limits are
+// generous bounds so a loaded machine only makes it slower.
 
 import { describe, expect, it } from 'vitest';
 import { runBurst } from './burst.ts';
@@ -16,7 +17,7 @@ describe('benchmark harness', () => {
       pools: 2,
       speed: 50,
       jobMs: 1_000,
-      timeoutMs: 60_000,
+      timeoutMs: 240_000,
       restPerHour: 100_000,
       log,
     });
@@ -26,12 +27,17 @@ describe('benchmark harness', () => {
     expect(r.queuedToRunTaskSec.p50).toBeGreaterThan(0);
     expect(r.launchesPerMinute).toBeGreaterThan(0);
     expect(r.limits.bindingPerMinute).toBe(180);
-    expect(r.calls['github POST /orgs/:org/actions/runners/generate-jitconfig']).toBe(r.launches);
-    expect(r.calls['ecs RunTask']).toBe(r.launches);
+    // Each launch needs a JIT config and a RunTask. At speed 50 a loaded machine stretches every
+    // real delay 50-fold in simulated time, so attempts time out and are retried (118 JIT POSTs
+    // for 12 launches at load 15): only the lower bound holds whatever the machine.
+    const jit = r.calls['github POST /orgs/:org/actions/runners/generate-jitconfig'] ?? 0;
+    const runTask = r.calls['ecs RunTask'] ?? 0;
+    expect(jit).toBeGreaterThanOrEqual(r.launches);
+    expect(runTask).toBeGreaterThanOrEqual(r.launches);
     expect(r.rateLimitErrors).toBe(0);
     expect(r.leftovers.githubRunners).toBe(r.surplusIdleRunners);
     expect(r.leftovers.liveTasks).toBe(r.surplusIdleRunners);
-  }, 60_000);
+  }, 300_000);
 
   it('scale: the seeded records stay live through timed passes', async () => {
     const r = await runScale({ records: 100, pools: 2, busyShare: 0.8, passes: 1, log });
@@ -40,5 +46,5 @@ describe('benchmark harness', () => {
     expect(r.liveAfter).toBe(100);
     expect(r.controller.peakRssBytes).toBeGreaterThan(10 * 2 ** 20);
     expect(r.callsPerPass.github).toBeGreaterThan(0);
-  }, 60_000);
+  }, 300_000);
 });

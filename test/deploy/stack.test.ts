@@ -446,6 +446,15 @@ describe('IAM', () => {
         true,
       );
       expect(asArray(statement.Action)).not.toContain('dynamodb:DeleteTable');
+      // Only what controller/store sends (no Scan, no batch reads, no transactions).
+      expect([...asArray(statement.Action)].sort()).toEqual([
+        'dynamodb:DeleteItem',
+        'dynamodb:DescribeTable',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ]);
       expect(statement.Condition).toBeUndefined();
     });
 

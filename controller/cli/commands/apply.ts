@@ -167,7 +167,8 @@ export function register(program: Command, ctx: CliContext): void {
               .map(
                 (r) =>
                   `runnerpool/${r!.name} is being deleted (since ${r!.deletionRequestedAt}): ` +
-                  'wait until the controller has drained and removed it, then apply again',
+                  'wait until the controller has drained and removed it, then apply again ' +
+                  `(no controller running? runnerctl delete pool ${r!.name} --force removes it now)`,
               )
               .join('\n'),
           );

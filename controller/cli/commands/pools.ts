@@ -2,11 +2,11 @@
 
 import { Option, type Command } from 'commander';
 import { stringify } from 'yaml';
-import type { PoolRecord } from '../../store/types.ts';
-import { NotFoundError } from '../../store/errors.ts';
+import type { PoolRecord, Store } from '../../store/types.ts';
+import { ConflictError, NotFoundError } from '../../store/errors.ts';
 import { addStoreOptions, type CliContext, type StoreFlags } from '../context.ts';
 import { CliError, ExitStatus } from '../errors.ts';
-import { formatAge, renderTable } from '../format.ts';
+import { formatAge, renderTable, withoutHeader } from '../format.ts';
 import { verbCommand } from '../groups.ts';
 import { count, poolPhase, poolResource, scopeText } from '../pool-view.ts';
 import { API_VERSION } from '../../api/types.ts';
@@ -163,10 +163,12 @@ export function register(program: Command, ctx: CliContext): void {
         'wide',
         'yaml',
         'json',
+        'name',
       ]),
-    );
+    )
+    .option('--no-headers', 'print tables without their header row');
   addStoreOptions(getPools).action(
-    async (names: string[], opts: StoreFlags & { output?: string }) => {
+    async (names: string[], opts: StoreFlags & { output?: string; headers?: boolean }) => {
       let missing: string[] = [];
       const records = await ctx.withStore(opts, async (store) => {
         if (names.length === 0) return store.listPools();
@@ -185,10 +187,13 @@ export function register(program: Command, ctx: CliContext): void {
         ctx.io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
       } else if (opts.output === 'yaml') {
         ctx.io.stdout.write(stringify(doc));
+      } else if (opts.output === 'name') {
+        for (const r of records) ctx.out(`runnerpool/${r.name}`);
       } else if (records.length === 0) {
         ctx.err('No runner pools found.');
       } else {
-        ctx.out(table(records, opts.output === 'wide', ctx.deps.clock.now()));
+        const text = table(records, opts.output === 'wide', ctx.deps.clock.now());
+        ctx.out(opts.headers === false ? withoutHeader(text) : text);
       }
       if (missing.length > 0) {
         for (const name of missing) ctx.err(`error: ${notFound(name).message}`);
@@ -214,30 +219,76 @@ export function register(program: Command, ctx: CliContext): void {
     .description(
       'mark runner pools for deletion: the controller drains their runners, then removes them',
     )
-    .argument('<names...>', 'pool names');
-  addStoreOptions(deleteCmd).action(async (names: string[], opts: StoreFlags) => {
-    await ctx.withStore(opts, async (store) => {
-      for (const name of names) {
-        let record: PoolRecord;
-        try {
-          const before = await store.getPool(name);
-          if (before?.deletionRequestedAt) {
-            ctx.out(
-              `runnerpool/${name} already marked for deletion at ${before.deletionRequestedAt}; ` +
-                'the controller is draining it',
-            );
+    .argument('<names...>', 'pool names')
+    .option(
+      '--force',
+      'remove the pool record now, without a controller; refused while it has live runners',
+    );
+  addStoreOptions(deleteCmd).action(
+    async (names: string[], opts: StoreFlags & { force?: boolean }) => {
+      await ctx.withStore(opts, async (store) => {
+        for (const name of names) {
+          if (opts.force) {
+            await forceDelete(ctx, store, name);
             continue;
           }
-          record = await store.requestPoolDeletion(name);
-        } catch (err) {
-          if (err instanceof NotFoundError) throw notFound(name);
-          throw err;
+          let record: PoolRecord;
+          try {
+            const before = await store.getPool(name);
+            if (before?.deletionRequestedAt) {
+              ctx.out(
+                `runnerpool/${name} already marked for deletion at ${before.deletionRequestedAt}; ` +
+                  'the controller is draining it',
+              );
+              continue;
+            }
+            record = await store.requestPoolDeletion(name);
+          } catch (err) {
+            if (err instanceof NotFoundError) throw notFound(name);
+            throw err;
+          }
+          ctx.out(
+            `runnerpool/${record.name} marked for deletion; the controller will drain its runners, ` +
+              'then remove it',
+          );
         }
-        ctx.out(
-          `runnerpool/${record.name} marked for deletion; the controller will drain its runners, ` +
-            'then remove it',
-        );
-      }
-    });
-  });
+      });
+    },
+  );
+}
+
+/**
+ * `delete pool --force`: no controller drains the pool, so only a pool without live runner
+ * records may go. Jobs and finished runner records stay (they expire with the table's TTL), and
+ * nothing is asked of GitHub or ECS: say so.
+ */
+async function forceDelete(ctx: CliContext, store: Store, name: string): Promise<void> {
+  const live = (await store.listRunners({ pool: name })).filter((r) => r.state !== 'finished');
+  if (live.length > 0) {
+    throw new CliError(
+      `runnerpool/${name} has ${live.length} live runner(s) (${live
+        .slice(0, 5)
+        .map((r) => `${r.name} ${r.state}`)
+        .join(', ')}); --force removes only a pool without live runners: ` +
+        'run the controller to drain it, or stop those tasks and remove those GitHub runners first',
+    );
+  }
+  for (let attempt = 0; ; attempt++) {
+    let record = await store.getPool(name);
+    if (!record) throw notFound(name);
+    try {
+      if (!record.deletionRequestedAt) record = await store.requestPoolDeletion(name);
+      await store.removePool(name, record.resourceVersion);
+      break;
+    } catch (err) {
+      // A controller wrote the status in between: read it again.
+      if (err instanceof ConflictError && attempt < 3) continue;
+      throw err;
+    }
+  }
+  ctx.out(`runnerpool/${name} deleted (forced)`);
+  ctx.err(
+    `warning: runnerpool/${name} was removed without a controller: its job and finished runner ` +
+      'records stay until they expire, and no GitHub runner or ECS task was checked',
+  );
 }

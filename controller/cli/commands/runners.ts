@@ -10,6 +10,7 @@ import type { JobRecord, RunnerRecord, Store } from '../../store/types.ts';
 import { addStoreOptions, type CliContext, type StoreFlags } from '../context.ts';
 import { CliError, UsageError } from '../errors.ts';
 import { verbCommand } from '../groups.ts';
+import { withoutHeader } from '../format.ts';
 import {
   costsByJob,
   describeJob,
@@ -23,7 +24,8 @@ import { openWorld } from './drift.ts';
 export interface ViewFlags extends StoreFlags {
   config?: string;
   pool?: string;
-  output?: 'wide' | 'json';
+  output?: 'wide' | 'json' | 'name';
+  headers?: boolean;
 }
 
 type World = Awaited<ReturnType<typeof openWorld>>;
@@ -52,6 +54,7 @@ function addViewOptions(cmd: Command, outputs: string[]): Command {
   cmd.addOption(
     new Option('-o, --output <format>', 'output format (default: table)').choices(outputs),
   );
+  if (outputs.includes('name')) cmd.option('--no-headers', 'print tables without their header row');
   cmd.option(
     '-c, --config <file>',
     "the controller's settings file: its table (and GitHub and ECS for describe)",
@@ -93,14 +96,16 @@ export function register(program: Command, ctx: CliContext): void {
     .aliases(['runner'])
     .description('list runner records: state, job, GitHub runner id, task (finished ones too)')
     .option('--pool <name>', 'only this pool');
-  addViewOptions(getRunners, ['wide', 'json']).action(async (flags: ViewFlags) => {
+  addViewOptions(getRunners, ['wide', 'json', 'name']).action(async (flags: ViewFlags) => {
     const records = await withViewStore(ctx, flags, (store) =>
       store.listRunners(flags.pool ? { pool: flags.pool } : {}),
     );
     records.sort((a, b) => a.pool.localeCompare(b.pool) || a.createdAt.localeCompare(b.createdAt));
     if (flags.output === 'json') return json(ctx, { kind: 'RunnerList', items: records });
+    if (flags.output === 'name') return records.forEach((r) => ctx.out(`runner/${r.name}`));
     if (!records.length) return ctx.err('No runner records found.');
-    ctx.out(runnersTable(records, flags.output === 'wide', ctx.deps.clock.now()));
+    const text = runnersTable(records, flags.output === 'wide', ctx.deps.clock.now());
+    ctx.out(flags.headers === false ? withoutHeader(text) : text);
   });
 
   const getJobs = get
@@ -108,7 +113,7 @@ export function register(program: Command, ctx: CliContext): void {
     .aliases(['job'])
     .description('list the jobs the controller knows: status, pool, runner')
     .option('--pool <name>', 'only jobs this pool counted');
-  addViewOptions(getJobs, ['wide', 'json']).action(async (flags: ViewFlags) => {
+  addViewOptions(getJobs, ['wide', 'json', 'name']).action(async (flags: ViewFlags) => {
     const wide = flags.output === 'wide';
     const { jobs, runners } = await withViewStore(ctx, flags, async (store) => ({
       jobs: await store.listJobs(flags.pool ? { pool: flags.pool } : {}),
@@ -117,9 +122,11 @@ export function register(program: Command, ctx: CliContext): void {
     }));
     jobs.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id - b.id);
     if (flags.output === 'json') return json(ctx, { kind: 'JobList', items: jobs });
+    if (flags.output === 'name') return jobs.forEach((j) => ctx.out(`job/${j.id}`));
     if (!jobs.length) return ctx.err('No jobs found.');
     const costs = wide ? costsByJob(runners) : undefined;
-    ctx.out(jobsTable(jobs, wide, ctx.deps.clock.now(), costs));
+    const text = jobsTable(jobs, wide, ctx.deps.clock.now(), costs);
+    ctx.out(flags.headers === false ? withoutHeader(text) : text);
   });
 
   const describe = verbCommand(program, 'describe', 'show details of a resource');

@@ -82,6 +82,12 @@ async function queueCommand(ctx: CliContext, flags: QueueFlags): Promise<void> {
       { cause: err },
     );
   }
+  const { sandboxAlive } = await import('../../drift/connect.ts');
+  if (!sandboxAlive(info as unknown as { pid: number })) {
+    throw new CliError(
+      `the sandbox in ${flags.dataDir} is not running (process ${(info as unknown as { pid: number }).pid} is gone); start it with npm start`,
+    );
+  }
   const labels = flags.labels
     .flatMap((l) => l.split(','))
     .map((l) => l.trim())

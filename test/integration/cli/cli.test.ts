@@ -352,7 +352,7 @@ describe('runnerctl get, describe, delete', () => {
     expect(reapply.code).toBe(1);
     expect(reapply.out).toBe('');
     expect(reapply.err).toBe(
-      'error: runnerpool/seed is being deleted (since 2026-11-23T12:00:00.000Z): wait until the controller has drained and removed it, then apply again\n',
+      'error: runnerpool/seed is being deleted (since 2026-11-23T12:00:00.000Z): wait until the controller has drained and removed it, then apply again (no controller running? runnerctl delete pool seed --force removes it now)\n',
     );
     expect(await cli(['delete', 'pool', 'nope'])).toMatchObject({
       code: 1,

@@ -115,6 +115,9 @@ describe('contexts', () => {
     const r = await cli(['get', 'pools']);
     expect(r.code).toBe(1);
     expect(r.err).toContain('context "sandbox": no sandbox is running in .runnerctl/sandbox');
+    const queued = await cli(['sandbox', 'queue', '--labels', 'self-hosted,1']);
+    expect(queued.code).toBe(1);
+    expect(queued.err).toContain('the sandbox in .runnerctl/sandbox is not running');
   });
 
   it('set-context names a DynamoDB table; a typo in --table is "does not exist" with the context', async () => {

@@ -123,6 +123,26 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
     expect(unset.pacing).not.toHaveProperty('restPerHour');
   });
 
+  it('reads cost.prices from the file and names a bad price', async () => {
+    const head = 'github:\n  appId: 1\n  privateKey: { file: /k }\ncost:\n  prices:\n';
+    const ok = await file(
+      'cost.yaml',
+      `${head}    eu-central-1:\n      FARGATE: { vcpuHour: 0.04656, gbHour: 0.00511 }\n`,
+    );
+    expect((await loadControllerConfig({ file: ok, env: {} })).cost?.prices).toEqual({
+      'eu-central-1': { FARGATE: { vcpuHour: 0.04656, gbHour: 0.00511, storageGbHour: 0.000111 } },
+    });
+    const bad = await file(
+      'cost-bad.yaml',
+      `${head}    eu-central-1:\n      FARGATE: { vcpuHour: cheap, gbHour: 0.005 }\n`,
+    );
+    const err = await error(loadControllerConfig({ file: bad, env: {} }));
+    expect(err.field).toBe('cost.prices');
+    expect(err.message).toMatch(
+      /cost-bad.yaml: cost.prices: cost.prices.eu-central-1.FARGATE.vcpuHour: expected a price in USD >= 0, got "cheap"/,
+    );
+  });
+
   it("caps the runner name prefix so runner names fit GitHub's 64 characters", async () => {
     const env = { GITHUB_APP_ID: '1', GITHUB_APP_PRIVATE_KEY_FILE: '/k' };
     const ok = await loadControllerConfig({

@@ -215,3 +215,39 @@ describe('runnerctl cost over a simulated day', () => {
     expect((await cli('cost', '--since', 'soon')).code).toBe(2);
   });
 });
+
+describe('a finished runner is priced and bound to its job', () => {
+  it('writes the cost of its task with the job, repository and workflow', async () => {
+    const { World, poolSpec } = await import('../../support/fakes/world.ts');
+    const w = new World();
+    await w.pool('linux', {
+      sizes: [{ label: 'small', cpu: 1024, memory: 2048 }],
+      defaultSize: 'small',
+      ecs: { ...poolSpec().ecs },
+    });
+    await w.queue(1, ['linux']);
+    const c = w.controller();
+    await c.reconcileOnce();
+    w.bootTasks();
+    await c.reconcileOnce();
+    const [runner] = await w.live();
+    await w.start(1, runner!.name);
+    await c.reconcileOnce();
+    await w.clock.advance(10 * MIN);
+    await w.complete(1);
+    for (let i = 0; i < 3; i++) await c.reconcileOnce();
+    const done = (await w.store.getRunner(runner!.name))!;
+    expect(done.state).toBe('finished');
+    expect(done.cost).toMatchObject({
+      jobId: 1,
+      repository: 'acme/app',
+      workflow: 'ci',
+      capacityProvider: 'FARGATE',
+      region: 'us-east-1',
+      cpu: 1024,
+      memoryMiB: 2048,
+      billedSeconds: 600,
+      usd: 0.008228,
+    });
+  });
+});
