@@ -3,12 +3,12 @@
 
 import { DEFAULT_PRICES, type PriceTable } from '../cost/prices.ts';
 import type { EcsProvider } from '../ecs/types.ts';
-import type { GitHubProvider, GitHubRunner, GitHubScope } from '../github/types.ts';
+import type { GitHubProvider, GitHubScope } from '../github/types.ts';
 import type { FencedWrite, Store } from '../store/types.ts';
 import type { ReconcileMetrics } from '../observability/sink.ts';
 import type { Clock } from '../util/clock.ts';
 import { ownedPrefix } from './names.ts';
-import type { RunnerListing } from './runner-listing.ts';
+import type { ListedRunners, RunnerListing } from './runner-listing.ts';
 import type { Logger } from './types.ts';
 
 export interface ReconcileSettings {
@@ -103,12 +103,19 @@ export interface ReconcileContext {
   runnerListing?: RunnerListing;
 }
 
-/** GitHub runners with our name prefix in `scope`, from the pass's shared listing when there is one. */
-export function listOurRunners(ctx: ReconcileContext, scope: GitHubScope): Promise<GitHubRunner[]> {
-  return (
-    ctx.runnerListing?.list(scope) ??
-    ctx.github.listRunners(scope, ownedPrefix(ctx.settings.runnerNamePrefix))
-  );
+/**
+ * GitHub runners with our name prefix in `scope`, from the pass's shared listing when there is one,
+ * with the times the listing was taken (a runner absent from it is gone only if it registered
+ * before the listing started).
+ */
+export async function listOurRunners(
+  ctx: ReconcileContext,
+  scope: GitHubScope,
+): Promise<ListedRunners> {
+  if (ctx.runnerListing) return ctx.runnerListing.list(scope);
+  const startedAtMs = ctx.clock.now();
+  const runners = await ctx.github.listRunners(scope, ownedPrefix(ctx.settings.runnerNamePrefix));
+  return { runners, startedAtMs, completedAtMs: ctx.clock.now() };
 }
 
 export function isoNow(ctx: Pick<ReconcileContext, 'clock'>): string {

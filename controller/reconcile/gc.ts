@@ -50,7 +50,7 @@ export function createGarbageCollector(ctx: ReconcileContext) {
     // 1. The outside world.
     const ghRunners: { scope: GitHubScope; runner: GitHubRunner }[] = [];
     for (const scope of scopes.values()) {
-      for (const runner of await listOurRunners(ctx, scope)) {
+      for (const runner of (await listOurRunners(ctx, scope)).runners) {
         ghRunners.push({ scope, runner });
       }
     }

@@ -1,23 +1,36 @@
 // GitHub runners with our prefix, listed once per scope per pass and shared. Every pool of an
 // organization (and garbage collection) needs the same listing; without sharing, a pass over N
 // pools of one scope costs N paginated listings. A listing is reused while it belongs to the
-// current pass (the work queue's periodic resync starts a new one) and is younger than `ttlMs`;
-// concurrent callers share one request in flight. A listing only ever gets replaced by a newer
-// one, so no reconcile sees an older view of GitHub than one it already acted on.
+// current pass (the work queue's periodic resync starts a new one) and while it is younger than
+// `ttlMs` counted from its completion (a 100-page listing at the production REST budget takes
+// over a minute: counting from its start would make it stale on arrival). At most one listing per
+// scope is in flight: callers share it, and a caller of a newer pass waits for it and then starts
+// the next one. A listing only ever gets replaced by a newer one, so no reconcile sees an older
+// view of GitHub than one it already acted on.
 
 import type { GitHubProvider, GitHubRunner, GitHubScope } from '../github/types.ts';
 import type { Clock } from '../util/clock.ts';
 import { scopeKey } from './names.ts';
 
+/** One listing and when it was taken: a runner missing from it is gone only if it registered before `startedAtMs`. */
+export interface ListedRunners {
+  runners: GitHubRunner[];
+  /** Clock time the listing's first page was requested. */
+  startedAtMs: number;
+  /** Clock time its last page arrived. */
+  completedAtMs: number;
+}
+
 interface Entry {
   pass: number;
-  fetchedAtMs: number;
-  runners: Promise<GitHubRunner[]>;
+  /** Set once the listing completed. */
+  completedAtMs?: number;
+  listing: Promise<ListedRunners>;
 }
 
 export interface RunnerListing {
-  /** Our runners in `scope` (names starting with `namePrefix`). */
-  list(scope: GitHubScope): Promise<GitHubRunner[]>;
+  /** Our runners in `scope` (names starting with `namePrefix`), with the listing's times. */
+  list(scope: GitHubScope): Promise<ListedRunners>;
   /** Starts a new pass: the next call per scope lists again. */
   nextPass(): void;
 }
@@ -30,28 +43,47 @@ export function createRunnerListing(
 ): RunnerListing {
   let pass = 0;
   const entries = new Map<string, Entry>();
+
+  const fetchFresh = async (scope: GitHubScope): Promise<ListedRunners> => {
+    const startedAtMs = clock.now();
+    const runners = await github.listRunners(scope, namePrefix);
+    return { runners, startedAtMs, completedAtMs: clock.now() };
+  };
+
   return {
     list(scope) {
       const key = scopeKey(scope);
-      const now = clock.now();
       const cached = entries.get(key);
-      if (cached && cached.pass === pass && now - cached.fetchedAtMs < ttlMs) {
-        return cached.runners;
+      if (cached && cached.pass === pass) {
+        // In flight, or completed less than ttlMs ago: share it.
+        if (cached.completedAtMs === undefined || clock.now() - cached.completedAtMs < ttlMs) {
+          return cached.listing;
+        }
       }
+      // One listing in flight per scope: a newer pass waits for the older request to settle.
+      const previous = cached && cached.completedAtMs === undefined ? cached.listing : undefined;
       const entry: Entry = {
         pass,
-        fetchedAtMs: now,
-        runners: github.listRunners(scope, namePrefix),
+        listing: previous
+          ? previous.then(noop, noop).then(() => fetchFresh(scope))
+          : fetchFresh(scope),
       };
       entries.set(key, entry);
-      // A failed listing is not cached: the next caller asks again.
-      entry.runners.catch(() => {
-        if (entries.get(key) === entry) entries.delete(key);
-      });
-      return entry.runners;
+      entry.listing.then(
+        (done) => {
+          entry.completedAtMs = done.completedAtMs;
+        },
+        () => {
+          // A failed listing is not cached: the next caller asks again.
+          if (entries.get(key) === entry) entries.delete(key);
+        },
+      );
+      return entry.listing;
     },
     nextPass() {
       pass++;
     },
   };
 }
+
+function noop(): void {}

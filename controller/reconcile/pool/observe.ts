@@ -64,8 +64,8 @@ export async function observeRunners(
   if (!live.length) return result;
   const cluster = pool.spec.ecs.cluster;
 
-  const ghRunners = await listOurRunners(ctx, githubScope(pool.spec.github));
-  const ghByName = new Map<string, GitHubRunner>(ghRunners.map((r) => [r.name, r]));
+  const listed = await listOurRunners(ctx, githubScope(pool.spec.github));
+  const ghByName = new Map<string, GitHubRunner>(listed.runners.map((r) => [r.name, r]));
 
   const arns = live.flatMap((r) => (r.taskArn ? [r.taskArn] : []));
   const tasksByArn = new Map(
@@ -93,6 +93,7 @@ export async function observeRunners(
       ? tasksByArn.get(record.taskArn)
       : taskOfAttempt(record, byTag.get(record.name) ?? []);
     result.set(record.name, {
+      ghListedAtMs: listed.startedAtMs,
       ...(ghByName.has(record.name) ? { ghRunner: ghByName.get(record.name) } : {}),
       ...(task ? { task } : {}),
       ...(job ? { job } : {}),

@@ -286,7 +286,7 @@ async function leftBehind(
     0,
     -8,
   );
-  for (const gh of await listOurRunners(ctx, githubScope(pool.spec.github))) {
+  for (const gh of (await listOurRunners(ctx, githubScope(pool.spec.github))).runners) {
     if (gh.name.startsWith(namePrefix) && !finished.has(gh.name)) left.add(gh.name);
   }
   const cluster = pool.spec.ecs.cluster;

@@ -23,6 +23,11 @@ import { lastEventAt, saveRunner } from './record.ts';
 export interface RunnerObservation {
   /** The GitHub runner with the record's name, when registered. */
   ghRunner?: GitHubRunner;
+  /**
+   * When the GitHub listing behind `ghRunner` started (absent: a direct look, taken now). A
+   * runner missing from a listing that started before it registered is not deregistered.
+   */
+  ghListedAtMs?: number;
   /** The record's task (by taskArn), or the task found by its runner tag when none is stored. */
   task?: RunnerTask;
   /** The job bound to this runner: an in_progress/completed job naming it, or record.jobId. */
@@ -121,7 +126,9 @@ export async function stepRunner(
       if (gh?.busy || job?.status === 'in_progress') {
         return { record: await markBusy(ctx, record, job), requeueAfterMs: poll };
       }
-      if (!gh) return finish(ctx, pool, record, obs, 'runner deregistered');
+      if (!gh && listedAfterRegistration(record, obs)) {
+        return finish(ctx, pool, record, obs, 'runner deregistered');
+      }
       if (taskStopped(record, obs.task)) {
         // A JIT runner exits 0 only after its one job (run between two looks).
         const ranJob = obs.task?.exitCode === 0;
@@ -133,6 +140,8 @@ export async function stepRunner(
           ranJob ? 'task stopped after its job' : 'task stopped',
         );
       }
+      // A listing older than the registration: look again next time.
+      if (!gh) return { record, requeueAfterMs: poll };
       // An idle runner that dropped offline would count as supply forever: replace it.
       if (gh.status === 'offline') return finish(ctx, pool, record, obs, 'runner went offline');
       return { record, requeueAfterMs: poll };
@@ -141,7 +150,10 @@ export async function stepRunner(
     case 'busy': {
       if (job?.status === 'completed') return finish(ctx, pool, record, obs, 'job completed');
       if (taskStopped(record, obs.task)) return finish(ctx, pool, record, obs, 'task stopped');
-      if (!gh) return finish(ctx, pool, record, obs, 'runner deregistered');
+      if (!gh && listedAfterRegistration(record, obs)) {
+        return finish(ctx, pool, record, obs, 'runner deregistered');
+      }
+      if (!gh) return { record, requeueAfterMs: poll };
       const busySince = lastEventAt(record, 'busy') ?? now;
       if (now - busySince >= timeouts.maxJobMs) {
         // Stuck? Only GitHub can say the runner is free; a busy runner is kept.
@@ -156,6 +168,18 @@ export async function stepRunner(
     case 'finished':
       return { record };
   }
+}
+
+/**
+ * Whether the listing that lacks the runner was taken after the runner was known registered (its
+ * first idle or busy entry): an older listing, or one started before the runner registered, says
+ * nothing about it.
+ */
+function listedAfterRegistration(record: RunnerRecord, obs: RunnerObservation): boolean {
+  if (obs.ghListedAtMs === undefined) return true;
+  const registered = record.timeline.find((e) => e.event === 'idle' || e.event === 'busy');
+  if (!registered) return true;
+  return obs.ghListedAtMs >= Date.parse(registered.at);
 }
 
 async function launchOrFail(

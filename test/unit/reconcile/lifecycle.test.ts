@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { World } from '../../support/fakes/world.ts';
+import { poolTimeouts } from '../../../controller/reconcile/pool/reconcile.ts';
+import { stepRunner } from '../../../controller/reconcile/runner/lifecycle.ts';
 
 describe('runner lifecycle', () => {
   it('a runner not registered within the timeout is replaced, bounded, then the pool is Degraded', async () => {
@@ -193,5 +195,26 @@ describe('pool deletion', () => {
     expect(await w.store.getPool('linux')).toBeUndefined();
     expect(w.ecs.running()).toHaveLength(0);
     expect(w.github.runners.size).toBe(0);
+  });
+});
+
+describe('deregistration needs a listing taken after registration', () => {
+  it('an idle runner missing from an older listing is kept; from a newer one it finishes', async () => {
+    const w = new World();
+    await w.pool('linux', { minIdle: 1 });
+    const c = w.controller();
+    await c.reconcileOnce();
+    w.bootTasks();
+    await c.reconcileOnce();
+    const [r] = await w.runners(['idle']);
+    const idleAt = Date.parse(r!.timeline.find((e) => e.event === 'idle')!.at);
+    const ctx = w.context();
+    const pool = (await w.store.getPool('linux'))!;
+    const timeouts = poolTimeouts(ctx, pool);
+    const task = w.ecs.tasks.get(r!.taskArn!);
+    const stale = await stepRunner(ctx, pool, r!, { task, ghListedAtMs: idleAt - 1 }, timeouts);
+    expect(stale.record.state).toBe('idle');
+    const fresh = await stepRunner(ctx, pool, r!, { task, ghListedAtMs: idleAt }, timeouts);
+    expect(fresh.record.state).toBe('finished');
   });
 });
