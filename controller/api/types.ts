@@ -86,6 +86,10 @@ export interface RunnerPoolSpec {
   /** The runners get a Docker daemon (privileged dind sidecar); EC2 pools only. Default false. */
   docker?: boolean;
   timeouts?: PoolTimeouts;
+  /** Repository names or globs (`api-*`, `acme/*`) whose jobs the pool serves. Absent: all of the scope. */
+  repositories?: string[];
+  /** Serve jobs of public repositories. Default false. */
+  allowPublicRepositories?: boolean;
   /** Higher wins when several pools match a job. Default 0. */
   priority?: number;
 }

@@ -7,6 +7,7 @@
 // so a healthy running system reports in sync.
 
 import { choosePool, explainNoMatch } from '../api/matching.ts';
+import { repositoryRefusal } from '../api/repositories.ts';
 import { TASK_TAG_POOL, TASK_TAG_RUNNER } from '../api/constants.ts';
 import type { RunnerTask } from '../ecs/types.ts';
 import type { GitHubRunner, WorkflowJob } from '../github/types.ts';
@@ -353,9 +354,11 @@ export function classifyDrift(snapshot: DriftSnapshot, settings: DriftSettings):
   for (const job of snapshot.queuedJobs) {
     if (job.status !== 'queued') continue;
     const owner = job.repository.split('/')[0] ?? '';
-    const candidates = livePools.filter((p) =>
+    const repo = { repository: job.repository, visibility: storedById.get(job.id)?.visibility };
+    const inScope = livePools.filter((p) =>
       jobInScope({ owner, repository: job.repository }, p.spec.github),
     );
+    const candidates = inScope.filter((p) => repositoryRefusal(repo, p.spec) === undefined);
     const match = choosePool(job.labels, candidates);
     if (match.kind === 'match') {
       demandByPool.set(match.pool, [...(demandByPool.get(match.pool) ?? []), job]);
@@ -365,6 +368,28 @@ export function classifyDrift(snapshot: DriftSnapshot, settings: DriftSettings):
     if (now - created < grace) continue;
     // Jobs for GitHub-hosted (or other) runners: without `self-hosted` they are not ours.
     if (!hasSelfHosted(job.labels)) continue;
+    // A pool that would match by labels but does not serve the repository says why.
+    const excluded = match.kind === 'none' ? choosePool(job.labels, inScope) : match;
+    if (excluded.kind === 'match') {
+      const pool = poolByName.get(excluded.pool)!;
+      findings.push({
+        kind: 'job-without-pool',
+        pool: excluded.pool,
+        message:
+          `queued job ${job.id} ${job.name} in ${job.repository} runs-on [${job.labels.join(', ')}]: ` +
+          `pool ${excluded.pool} does not serve it: ${repositoryRefusal(repo, pool.spec)}`,
+        objects: {
+          jobId: job.id,
+          jobUrl: job.htmlUrl,
+          repository: job.repository,
+          labels: job.labels,
+        },
+        since: job.createdAt,
+        actor: 'admin',
+        action: `add the repository to pool ${excluded.pool}'s repositories (or set allowPublicRepositories if public repositories may run there), or change the workflow's runs-on`,
+      });
+      continue;
+    }
     findings.push({
       kind: 'job-without-pool',
       ...(match.kind === 'refused' ? { pool: match.pool } : {}),

@@ -2,7 +2,7 @@
 // the JobStore's job shape. The webhook `action` is the job's status: GitHub sometimes sends
 // `action: queued` with a stale `workflow_job.status`, so the action wins.
 
-import type { JobRecord, JobStatus } from '../store/types.ts';
+import type { JobRecord, JobStatus, RepositoryVisibility } from '../store/types.ts';
 import { InvalidEventError } from './errors.ts';
 
 export type JobInput = Omit<JobRecord, 'version' | 'updatedAt'>;
@@ -73,6 +73,16 @@ function optionalRunnerId(value: unknown): number | undefined {
     );
   }
   return value > 0 ? value : undefined;
+}
+
+/** repository.visibility when GitHub sends it (public, private, internal), else repository.private. */
+function visibilityOf(repository: Json): RepositoryVisibility | undefined {
+  const visibility = repository.visibility;
+  if (visibility === 'public' || visibility === 'private' || visibility === 'internal') {
+    return visibility;
+  }
+  if (typeof repository.private === 'boolean') return repository.private ? 'private' : 'public';
+  return undefined;
 }
 
 function optionalString(parent: Json, key: string, path: string): string | undefined {
@@ -161,6 +171,8 @@ export function normaliseWorkflowJob(body: unknown): NormaliseResult {
   const name = optionalString(wj, 'name', 'workflow_job.name');
   const workflowName = optionalString(wj, 'workflow_name', 'workflow_job.workflow_name');
   const htmlUrl = optionalString(wj, 'html_url', 'workflow_job.html_url');
+  const visibility = visibilityOf(repository);
+  if (visibility) job.visibility = visibility;
   if (name !== undefined) job.name = name;
   if (workflowName !== undefined) job.workflowName = workflowName;
   if (htmlUrl !== undefined) job.htmlUrl = htmlUrl;

@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../util/clock.ts';
 import { DEFAULT_SETTINGS, type ReconcileContext, type ReconcileSettings } from './context.ts';
 import { createGarbageCollector } from './gc.ts';
 import { runnerLedger } from './ledger.ts';
-import { jobInScope } from './jobs.ts';
+import { poolServesJob } from './jobs.ts';
 import { ownedPrefix, randomSuffix, runnerNamePrefixProblem } from './names.ts';
 import { createRunnerListing } from './runner-listing.ts';
 import { createPoolReconciler } from './pool/reconcile.ts';
@@ -308,9 +308,7 @@ export function createController(options: ControllerOptions): Controller {
     }
     if (!leader) return;
     const pools = await listPoolsShared();
-    const candidates = pools.filter(
-      (p) => !p.deletionRequestedAt && jobInScope(job, p.spec.github),
-    );
+    const candidates = pools.filter((p) => !p.deletionRequestedAt && poolServesJob(job, p.spec));
     const match = choosePool(job.labels, candidates);
     if (match.kind !== 'none') queue.enqueue(poolKey(match.pool));
     if (job.pool) queue.enqueue(poolKey(job.pool));

@@ -1,7 +1,8 @@
 // Jobs as the reconcilers see them: which pools' scopes a job belongs to, and GitHub's job
 // (REST) as a record to store.
 
-import type { GitHubScopeSpec } from '../api/types.ts';
+import { repositoryRefusal } from '../api/repositories.ts';
+import type { GitHubScopeSpec, RunnerPoolSpec } from '../api/types.ts';
 import type { WorkflowJob } from '../github/types.ts';
 import type { JobRecord, JobStatus } from '../store/types.ts';
 
@@ -18,6 +19,14 @@ export function jobInScope(
     case 'enterprise':
       return true;
   }
+}
+
+/** Is `job` demand for a pool with `spec`: in its scope, its repositories and visibility? */
+export function poolServesJob(
+  job: Pick<JobRecord, 'owner' | 'repository' | 'visibility'>,
+  spec: Pick<RunnerPoolSpec, 'github' | 'repositories' | 'allowPublicRepositories'>,
+): boolean {
+  return jobInScope(job, spec.github) && repositoryRefusal(job, spec) === undefined;
 }
 
 /** GitHub's job status as demand sees it: pending/requested jobs are queued ones. */

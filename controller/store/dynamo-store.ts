@@ -91,6 +91,7 @@ const JOB_OPTIONAL: (keyof JobRecord)[] = [
   'name',
   'workflowName',
   'htmlUrl',
+  'visibility',
   'pool',
   'runnerName',
   'runnerId',

@@ -24,6 +24,8 @@ export type ApplyResult = 'created' | 'configured' | 'unchanged';
 /** GitHub's job status as far as demand is concerned. Ranks only move forward (waiting = queued). */
 export type JobStatus = 'queued' | 'waiting' | 'in_progress' | 'completed';
 
+export type RepositoryVisibility = 'public' | 'private' | 'internal';
+
 export interface JobRecord {
   /** workflow_job.id */
   id: number;
@@ -39,6 +41,8 @@ export interface JobRecord {
   name?: string;
   workflowName?: string;
   htmlUrl?: string;
+  /** The repository's visibility when the event or GitHub said (webhook `repository.visibility`/`private`). */
+  visibility?: RepositoryVisibility;
   /** Pool chosen for the job by the matching rules, when one matched. */
   pool?: string;
   runnerName?: string;

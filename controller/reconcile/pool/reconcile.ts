@@ -11,7 +11,7 @@ import type { JobRecord, PoolRecord, RunnerRecord } from '../../store/types.ts';
 import { isoNow, listOurRunners, type ReconcileContext } from '../context.ts';
 import { durationOr } from '../durations.ts';
 import { LeaseLostError, ReconcileError, TerminalReconcileError } from '../errors.ts';
-import { jobInScope, jobRecordFrom } from '../jobs.ts';
+import { poolServesJob, jobRecordFrom } from '../jobs.ts';
 import { githubScope, runnerName } from '../names.ts';
 import {
   finish,
@@ -81,7 +81,7 @@ async function demandOf(
   const queued = await ctx.store.listJobs({ status: ['queued'] });
   const out: Demand = { jobs: [], matched: [], refusals: [] };
   for (const job of queued) {
-    const candidates = pools.filter((p) => jobInScope(job, p.spec.github));
+    const candidates = pools.filter((p) => poolServesJob(job, p.spec));
     const match = choosePool(job.labels, candidates);
     if (match.kind === 'none' || match.pool !== pool.name) continue;
     if (match.kind === 'refused') {

@@ -78,6 +78,7 @@ describe('valid pools', () => {
       maxRunners: 3,
       minIdle: 0,
       priority: 0,
+      allowPublicRepositories: false,
       ecs: {
         cluster: 'runnerctl',
         taskDefinition: 'runnerctl-runner',
@@ -251,5 +252,37 @@ describe('the schema file', () => {
         ),
       ),
     ).toEqual(['p.yaml:8:15: spec.maxRunners: expected an integer from 0 to 50, got 60']);
+  });
+});
+
+describe('repositories and allowPublicRepositories', () => {
+  it('the documented example validates', () => {
+    const file = join(import.meta.dirname, '../../../docs/examples/restricted-pool.yaml');
+    const [doc] = validatePoolYaml(readFileSync(file, 'utf8'), file);
+    expect(doc!.pool.spec.repositories).toEqual(['api-*', 'foo-organisation/billing']);
+  });
+
+  it('accepts names, globs and owner/name entries; defaults allowPublicRepositories to false', () => {
+    const [doc] = validatePoolYaml(
+      pool('p', '  repositories: [api-*, acme/web, "svc-?"]\n'),
+      'p.yaml',
+    );
+    expect(doc!.pool.spec.repositories).toEqual(['api-*', 'acme/web', 'svc-?']);
+    expect(doc!.pool.spec.allowPublicRepositories).toBe(false);
+  });
+
+  it('names the file, position and entry of a bad one', () => {
+    const found = issues(() =>
+      validatePoolYaml(
+        pool('p', '  repositories: [api-*, "bad name"]\n  allowPublicRepositories: yes-please\n'),
+        'p.yaml',
+      ),
+    );
+    expect(found.join('\n')).toMatch(
+      /p\.yaml:\d+:\d+: spec\.repositories\[1\]: expected a repository name or glob/,
+    );
+    expect(found.join('\n')).toMatch(
+      /p\.yaml:\d+:\d+: spec\.allowPublicRepositories: expected true or false/,
+    );
   });
 });

@@ -112,6 +112,17 @@ describe('normaliseWorkflowJob on the real payloads', () => {
     }
   });
 
+  it('keeps the repository visibility: visibility when sent, else private', () => {
+    const body = example('queued');
+    (body.repository as Record<string, unknown>).private = false;
+    delete (body.repository as Record<string, unknown>).visibility;
+    expect(job(body).job.visibility).toBe('public');
+    (body.repository as Record<string, unknown>).private = true;
+    expect(job(body).job.visibility).toBe('private');
+    (body.repository as Record<string, unknown>).visibility = 'internal';
+    expect(job(body).job.visibility).toBe('internal');
+  });
+
   it('ignores actions it does not track', () => {
     const body = example('queued');
     body.action = 'requested';
