@@ -20,8 +20,17 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const SQS_REQUEST_TIMEOUT_MS = 30_000;
 
 const noop = () => {};
-/** The SDK's Logger shape, printing nothing. */
-export const NO_OP_AWS_LOGGER = { trace: noop, debug: noop, info: noop, warn: noop, error: noop };
+/**
+ * Prints nothing. No `info`/`error` on purpose: the logger middleware calls `logger?.info?.(...)`,
+ * so without them it never builds the filtered copies of input and output (a no-op `info` would
+ * still pay for them).
+ */
+export const NO_OP_AWS_LOGGER = { trace: noop, debug: noop, warn: noop } as unknown as {
+  debug(...content: unknown[]): void;
+  info(...content: unknown[]): void;
+  warn(...content: unknown[]): void;
+  error(...content: unknown[]): void;
+};
 
 /**
  * requestHandler and logger for an SDK client's constructor. The client builds its

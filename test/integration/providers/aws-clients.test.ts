@@ -66,6 +66,9 @@ describe('AWS SDK client settings', () => {
       throwOnRequestTimeout: true,
     });
     expect(settings.logger).toBe(NO_OP_AWS_LOGGER);
+    // The logger middleware builds its filtered log entries only for a logger with info/error.
+    expect((NO_OP_AWS_LOGGER as { info?: unknown }).info).toBeUndefined();
+    expect((NO_OP_AWS_LOGGER as { error?: unknown }).error).toBeUndefined();
   });
 });
 
