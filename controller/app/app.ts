@@ -13,6 +13,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DestinationStream, LevelWithSilent } from 'pino';
 import {
   resolveControllerSecrets,
+  secretRegionOf,
   type ResolvedSecrets,
   type SecretsManagerReader,
 } from '../config/load.ts';
@@ -41,6 +42,7 @@ import { webhookHandler } from '../server/webhook.ts';
 import { openStore, type StoreOptions } from '../store/factory.ts';
 import type { Store } from '../store/types.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
+import { awsClientSettings, SQS_REQUEST_TIMEOUT_MS } from '../util/aws-client.ts';
 import { createLogger, type Logger } from '../util/logger.ts';
 import { Redactor } from '../util/redact.ts';
 import { StartupError } from './errors.ts';
@@ -147,11 +149,18 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
 
   // Secrets first: nothing is started when one is missing.
   let secretsClient: SecretsManagerClient | undefined;
+  let secretsClientRegion: string | undefined;
   const secretsManager: SecretsManagerReader = {
     async getSecretValue(arn) {
-      // The secret's own region unless one is configured.
-      const secretRegion = region ?? arn.split(':')[3];
+      // The region in the secret's ARN wins: a secret lives in one region only.
+      const secretRegion = secretRegionOf(arn) ?? region;
+      if (secretsClient && secretsClientRegion !== secretRegion) {
+        secretsClient.destroy();
+        secretsClient = undefined;
+      }
+      secretsClientRegion = secretRegion;
       secretsClient ??= new SecretsManagerClient({
+        ...awsClientSettings(),
         ...aws,
         ...(secretRegion ? { region: secretRegion } : {}),
       });
@@ -211,6 +220,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
     const github = new InstrumentedGitHubProvider(octokitProvider, metrics);
 
     const ecsClient = new ECSClient({
+      ...awsClientSettings(),
       ...aws,
       ...(config.aws.ecsEndpoint ? { endpoint: config.aws.ecsEndpoint } : {}),
       maxAttempts: 3,
@@ -324,6 +334,7 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
 
     if (config.queueUrl) {
       const sqsClient = new SQSClient({
+        ...awsClientSettings({ requestTimeoutMs: SQS_REQUEST_TIMEOUT_MS }),
         ...aws,
         ...(config.aws.sqsEndpoint ? { endpoint: config.aws.sqsEndpoint } : {}),
       });

@@ -11,6 +11,7 @@ import { DEFAULT_RUNNER_NAME_PREFIX, MAX_RUNNER_NAME_LENGTH } from '../api/const
 import { parsePriceTable } from '../cost/prices.ts';
 import { MAX_RUNNER_NAME_PREFIX_LENGTH } from '../reconcile/names.ts';
 import { DEFAULT_TABLE_NAME } from '../store/layout.ts';
+import { awsClientSettings } from '../util/aws-client.ts';
 import type { ControllerConfig, SecretSource } from './types.ts';
 
 export class ConfigError extends Error {
@@ -508,6 +509,12 @@ function build(fields: Map<string, Sourced>): ControllerConfig {
 
 // --- secrets ------------------------------------------------------------------------------
 
+/** The region of a Secrets Manager ARN (arn:partition:secretsmanager:REGION:account:secret:name). */
+export function secretRegionOf(arn: string): string | undefined {
+  const parts = arn.split(':');
+  return parts[0] === 'arn' && parts[2] === 'secretsmanager' && parts[3] ? parts[3] : undefined;
+}
+
 export interface SecretsManagerReader {
   /** The SecretString (or the UTF-8 SecretBinary) of the secret. */
   getSecretValue(arn: string): Promise<string>;
@@ -517,11 +524,18 @@ export function secretsManagerReader(
   options: { region?: string; endpoint?: string } = {},
 ): SecretsManagerReader {
   let client: SecretsManagerClient | undefined;
+  let clientRegion: string | undefined;
   return {
     async getSecretValue(arn) {
-      // The secret's own region, unless told otherwise.
-      const region = options.region ?? arn.split(':')[3];
+      // The region in the secret's ARN wins: a secret lives in one region only.
+      const region = secretRegionOf(arn) ?? options.region;
+      if (client && clientRegion !== region) {
+        client.destroy();
+        client = undefined;
+      }
+      clientRegion = region;
       client ??= new SecretsManagerClient({
+        ...awsClientSettings(),
         ...(region ? { region } : {}),
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       });

@@ -19,6 +19,7 @@ import type { Logger } from '../util/logger.ts';
 import { silentLogger } from '../util/logger.ts';
 import { Redactor } from '../util/redact.ts';
 import { assertActing } from '../util/acting.ts';
+import { awsClientSettings } from '../util/aws-client.ts';
 import { TokenBucket } from '../util/token-bucket.ts';
 import {
   CapacityUnavailableError,
@@ -189,6 +190,7 @@ export class SdkEcsProvider implements EcsProvider {
     this.api =
       options.client ??
       new ECSClient({
+        ...awsClientSettings(),
         ...(options.region ? { region: options.region } : {}),
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
         ...(options.credentials ? { credentials: options.credentials } : {}),

@@ -19,6 +19,7 @@ import {
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
+import { awsClientSettings, SQS_REQUEST_TIMEOUT_MS } from '../util/aws-client.ts';
 import type { Clock } from '../util/clock.ts';
 import { systemClock } from '../util/clock.ts';
 import type { Logger } from '../util/logger.ts';
@@ -119,6 +120,7 @@ export class SqsConsumer {
     this.api =
       options.client ??
       new SQSClient({
+        ...awsClientSettings({ requestTimeoutMs: SQS_REQUEST_TIMEOUT_MS }),
         ...(options.region ? { region: options.region } : {}),
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
         ...(options.credentials ? { credentials: options.credentials } : {}),

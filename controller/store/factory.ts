@@ -2,6 +2,7 @@
 
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 
+import { awsClientSettings } from '../util/aws-client.ts';
 import type { Clock } from '../util/clock.ts';
 import { DynamoStore, type RetentionOptions } from './dynamo-store.ts';
 import { DEFAULT_TABLE_NAME } from './layout.ts';
@@ -80,6 +81,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   const region =
     opts.region ?? (opts.endpoint ? (process.env.AWS_REGION ?? LOCAL_REGION) : undefined);
   const client = new DynamoDBClient({
+    ...awsClientSettings(),
     ...(region ? { region } : {}),
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
