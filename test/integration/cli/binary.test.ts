@@ -41,7 +41,7 @@ describe('bin/runnerctl.js', () => {
     expect(r).toEqual({
       code: 0,
       stdout:
-        'runnerpool/jit-fargate-test created\nrunnerpool/seed created\nrunnerpool/linux-x64 created\n',
+        'runnerpool/docker created\nrunnerpool/jit-fargate-test created\nrunnerpool/seed created\nrunnerpool/linux-x64 created\n',
       stderr: '',
     });
     const usage = await runBinary(['apply']);

@@ -78,6 +78,7 @@ function examplesCopy(): string {
 }
 
 const CREATED = [
+  'runnerpool/docker created',
   'runnerpool/jit-fargate-test created',
   'runnerpool/seed created',
   'runnerpool/linux-x64 created',
@@ -92,6 +93,7 @@ describe('runnerctl apply', () => {
     expect(second).toEqual({ code: 0, out: CREATED.replaceAll('created', 'unchanged'), err: '' });
     const { items } = await poolsJson();
     expect(items.map((i) => [i.metadata.name, i.metadata.generation])).toEqual([
+      ['docker', 1],
       ['jit-fargate-test', 1],
       ['linux-x64', 1],
       ['seed', 1],
@@ -229,6 +231,7 @@ describe('runnerctl get, describe, delete', () => {
     expect(table.code).toBe(0);
     expect(table.out.split('\n')).toEqual([
       'NAME               SCOPE                                    LABELS                         MAX   QUEUED   LAUNCHING   IDLE   BUSY   STATUS    AGE',
+      'docker             org/foo-organisation                     self-hosted,linux,x64,docker   8     -        -           -      -      Pending   3m',
       'jit-fargate-test   repo/foo-organisation/jit-fargate-test   self-hosted,jit-fargate-test   5     -        -           -      -      Pending   3m',
       'linux-x64          org/foo-organisation                     self-hosted,linux,x64          20    -        -           -      -      Pending   3m',
       'seed               org/foo-organisation                     self-hosted,1,2                10    -        -           -      -      Pending   3m',
@@ -248,7 +251,7 @@ describe('runnerctl get, describe, delete', () => {
     });
     const json = await poolsJson();
     expect(json).toMatchObject({ kind: 'RunnerPoolList' });
-    expect(json.items).toHaveLength(3);
+    expect(json.items).toHaveLength(4);
   });
 
   it('get pools NAME fails for an unknown pool', async () => {

@@ -52,11 +52,11 @@ describe('kubectl habits', () => {
     dataDir = join(tmpRoot, `data-${++n}`);
     await cli(['apply', '-f', 'crds/examples']);
     expect((await cli(['get', 'pools', '-o', 'name'])).out).toBe(
-      'runnerpool/jit-fargate-test\nrunnerpool/linux-x64\nrunnerpool/seed\n',
+      'runnerpool/docker\nrunnerpool/jit-fargate-test\nrunnerpool/linux-x64\nrunnerpool/seed\n',
     );
     const bare = (await cli(['get', 'pools', '--no-headers'])).out;
     expect(bare).not.toContain('NAME');
-    expect(bare.split('\n')[0]).toMatch(/^jit-fargate-test /);
+    expect(bare.split('\n')[0]).toMatch(/^docker /);
   });
 
   it('delete pool --force removes a pool without a controller; a Deleting pool names --force', async () => {
@@ -72,7 +72,9 @@ describe('kubectl habits', () => {
       out: 'runnerpool/seed deleted (forced)\nrunnerpool/linux-x64 deleted (forced)\n',
     });
     expect(forced.err).toContain('warning: runnerpool/seed was removed without a controller');
-    expect((await cli(['get', 'pools', '-o', 'name'])).out).toBe('runnerpool/jit-fargate-test\n');
+    expect((await cli(['get', 'pools', '-o', 'name'])).out).toBe(
+      'runnerpool/docker\nrunnerpool/jit-fargate-test\n',
+    );
     expect((await cli(['apply', '-f', 'crds/examples'])).out).toContain('runnerpool/seed created');
   });
 });

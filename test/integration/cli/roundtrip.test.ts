@@ -101,6 +101,7 @@ describe('get -o yaml | apply -f', () => {
     expect(await cli(['apply', '-f', '-'], list)).toMatchObject({
       code: 0,
       out: [
+        'runnerpool/docker unchanged',
         'runnerpool/jit-fargate-test unchanged',
         'runnerpool/linux-x64 unchanged',
         'runnerpool/seed unchanged',

@@ -112,7 +112,7 @@ describe('--store dynamodb --endpoint', () => {
     expect(applied.out).toContain('runnerpool/seed created');
 
     const listed = await cli(['get', 'pools', '-o', 'json', ...flags, '--table', 'pools-a']);
-    expect(JSON.parse(listed.out).items).toHaveLength(3);
+    expect(JSON.parse(listed.out).items).toHaveLength(4);
     // Reads create no table: a typo is an error naming the table.
     const other = await cli(['get', 'pools', '-o', 'json', ...flags, '--table', 'pools-b']);
     expect(other).toMatchObject({ code: 1, out: '' });
