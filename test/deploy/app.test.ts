@@ -33,6 +33,11 @@ describe('deploy/bin/app.ts', () => {
     const rules = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Events::Rule');
     expect(rules.map((rule) => rule.Properties.EventPattern)).toEqual([
       { source: ['github.com'], 'detail-type': ['workflow_job'] },
+      {
+        source: ['aws.ecs'],
+        'detail-type': ['ECS Task State Change'],
+        detail: { clusterArn: [{ 'Fn::GetAtt': [expect.stringMatching(/^Cluster/), 'Arn'] }] },
+      },
     ]);
     // cdk-nag ran as a validation plugin and found nothing unacknowledged.
     const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {

@@ -61,6 +61,7 @@ describe('pool deletion drains', () => {
     );
     // The other example pools are still there.
     expect((await app.store.listPools()).map((p) => p.name).sort()).toEqual([
+      'docker',
       'jit-fargate-test',
       'linux-x64',
     ]);
