@@ -235,8 +235,13 @@ describe('observability on the local cloud', () => {
 
   it("the cluster's task state changes reach the app's subscribers through the queue", async () => {
     const { cloud } = sandbox;
-    const stopped = cloud.ecs.tasks().filter((t) => t.lastStatus === 'STOPPED');
-    expect(stopped.length).toBeGreaterThanOrEqual(2);
+    // The seed plan's two tasks stop a little after their jobs complete: wait for them.
+    const stoppedTasks = () => cloud.ecs.tasks().filter((t) => t.lastStatus === 'STOPPED');
+    await until(
+      async () => stoppedTasks().length >= 2,
+      async () => `stopped tasks: ${stoppedTasks().length}`,
+    );
+    const stopped = stoppedTasks();
     await until(
       async () =>
         stopped.every((task) =>
