@@ -29,7 +29,13 @@ import {
   TaskDefinitionNotFoundError,
   ThrottledError,
 } from './errors.ts';
-import type { EcsProvider, RunnerLaunch, RunnerTask, TaskStatus } from './types.ts';
+import {
+  TASK_STATUSES,
+  type EcsProvider,
+  type RunnerLaunch,
+  type RunnerTask,
+  type TaskStatus,
+} from './types.ts';
 
 /** The narrow part of the SDK client this provider uses (tests inject their own). */
 export interface EcsApi {
@@ -81,16 +87,7 @@ function awsCode(err: unknown): string {
   return e?.name ?? e?.Code ?? 'Error';
 }
 
-const STATUSES: readonly string[] = [
-  'PROVISIONING',
-  'PENDING',
-  'ACTIVATING',
-  'RUNNING',
-  'DEACTIVATING',
-  'STOPPING',
-  'DEPROVISIONING',
-  'STOPPED',
-];
+const STATUSES: readonly string[] = TASK_STATUSES;
 
 export function toRunnerTask(task: Task, cluster: string): RunnerTask {
   const tags: Record<string, string> = {};

@@ -31,15 +31,19 @@ export interface RunnerLaunch {
   tags: Record<string, string>;
 }
 
-export type TaskStatus =
-  | 'PROVISIONING'
-  | 'PENDING'
-  | 'ACTIVATING'
-  | 'RUNNING'
-  | 'DEACTIVATING'
-  | 'STOPPING'
-  | 'DEPROVISIONING'
-  | 'STOPPED';
+/** ECS's task lifecycle in order (API reference, task lifecycle): a task only moves forward. */
+export const TASK_STATUSES = [
+  'PROVISIONING',
+  'PENDING',
+  'ACTIVATING',
+  'RUNNING',
+  'DEACTIVATING',
+  'STOPPING',
+  'DEPROVISIONING',
+  'STOPPED',
+] as const;
+
+export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export interface RunnerTask {
   arn: string;

@@ -1,29 +1,13 @@
 // The ECS simulator's model: clusters, task definitions and tasks as the simulator keeps them,
 // and the readers that turn request members into them (bad input -> ECS's validation errors).
 
+import { TASK_STATUSES, type TaskStatus } from '../../ecs/types.ts';
 import { AwsServiceError } from '../aws-json.ts';
 
-export type TaskStatus =
-  | 'PROVISIONING'
-  | 'PENDING'
-  | 'ACTIVATING'
-  | 'RUNNING'
-  | 'DEACTIVATING'
-  | 'STOPPING'
-  | 'DEPROVISIONING'
-  | 'STOPPED';
+export type { TaskStatus };
 
 /** The lifecycle in order: a task only moves forward through it. */
-export const STATUS_ORDER: TaskStatus[] = [
-  'PROVISIONING',
-  'PENDING',
-  'ACTIVATING',
-  'RUNNING',
-  'DEACTIVATING',
-  'STOPPING',
-  'DEPROVISIONING',
-  'STOPPED',
-];
+export const STATUS_ORDER: readonly TaskStatus[] = TASK_STATUSES;
 
 export interface KeyValue {
   name: string;
