@@ -125,14 +125,25 @@ describe('observability on the local cloud', () => {
     expect((await planOutcome(control, [runId])).succeeded).toBe(true);
     const jobs = (await planOutcome(control, [runId])).jobs;
 
-    // The job-start events reach the controller through webhooks; poll until both are observed.
+    // The job-start events reach the controller through webhooks, and the runners' tasks are
+    // described by a later pass: poll until both are observed.
     let text = '';
+    const describes = () =>
+      sum(
+        sample(text, 'runnerctl_api_calls_total', {
+          service: 'ecs',
+          endpoint: 'DescribeTasks',
+          outcome: 'ok',
+        }),
+      );
     await until(
       async () => {
         text = (await get(app.metricsUrl)).text;
-        return sum(sample(text, 'runnerctl_job_queued_to_start_seconds_count')) >= 2;
+        return (
+          sum(sample(text, 'runnerctl_job_queued_to_start_seconds_count')) >= 2 && describes() >= 1
+        );
       },
-      () => `job start histogram never reached 2:\n${text}`,
+      () => `job start histogram never reached 2, or no DescribeTasks:\n${text}`,
     );
 
     expect(sum(sample(text, 'runnerctl_launches_total', { pool: 'seed' }))).toBeGreaterThanOrEqual(
