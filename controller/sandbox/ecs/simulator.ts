@@ -25,12 +25,7 @@ import {
   STATUS_ORDER,
   throttled,
 } from './model.ts';
-import type {
-  SimulatedTask,
-  StopRequest,
-  Task,
-  TaskStatus,
-} from './model.ts';
+import type { SimulatedTask, StopRequest, Task, TaskStatus } from './model.ts';
 import {
   createEc2Capacity,
   type AutoScalingGroup,
