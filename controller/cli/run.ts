@@ -7,6 +7,7 @@ import { ConflictError, FencingError, StoreError } from '../store/errors.ts';
 import { createContext, type CliDeps, type CliIo } from './context.ts';
 import { CliError, ExitStatus, UsageError } from './errors.ts';
 import { buildProgram } from './program.ts';
+import { normalizeResourceArgs } from './resource-args.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -22,7 +23,7 @@ export async function run(
   const ctx = createContext(io, deps);
   try {
     const program = await buildProgram(ctx);
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(normalizeResourceArgs(argv), { from: 'user' });
     return EXIT_OK;
   } catch (err) {
     return report(err, ctx.err);

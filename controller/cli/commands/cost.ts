@@ -10,10 +10,10 @@ import { UsageError } from '../errors.ts';
 import { renderTable } from '../format.ts';
 import { withViewStore, type ViewFlags } from './runners.ts';
 
-interface CostFlags extends ViewFlags {
+interface CostFlags extends Omit<ViewFlags, 'output'> {
   since: string;
   by: 'pool' | 'repository' | 'workflow';
-  output?: 'json' | 'wide';
+  output?: 'json';
 }
 
 const UNITS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000 };
@@ -120,7 +120,7 @@ export function register(program: Command, ctx: CliContext): void {
   cmd.option('-c, --config <file>', "the controller's settings file: its table");
   addStoreOptions(cmd).action(async (flags: CostFlags) => {
     const sinceMs = ctx.deps.clock.now() - parseSince(flags.since);
-    const records = await withViewStore(ctx, flags, (store) =>
+    const records = await withViewStore(ctx, { ...flags, output: undefined }, (store) =>
       store.listRunners({ states: ['finished'] }),
     );
     const report = costReport(records, sinceMs, flags.by);

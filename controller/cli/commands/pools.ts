@@ -1,17 +1,19 @@
 // `get pools`, `describe pool` and `delete pool`.
 
-import { Option, type Command } from 'commander';
-import { stringify } from 'yaml';
+import type { Command } from 'commander';
 import type { PoolRecord, Store } from '../../store/types.ts';
 import { ConflictError, NotFoundError } from '../../store/errors.ts';
 import { addStoreOptions, type CliContext, type StoreFlags } from '../context.ts';
-import { CliError, ExitStatus } from '../errors.ts';
+import { CliError, ExitStatus, UsageError } from '../errors.ts';
+import { defaultPoolSchema, validatePoolSources } from '../../api/validate.ts';
+import { readPoolSources } from './apply.ts';
 import { formatAge, renderTable, withoutHeader } from '../format.ts';
 import { verbCommand } from '../groups.ts';
+import { isDocumentFormat, outputOption, printDocument, type OutputFormat } from '../output.ts';
 import { count, poolPhase, poolResource, scopeText } from '../pool-view.ts';
 import { API_VERSION } from '../../api/types.ts';
 
-const POOL_ALIASES = ['pool', 'runnerpools', 'runnerpool'];
+const POOL_ALIASES = ['pool', 'runnerpools', 'runnerpool', 'rp'];
 
 function notFound(name: string): CliError {
   return new CliError(`runnerpool "${name}" not found`);
@@ -94,6 +96,15 @@ function describe(record: PoolRecord, nowMs: number): string {
   field('Labels', spec.labels.join(', '), 2);
   field('Max runners', String(spec.maxRunners), 2);
   field('Min idle', String(spec.minIdle ?? 0), 2);
+  field(
+    'Per repository',
+    spec.maxRunnersPerRepository === undefined
+      ? 'no cap (maxRunners only)'
+      : `at most ${spec.maxRunnersPerRepository} runner(s) for one repository's jobs`,
+    2,
+  );
+  field('Repositories', spec.repositories?.join(', ') ?? 'all of the scope', 2);
+  field('Public repos', spec.allowPublicRepositories ? 'served' : 'not served', 2);
   field('Priority', String(spec.priority ?? 0), 2);
   if (spec.sizes && spec.sizes.length > 0) {
     lines.push('  Sizes:');
@@ -158,17 +169,10 @@ export function register(program: Command, ctx: CliContext): void {
     .aliases(POOL_ALIASES)
     .description('list runner pools (all, or the NAMEs given)')
     .argument('[names...]', 'pool names')
-    .addOption(
-      new Option('-o, --output <format>', 'output format (default: table)').choices([
-        'wide',
-        'yaml',
-        'json',
-        'name',
-      ]),
-    )
+    .addOption(outputOption(['wide', 'yaml', 'json', 'name', 'jsonpath']))
     .option('--no-headers', 'print tables without their header row');
   addStoreOptions(getPools).action(
-    async (names: string[], opts: StoreFlags & { output?: string; headers?: boolean }) => {
+    async (names: string[], opts: StoreFlags & { output?: OutputFormat; headers?: boolean }) => {
       let missing: string[] = [];
       const records = await ctx.withStore(opts, async (store) => {
         if (names.length === 0) return store.listPools();
@@ -183,16 +187,14 @@ export function register(program: Command, ctx: CliContext): void {
       const doc = single
         ? poolResource(single)
         : { apiVersion: API_VERSION, kind: 'RunnerPoolList', items: records.map(poolResource) };
-      if (opts.output === 'json') {
-        ctx.io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-      } else if (opts.output === 'yaml') {
-        ctx.io.stdout.write(stringify(doc));
-      } else if (opts.output === 'name') {
+      if (isDocumentFormat(opts.output)) {
+        printDocument(ctx, doc, opts.output);
+      } else if (opts.output?.kind === 'name') {
         for (const r of records) ctx.out(`runnerpool/${r.name}`);
       } else if (records.length === 0) {
         ctx.err('No runner pools found.');
       } else {
-        const text = table(records, opts.output === 'wide', ctx.deps.clock.now());
+        const text = table(records, opts.output?.kind === 'wide', ctx.deps.clock.now());
         ctx.out(opts.headers === false ? withoutHeader(text) : text);
       }
       if (missing.length > 0) {
@@ -204,7 +206,7 @@ export function register(program: Command, ctx: CliContext): void {
 
   const describeCmd = verbCommand(program, 'describe', 'show details of a resource')
     .command('pool')
-    .aliases(['pools', 'runnerpool', 'runnerpools'])
+    .aliases(['pools', 'runnerpool', 'runnerpools', 'rp'])
     .description('show a runner pool: spec, status, conditions, counts, deletion mark')
     .argument('<name>', 'pool name');
   addStoreOptions(describeCmd).action(async (name: string, opts: StoreFlags) => {
@@ -215,47 +217,94 @@ export function register(program: Command, ctx: CliContext): void {
 
   const deleteCmd = verbCommand(program, 'delete', 'delete resources')
     .command('pool')
-    .aliases(['pools', 'runnerpool', 'runnerpools'])
+    .aliases(['pools', 'runnerpool', 'runnerpools', 'rp'])
     .description(
       'mark runner pools for deletion: the controller drains their runners, then removes them',
     )
-    .argument('<names...>', 'pool names')
+    .argument('[names...]', 'pool names (or -f FILE)')
+    .option(
+      '-f, --filename <path>',
+      'delete every pool named in this file, directory or - (stdin); repeatable',
+      collect,
+    )
     .option(
       '--force',
       'remove the pool record now, without a controller; refused while it has live runners',
     );
   addStoreOptions(deleteCmd).action(
-    async (names: string[], opts: StoreFlags & { force?: boolean }) => {
+    async (names: string[], opts: StoreFlags & { force?: boolean; filename?: string[] }) => {
+      if (names.length > 0 && opts.filename) {
+        throw new UsageError('give pool names or -f FILE, not both', 'delete pool');
+      }
+      if (names.length === 0 && !opts.filename) {
+        throw new UsageError(
+          "missing required argument 'names' (pool names, or -f FILE)",
+          'delete pool',
+        );
+      }
+      const targets = opts.filename ? await poolNamesIn(ctx, opts.filename) : names;
+      const missing: string[] = [];
       await ctx.withStore(opts, async (store) => {
-        for (const name of names) {
-          if (opts.force) {
-            await forceDelete(ctx, store, name);
-            continue;
-          }
-          let record: PoolRecord;
-          try {
-            const before = await store.getPool(name);
-            if (before?.deletionRequestedAt) {
-              ctx.out(
-                `runnerpool/${name} already marked for deletion at ${before.deletionRequestedAt}; ` +
-                  'the controller is draining it',
-              );
-              continue;
-            }
-            record = await store.requestPoolDeletion(name);
-          } catch (err) {
-            if (err instanceof NotFoundError) throw notFound(name);
-            throw err;
-          }
-          ctx.out(
-            `runnerpool/${record.name} marked for deletion; the controller will drain its runners, ` +
-              'then remove it',
-          );
+        for (const name of targets) {
+          if (!(await deleteOne(ctx, store, name, opts.force ?? false))) missing.push(name);
         }
       });
+      // As kubectl: delete what exists, report each missing one, exit 1 if any was missing.
+      if (missing.length > 0) {
+        for (const name of missing) ctx.err(`error: ${notFound(name).message}`);
+        throw new ExitStatus(1);
+      }
     },
   );
 }
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** The pool names of `delete -f`: the files are read and validated as `apply` does. */
+async function poolNamesIn(ctx: CliContext, filenames: string[]): Promise<string[]> {
+  const sources = await readPoolSources(filenames, ctx.io);
+  const pools = validatePoolSources(sources, ctx.deps.poolSchema ?? defaultPoolSchema());
+  if (pools.length === 0) throw new CliError(`no RunnerPool documents in ${filenames.join(', ')}`);
+  return [...new Set(pools.map((p) => p.pool.metadata.name))];
+}
+
+/** Marks (or with --force removes) one pool; false when it does not exist. */
+async function deleteOne(
+  ctx: CliContext,
+  store: Store,
+  name: string,
+  force: boolean,
+): Promise<boolean> {
+  try {
+    if (force) {
+      await forceDelete(ctx, store, name);
+      return true;
+    }
+    const before = await store.getPool(name);
+    if (!before) return false;
+    if (before.deletionRequestedAt) {
+      ctx.out(
+        `runnerpool/${name} already marked for deletion at ${before.deletionRequestedAt}; ` +
+          'the controller is draining it',
+      );
+      return true;
+    }
+    const record = await store.requestPoolDeletion(name);
+    ctx.out(
+      `runnerpool/${record.name} marked for deletion; the controller will drain its runners, ` +
+        'then remove it',
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof NotFoundError || err instanceof PoolGoneError) return false;
+    throw err;
+  }
+}
+
+/** forceDelete found no pool. */
+class PoolGoneError extends CliError {}
 
 /**
  * `delete pool --force`: no controller drains the pool, so only a pool without live runner
@@ -275,7 +324,7 @@ async function forceDelete(ctx: CliContext, store: Store, name: string): Promise
   }
   for (let attempt = 0; ; attempt++) {
     let record = await store.getPool(name);
-    if (!record) throw notFound(name);
+    if (!record) throw new PoolGoneError(notFound(name).message);
     try {
       if (!record.deletionRequestedAt) record = await store.requestPoolDeletion(name);
       await store.removePool(name, record.resourceVersion);

@@ -4,13 +4,15 @@
 // controller's settings (`--config`), `describe runner` also reads the runner's GitHub
 // registration and its ECS task (state changes).
 
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
+import { API_VERSION } from '../../api/types.ts';
 import { githubScope } from '../../reconcile/names.ts';
 import type { JobRecord, RunnerRecord, Store } from '../../store/types.ts';
 import { addStoreOptions, type CliContext, type StoreFlags } from '../context.ts';
 import { CliError, UsageError } from '../errors.ts';
 import { verbCommand } from '../groups.ts';
 import { withoutHeader } from '../format.ts';
+import { isDocumentFormat, outputOption, printDocument, type OutputFormat } from '../output.ts';
 import {
   costsByJob,
   describeJob,
@@ -24,9 +26,11 @@ import { openWorld } from './drift.ts';
 export interface ViewFlags extends StoreFlags {
   config?: string;
   pool?: string;
-  output?: 'wide' | 'json' | 'name';
+  output?: OutputFormat;
   headers?: boolean;
 }
+
+const LIST_FORMATS = ['wide', 'yaml', 'json', 'name', 'jsonpath'];
 
 type World = Awaited<ReturnType<typeof openWorld>>;
 
@@ -51,9 +55,7 @@ export async function withViewStore<T>(
 }
 
 function addViewOptions(cmd: Command, outputs: string[]): Command {
-  cmd.addOption(
-    new Option('-o, --output <format>', 'output format (default: table)').choices(outputs),
-  );
+  cmd.addOption(outputOption(outputs));
   if (outputs.includes('name')) cmd.option('--no-headers', 'print tables without their header row');
   cmd.option(
     '-c, --config <file>',
@@ -96,15 +98,17 @@ export function register(program: Command, ctx: CliContext): void {
     .aliases(['runner'])
     .description('list runner records: state, job, GitHub runner id, task (finished ones too)')
     .option('--pool <name>', 'only this pool');
-  addViewOptions(getRunners, ['wide', 'json', 'name']).action(async (flags: ViewFlags) => {
+  addViewOptions(getRunners, LIST_FORMATS).action(async (flags: ViewFlags) => {
     const records = await withViewStore(ctx, flags, (store) =>
       store.listRunners(flags.pool ? { pool: flags.pool } : {}),
     );
     records.sort((a, b) => a.pool.localeCompare(b.pool) || a.createdAt.localeCompare(b.createdAt));
-    if (flags.output === 'json') return json(ctx, { kind: 'RunnerList', items: records });
-    if (flags.output === 'name') return records.forEach((r) => ctx.out(`runner/${r.name}`));
+    if (isDocumentFormat(flags.output)) {
+      return printDocument(ctx, listOf('RunnerList', records.map(runnerResource)), flags.output);
+    }
+    if (flags.output?.kind === 'name') return records.forEach((r) => ctx.out(`runner/${r.name}`));
     if (!records.length) return ctx.err('No runner records found.');
-    const text = runnersTable(records, flags.output === 'wide', ctx.deps.clock.now());
+    const text = runnersTable(records, flags.output?.kind === 'wide', ctx.deps.clock.now());
     ctx.out(flags.headers === false ? withoutHeader(text) : text);
   });
 
@@ -113,16 +117,18 @@ export function register(program: Command, ctx: CliContext): void {
     .aliases(['job'])
     .description('list the jobs the controller knows: status, pool, runner')
     .option('--pool <name>', 'only jobs this pool counted');
-  addViewOptions(getJobs, ['wide', 'json', 'name']).action(async (flags: ViewFlags) => {
-    const wide = flags.output === 'wide';
+  addViewOptions(getJobs, LIST_FORMATS).action(async (flags: ViewFlags) => {
+    const wide = flags.output?.kind === 'wide';
     const { jobs, runners } = await withViewStore(ctx, flags, async (store) => ({
       jobs: await store.listJobs(flags.pool ? { pool: flags.pool } : {}),
       // The wide listing shows each job's cost, from its finished runners.
       runners: wide ? await store.listRunners({ states: ['finished'] }) : [],
     }));
     jobs.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id - b.id);
-    if (flags.output === 'json') return json(ctx, { kind: 'JobList', items: jobs });
-    if (flags.output === 'name') return jobs.forEach((j) => ctx.out(`job/${j.id}`));
+    if (isDocumentFormat(flags.output)) {
+      return printDocument(ctx, listOf('JobList', jobs.map(jobResource)), flags.output);
+    }
+    if (flags.output?.kind === 'name') return jobs.forEach((j) => ctx.out(`job/${j.id}`));
     if (!jobs.length) return ctx.err('No jobs found.');
     const costs = wide ? costsByJob(runners) : undefined;
     const text = jobsTable(jobs, wide, ctx.deps.clock.now(), costs);
@@ -141,7 +147,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (!record) throw new CliError(`runner "${name}" not found`);
       return { record, live: world ? await liveView(world, record) : undefined };
     });
-    if (flags.output === 'json') {
+    if (flags.output?.kind === 'json') {
       const { runnerTimeline } = await import('../runner-view.ts');
       return json(ctx, {
         ...shown.record,
@@ -170,9 +176,48 @@ export function register(program: Command, ctx: CliContext): void {
       if (!job) throw new CliError(`job ${jobId} not found`);
       return { job, runners: await runnersOf(store, job) };
     });
-    if (flags.output === 'json') return json(ctx, { ...job, runners });
+    if (flags.output?.kind === 'json') return json(ctx, { ...job, runners });
     ctx.out(describeJob(job, runners, ctx.deps.clock.now()));
   });
+}
+
+function listOf(kind: string, items: unknown[]) {
+  return { apiVersion: API_VERSION, kind, items };
+}
+
+/**
+ * Labels a runner carries for `-l` selectors and `metadata.labels`: its pool, state and size.
+ * (A runner record has no labels of its own; `labels` is its runs-on label set.)
+ */
+export function runnerLabels(r: RunnerRecord): Record<string, string> {
+  return { pool: r.pool, state: r.state, ...(r.size ? { size: r.size } : {}) };
+}
+
+/** A job's labels: its pool (when matched), repository (owner/name), owner and status. */
+export function jobLabels(j: JobRecord): Record<string, string> {
+  return {
+    ...(j.pool ? { pool: j.pool } : {}),
+    repository: j.repository,
+    owner: j.owner,
+    status: j.status,
+  };
+}
+
+/** A runner record as a list item: Kubernetes-style metadata, then the record's own fields. */
+function runnerResource(r: RunnerRecord) {
+  return {
+    kind: 'Runner',
+    metadata: { name: r.name, labels: runnerLabels(r), creationTimestamp: r.createdAt },
+    ...r,
+  };
+}
+
+function jobResource(j: JobRecord) {
+  return {
+    kind: 'Job',
+    metadata: { name: String(j.id), labels: jobLabels(j), creationTimestamp: j.createdAt },
+    ...j,
+  };
 }
 
 /** The runner records of a job: the one GitHub says ran it, and any bound to it. */

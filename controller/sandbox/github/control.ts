@@ -83,6 +83,8 @@ export interface GitHubSimControl {
     owner: string;
     name: string;
     private?: boolean;
+    /** public, private or internal; default private (or public when `private` is false). */
+    visibility?: 'public' | 'private' | 'internal';
   }): Promise<{ fullName: string; id: number }>;
   createInstallation(args: {
     account: string;
@@ -217,12 +219,11 @@ export function createControl(deps: ControlDeps): GitHubSimControl {
       const g = state.createRunnerGroup(org, name);
       return { id: g.id, name: g.name };
     },
-    async createRepo({ owner, name, private: isPrivate }) {
-      const repo = state.createRepo(
-        owner,
-        name,
-        isPrivate === undefined ? {} : { private: isPrivate },
-      );
+    async createRepo({ owner, name, private: isPrivate, visibility }) {
+      const repo = state.createRepo(owner, name, {
+        ...(isPrivate === undefined ? {} : { private: isPrivate }),
+        ...(visibility === undefined ? {} : { visibility }),
+      });
       return { fullName: repo.fullName, id: repo.id };
     },
     async createInstallation({ account, permissions }) {

@@ -149,7 +149,7 @@ export function webhookRepository(api: string, repo: SimRepo) {
     default_branch: 'main',
     is_template: false,
     topics: [],
-    visibility: repo.private ? 'private' : 'public',
+    visibility: repo.visibility,
     web_commit_signoff_required: false,
     allow_forking: true,
     custom_properties: {},

@@ -44,6 +44,8 @@ export interface SimRepo {
   name: string;
   fullName: string;
   private: boolean;
+  /** GitHub's `visibility`; `internal` repositories are private to outsiders (enterprise orgs). */
+  visibility: 'public' | 'private' | 'internal';
   createdAtMs: number;
 }
 
@@ -301,9 +303,24 @@ export class SimState {
     return group;
   }
 
-  createRepo(owner: string, name: string, options: { private?: boolean } = {}): SimRepo {
+  createRepo(
+    owner: string,
+    name: string,
+    options: { private?: boolean; visibility?: SimRepo['visibility'] } = {},
+  ): SimRepo {
     if (!/^[A-Za-z0-9._-]{1,100}$/.test(name)) {
       throw new SimInvalidRequestError(`repository name ${JSON.stringify(name)} is not valid`);
+    }
+    const visibility = options.visibility ?? (options.private === false ? 'public' : 'private');
+    if (!['public', 'private', 'internal'].includes(visibility)) {
+      throw new SimInvalidRequestError(
+        `repository visibility ${JSON.stringify(visibility)} is not one of public, private, internal`,
+      );
+    }
+    if (options.private !== undefined && options.private !== (visibility !== 'public')) {
+      throw new SimInvalidRequestError(
+        `repository ${owner}/${name}: private ${options.private} contradicts visibility ${visibility}`,
+      );
     }
     const fullName = `${owner}/${name}`;
     const existing = this.repos.get(fullName.toLowerCase());
@@ -318,7 +335,8 @@ export class SimState {
       ownerType: org ? 'Organization' : 'User',
       name,
       fullName: `${org?.login ?? owner}/${name}`,
-      private: options.private ?? true,
+      private: visibility !== 'public',
+      visibility,
       createdAtMs: this.clock.now(),
     };
     this.repos.set(fullName.toLowerCase(), repo);

@@ -71,10 +71,30 @@ interface Queue {
 
 const QUEUE_NAME = /^[A-Za-z0-9_-]{1,80}$/;
 
+/** SendMessage's and SendMessageBatch's limit (one message, and a whole batch), in bytes. */
+const MAX_MESSAGE_BYTES = 1_048_576;
+
+/**
+ * A message's size as SQS counts it: the body plus every attribute's name, data type and value
+ * (the SDK model: "All parts of the message attribute ... are part of the message size").
+ */
+function messageSize(body: string, attributes?: Record<string, MessageAttributeValue>): number {
+  let size = Buffer.byteLength(body, 'utf8');
+  for (const [name, attribute] of Object.entries(attributes ?? {})) {
+    size += Buffer.byteLength(name, 'utf8') + Buffer.byteLength(attribute.DataType, 'utf8');
+    size +=
+      attribute.BinaryValue !== undefined
+        ? Buffer.from(attribute.BinaryValue, 'base64').length
+        : Buffer.byteLength(attribute.StringValue ?? '', 'utf8');
+  }
+  return size;
+}
+
 /** Settable attributes: [min, max, default]. */
 const NUMERIC_ATTRIBUTES: Record<string, [number, number, number]> = {
   DelaySeconds: [0, 900, 0],
-  MaximumMessageSize: [1024, 262_144, 262_144],
+  // 1 MiB is both the ceiling and the default since AWS raised it (SDK model, CreateQueue).
+  MaximumMessageSize: [1024, MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES],
   MessageRetentionPeriod: [60, 1_209_600, 345_600],
   ReceiveMessageWaitTimeSeconds: [0, 20, 0],
   VisibilityTimeout: [0, 43_200, 30],
@@ -370,13 +390,6 @@ export async function startSqsSimulator(options: SqsSimulatorOptions = {}): Prom
   const enqueue = (queue: Queue, entry: Record<string, unknown>) => {
     const body = optionalString(entry, 'MessageBody');
     if (body === undefined || body.length === 0) throw missingParameter('MessageBody');
-    const maxSize = numeric(queue, 'MaximumMessageSize');
-    const size = Buffer.byteLength(body, 'utf8');
-    if (size > maxSize) {
-      throw invalidParameter(
-        `One or more parameters are invalid. Reason: Message must be shorter than ${maxSize} bytes.`,
-      );
-    }
     const delay = optionalNumber(entry, 'DelaySeconds') ?? numeric(queue, 'DelaySeconds');
     if (!Number.isInteger(delay) || delay < 0 || delay > 900) {
       throw invalidParameter(
@@ -384,6 +397,12 @@ export async function startSqsSimulator(options: SqsSimulatorOptions = {}): Prom
       );
     }
     const messageAttributes = readMessageAttributes(optionalObject(entry, 'MessageAttributes'));
+    const maxSize = numeric(queue, 'MaximumMessageSize');
+    if (messageSize(body, messageAttributes) > maxSize) {
+      throw invalidParameter(
+        `One or more parameters are invalid. Reason: Message must be shorter than ${maxSize} bytes.`,
+      );
+    }
     const now = clock.now();
     const message: StoredMessage = {
       id: randomUUID(),
@@ -445,6 +464,24 @@ export async function startSqsSimulator(options: SqsSimulatorOptions = {}): Prom
     return entries as Record<string, unknown>[];
   };
 
+  /** The sum of a batch's bodies and attributes may not exceed the one-message limit. */
+  const checkBatchSize = (entries: Record<string, unknown>[]): void => {
+    let total = 0;
+    for (const entry of entries) {
+      const body = typeof entry.MessageBody === 'string' ? entry.MessageBody : '';
+      const attributes = entry.MessageAttributes as
+        Record<string, MessageAttributeValue> | undefined;
+      total += messageSize(body, attributes && typeof attributes === 'object' ? attributes : {});
+    }
+    if (total > MAX_MESSAGE_BYTES) {
+      throw new AwsServiceError(
+        'BatchRequestTooLong',
+        `Batch requests cannot be longer than ${MAX_MESSAGE_BYTES} bytes. You have sent ${total} bytes.`,
+        { queryCode: 'AWS.SimpleQueueService.BatchRequestTooLong' },
+      );
+    }
+  };
+
   const batchFailure = (id: string, error: unknown) => {
     const known = error instanceof AwsServiceError ? error : undefined;
     return {
@@ -463,6 +500,10 @@ export async function startSqsSimulator(options: SqsSimulatorOptions = {}): Prom
   ): boolean => {
     const dlq = queues.get(policy.deadLetterTargetArn.split(':').pop() ?? '');
     if (!dlq) return false;
+    // The copy must fit the dead-letter queue's own limit, attributes included; one that does
+    // not stays where it is (delivered again) rather than being lost.
+    const size = messageSize(message.body, message.messageAttributes);
+    if (size > numeric(dlq, 'MaximumMessageSize')) return false;
     queue.messages.delete(message.id);
     dlq.messages.set(message.id, {
       ...message,
@@ -678,6 +719,7 @@ export async function startSqsSimulator(options: SqsSimulatorOptions = {}): Prom
     SendMessageBatch: (input: Record<string, unknown>) => {
       const queue = findQueueByUrl(input);
       const entries = checkBatch(optionalArray(input, 'Entries'), 'SendMessageBatchRequestEntry');
+      checkBatchSize(entries);
       const Successful: unknown[] = [];
       const Failed: unknown[] = [];
       for (const entry of entries) {

@@ -319,3 +319,50 @@ describe('GitHub simulator webhook faults', () => {
     expect(order.length).toBe(40);
   });
 });
+
+describe('GitHub simulator webhooks: repository visibility', () => {
+  it('carries repository.private and repository.visibility as GitHub does, for each visibility', async () => {
+    const { sim } = await world();
+    await sim.control.createRepo({ owner: 'acme', name: 'site', private: false });
+    await sim.control.createRepo({ owner: 'acme', name: 'tools', visibility: 'internal' });
+    const r = await receiver();
+    servers.push(r.server);
+    await sim.control.addWebhookSink({ kind: 'http', url: r.url });
+    for (const repo of ['acme/app', 'acme/site', 'acme/tools']) {
+      await sim.control.createWorkflowRun({ repo, jobs: [{ name: 'b', runsOn: ['self-hosted'] }] });
+    }
+    await sim.control.flushWebhooks();
+    const seen = new Map<string, unknown>();
+    for (const got of r.received) {
+      const validate = validatorFor(got.body.action);
+      expect(validate(got.body), ajv.errorsText(validate.errors)).toBe(true);
+      const repo = got.body.repository as {
+        full_name: string;
+        private: boolean;
+        visibility: string;
+      };
+      seen.set(repo.full_name, { private: repo.private, visibility: repo.visibility });
+    }
+    expect(Object.fromEntries(seen)).toEqual({
+      'acme/app': { private: true, visibility: 'private' },
+      'acme/site': { private: false, visibility: 'public' },
+      'acme/tools': { private: true, visibility: 'internal' },
+    });
+    // The official examples carry both fields, consistently.
+    for (const e of examples) {
+      const repo = e.repository as { private: boolean; visibility: string };
+      expect(typeof repo.private).toBe('boolean');
+      expect(repo.private).toBe(repo.visibility !== 'public');
+    }
+  });
+
+  it('refuses a visibility GitHub does not have and a contradicting private flag', async () => {
+    const { sim } = await world();
+    await expect(
+      sim.control.createRepo({ owner: 'acme', name: 'x', visibility: 'secret' as 'private' }),
+    ).rejects.toThrow(/visibility "secret"/);
+    await expect(
+      sim.control.createRepo({ owner: 'acme', name: 'y', private: false, visibility: 'internal' }),
+    ).rejects.toThrow(/contradicts visibility internal/);
+  });
+});

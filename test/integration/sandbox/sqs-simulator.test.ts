@@ -14,7 +14,9 @@ import {
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
+  BatchRequestTooLong,
   SQSClient,
+  SQSServiceException,
   TooManyEntriesInBatchRequest,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +55,8 @@ afterAll(async () => {
   sqs.destroy();
   await sim.close();
 });
+
+const MIB = 1_048_576;
 
 let queueCounter = 0;
 async function newQueue(attributes: Record<string, string> = {}): Promise<string> {
@@ -230,6 +234,97 @@ describe('SQS simulator through @aws-sdk/client-sqs', () => {
     expect(dead.Messages?.map((m) => m.Body)).toEqual(['poison']);
     expect(dead.Messages![0]!.Attributes?.DeadLetterQueueSourceArn).toContain(':q-');
     expect(fieldsUnknownToSdk(handler.last(), withoutMetadata(dead))).toEqual([]);
+  });
+
+  it('defaults MaximumMessageSize to 1 MiB and refuses a larger setting', async () => {
+    const url = await newQueue();
+    const out = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['MaximumMessageSize'] }),
+    );
+    expect(out.Attributes?.MaximumMessageSize).toBe(String(MIB));
+    await expect(newQueue({ MaximumMessageSize: String(MIB + 1) })).rejects.toMatchObject({
+      name: 'InvalidAttributeValue',
+    });
+  });
+
+  it('refuses a message whose body and attributes exceed the size, as SQS does', async () => {
+    const url = await newQueue();
+    const exact = await sqs.send(
+      new SendMessageCommand({ QueueUrl: url, MessageBody: 'x'.repeat(MIB) }),
+    );
+    expect(exact.MessageId).toBeDefined();
+    const tooLong = await sqs
+      .send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x'.repeat(MIB + 1) }))
+      .catch((e: unknown) => e);
+    expect(tooLong).toBeInstanceOf(SQSServiceException);
+    expect(tooLong).toMatchObject({
+      name: 'InvalidParameterValue',
+      message: `One or more parameters are invalid. Reason: Message must be shorter than ${MIB} bytes.`,
+    });
+    // Attribute name, type and value count too: a body that fits alone no longer does.
+    const withAttribute = await sqs
+      .send(
+        new SendMessageCommand({
+          QueueUrl: url,
+          MessageBody: 'x'.repeat(MIB - 10),
+          MessageAttributes: { kind: { DataType: 'String', StringValue: 'workflow' } },
+        }),
+      )
+      .catch((e: unknown) => e);
+    expect(withAttribute).toMatchObject({ name: 'InvalidParameterValue' });
+    expect(await counts(url)).toEqual({ visible: 1, inFlight: 0 });
+  });
+
+  it('refuses a batch whose messages together exceed 1 MiB', async () => {
+    const url = await newQueue();
+    const half = 'y'.repeat(MIB / 2);
+    await expect(
+      sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: url,
+          Entries: [
+            { Id: 'a', MessageBody: half },
+            { Id: 'b', MessageBody: half + 'z' },
+          ],
+        }),
+      ),
+    ).rejects.toBeInstanceOf(BatchRequestTooLong);
+    expect(await counts(url)).toEqual({ visible: 0, inFlight: 0 });
+  });
+
+  it('keeps a message the dead-letter queue cannot hold, counting its attributes', async () => {
+    const dlqUrl = await newQueue({ MaximumMessageSize: '1024' });
+    const dlqArn = (
+      await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }),
+      )
+    ).Attributes!.QueueArn!;
+    const url = await newQueue({
+      VisibilityTimeout: '10',
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 1 }),
+    });
+    // The body alone fits the dead-letter queue; with its attribute it does not.
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: url,
+        MessageBody: 'p'.repeat(1000),
+        MessageAttributes: { origin: { DataType: 'String', StringValue: 'o'.repeat(40) } },
+      }),
+    );
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'small' }));
+    const first = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }),
+    );
+    expect(first.Messages).toHaveLength(2);
+    await clock.advance(10_001);
+    const second = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }),
+    );
+    expect(second.Messages?.map((m) => m.Body!.length)).toEqual([1000]);
+    const dead = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10 }),
+    );
+    expect(dead.Messages?.map((m) => m.Body)).toEqual(['small']);
   });
 
   it('sends and deletes in batches of at most 10', async () => {
