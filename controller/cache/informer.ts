@@ -139,7 +139,7 @@ export function createInformer(options: InformerOptions): Informer {
         const pools = await relistPools();
         await relistRunners();
         await relistJobs();
-        await relistTasks(new Set(pools.map((p) => p.spec.ecs.cluster)));
+        await relistTasks(new Set([...pools.map((p) => p.spec.ecs.cluster), ...tasks.clusters()]));
         synced = true;
         relists++;
         lastRelistMs = now() - startedAt;

@@ -50,6 +50,11 @@ export class TaskCache {
     this.#keepMs = opts.stoppedKeepMs ?? 15 * 60_000;
   }
 
+  /** The clusters of the tasks known (a relist covers them even after their pool went). */
+  clusters(): Set<string> {
+    return new Set([...this.#tasks.values()].map((e) => e.cluster));
+  }
+
   get size(): number {
     return this.#tasks.size;
   }
