@@ -90,6 +90,8 @@ export interface RunnerPoolSpec {
   repositories?: string[];
   /** Serve jobs of public repositories. Default false. */
   allowPublicRepositories?: boolean;
+  /** Most runners launched for one repository's queued jobs (running ones count). Absent: no cap. */
+  maxRunnersPerRepository?: number;
   /** Higher wins when several pools match a job. Default 0. */
   priority?: number;
 }

@@ -13,6 +13,7 @@ import type { RunnerTask } from '../ecs/types.ts';
 import type { GitHubRunner, WorkflowJob } from '../github/types.ts';
 import { durationOr } from '../reconcile/durations.ts';
 import { jobInScope } from '../reconcile/jobs.ts';
+import { capPerRepository } from '../reconcile/pool/demand.ts';
 import type { PoolRecord, RunnerRecord } from '../store/types.ts';
 import type { DriftFinding, DriftSettings, DriftSnapshot } from './types.ts';
 
@@ -349,6 +350,7 @@ export function classifyDrift(snapshot: DriftSnapshot, settings: DriftSettings):
   // --- Queued jobs -------------------------------------------------------------------------
   const livePools = snapshot.pools.filter((p) => !p.deletionRequestedAt);
   const storedById = new Map(snapshot.storedJobs.map((j) => [j.id, j]));
+  const runningById = new Map((snapshot.runningJobs ?? []).map((j) => [j.id, j]));
   const queuedIds = new Set(snapshot.queuedJobs.map((j) => j.id));
   const demandByPool = new Map<string, WorkflowJob[]>();
   for (const job of snapshot.queuedJobs) {
@@ -426,8 +428,20 @@ export function classifyDrift(snapshot: DriftSnapshot, settings: DriftSettings):
         (r.state === 'busy' && (r.jobId === undefined || queuedIds.has(r.jobId))),
     ).length;
     const byAge = [...jobs].sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt));
+    // maxRunnersPerRepository: a repository's jobs beyond its cap are not demand at all.
+    const running = new Map<string, number>();
+    for (const r of poolLive) {
+      const ran = r.state === 'busy' && r.jobId !== undefined && runningById.get(r.jobId);
+      if (!ran) continue;
+      running.set(ran.repository, (running.get(ran.repository) ?? 0) + 1);
+    }
+    const cap = pool.spec.maxRunnersPerRepository;
+    const { kept } = capPerRepository(byAge, running, cap);
+    const held = new Set(byAge.filter((j) => !kept.includes(j)).map((j) => j.id));
     // Counted, not paired: the jobs beyond the supply go without a runner (the newest first).
-    const unserved = byAge.slice(supply).filter((j) => now - Date.parse(j.createdAt) >= grace);
+    const unserved = [...kept.slice(supply), ...byAge.filter((j) => held.has(j.id))].filter(
+      (j) => now - Date.parse(j.createdAt) >= grace,
+    );
     if (!unserved.length) continue;
     const atMax = poolLive.length >= pool.spec.maxRunners;
     const degraded = pool.status?.conditions.find(
@@ -435,6 +449,26 @@ export function classifyDrift(snapshot: DriftSnapshot, settings: DriftSettings):
     );
     for (const job of unserved) {
       const stored = storedById.get(job.id);
+      if (held.has(job.id)) {
+        findings.push({
+          kind: 'job-without-runner',
+          pool: poolName,
+          message:
+            `queued job ${job.id} ${job.name} in ${job.repository} [${job.labels.join(', ')}] is held by pool ${poolName}'s ` +
+            `maxRunnersPerRepository ${cap} (${running.get(job.repository) ?? 0} running, ` +
+            `${byAge.filter((j) => j.repository === job.repository).length} queued for the repository)`,
+          objects: {
+            jobId: job.id,
+            jobUrl: job.htmlUrl,
+            repository: job.repository,
+            labels: job.labels,
+          },
+          since: job.createdAt,
+          actor: 'admin',
+          action: `the job waits until runners of ${job.repository} finish; raise maxRunnersPerRepository of pool ${poolName} if the repository needs more at once`,
+        });
+        continue;
+      }
       const action = atMax
         ? `pool ${poolName} is at maxRunners (${poolLive.length}/${pool.spec.maxRunners}): the job waits for a runner to finish; raise maxRunners if this persists`
         : degraded

@@ -123,6 +123,10 @@ export async function collectSnapshot(
   // 2. Then the records.
   const records = await deps.store.listRunners();
   const storedJobs = await deps.store.listJobs({ status: ['queued', 'waiting'] });
+  // Only pools with a per-repository cap need to know which repositories' jobs run now.
+  const runningJobs = pools.some((p) => p.spec.maxRunnersPerRepository !== undefined)
+    ? await deps.store.listJobs({ status: ['in_progress'] })
+    : [];
 
   // 3. The tasks: those listed as running, and those of live records (to see them stopped).
   const clusterOf = new Map(pools.map((p) => [p.name, p.spec.ecs.cluster]));
@@ -139,6 +143,7 @@ export async function collectSnapshot(
     pools,
     records,
     storedJobs,
+    runningJobs,
     githubRunners,
     tasks: tasks.filter((t) => !t.startedBy || t.startedBy === TASK_STARTED_BY),
     queuedJobs,

@@ -96,6 +96,8 @@ export interface DriftSnapshot {
   records: RunnerRecord[];
   /** Job records the store holds as queued or waiting. */
   storedJobs: JobRecord[];
+  /** Job records the store holds as in_progress (for maxRunnersPerRepository); absent: none read. */
+  runningJobs?: JobRecord[];
   /** GitHub runners with our prefix, per pool scope. */
   githubRunners: { scope: GitHubScope; runner: GitHubRunner }[];
   /** Tasks we started that ECS shows running, and the tasks of live records. */

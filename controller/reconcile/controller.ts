@@ -7,8 +7,8 @@ import type { EcsProvider } from '../ecs/types.ts';
 import type { GitHubProvider } from '../github/types.ts';
 import type { ReconcileMetrics } from '../observability/sink.ts';
 import { FencingError } from '../store/errors.ts';
-import type { JobRecord, PoolRecord, Store } from '../store/types.ts';
-import { LeaseLostError } from './errors.ts';
+import type { JobRecord, LeaseRecord, PoolRecord, Store } from '../store/types.ts';
+import { LeaseCallTimeoutError, LeaseLostError } from './errors.ts';
 import { runActing } from '../util/acting.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { DEFAULT_SETTINGS, type ReconcileContext, type ReconcileSettings } from './context.ts';
@@ -37,6 +37,12 @@ export interface ControllerConfig extends Partial<ReconcileSettings> {
   resyncMs?: number;
   /** Lease time to live; renewed every third of it. Default 15 s. */
   leaseMs?: number;
+  /**
+   * Deadline of one acquire-or-renew (all its store calls together): the calls are aborted and
+   * the attempt counts as failed once it passes. Default a quarter of the lease; always less
+   * than a third, so a black-holed renewal is given up before the next one is due.
+   */
+  leaseCallTimeoutMs?: number;
   /**
    * This replica stops acting this long before its lease runs out by its own clock, so that
    * clock skew and requests still in flight cannot overlap with a successor. Default a fifth of
@@ -110,6 +116,10 @@ export function createController(options: ControllerOptions): Controller {
   const leaseMarginMs = Math.min(
     config.leaseSafetyMarginMs ?? Math.max(1_000, Math.floor(leaseMs / 5)),
     Math.floor(leaseMs / 2),
+  );
+  const leaseCallTimeoutMs = Math.min(
+    config.leaseCallTimeoutMs ?? Math.floor(leaseMs / 4),
+    Math.ceil(leaseMs / 3) - 1,
   );
   // The lease is judged on a monotonic clock, never by comparing wall clocks across replicas:
   // the holder acts until leaseMs minus the margin after it SENT its last successful renewal;
@@ -234,24 +244,37 @@ export function createController(options: ControllerOptions): Controller {
     return leaseAttempt;
   }
 
+  /**
+   * Runs one attempt's store calls under the lease-call deadline: the signal aborts their
+   * requests, and the race gives up even on a store that ignores it, so the loop goes on.
+   */
+  async function withLeaseDeadline<T>(attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const abort = new AbortController();
+    const timer = new AbortController();
+    const deadline = new Promise<never>((_, reject) => {
+      clock.sleep(leaseCallTimeoutMs, timer.signal).then(
+        () => {
+          const err = new LeaseCallTimeoutError(leaseCallTimeoutMs);
+          abort.abort(err);
+          reject(err);
+        },
+        () => {},
+      );
+    });
+    try {
+      return await Promise.race([attempt(abort.signal), deadline]);
+    } finally {
+      timer.abort();
+    }
+  }
+
   /** Starts or stops acting by the answer; a failed renewal stops acting at once. */
   async function acquireOrRenew(): Promise<void> {
     let lease;
     const sentAt = mono();
     try {
-      let nowMs = clock.now();
-      if (!leader) {
-        const current = await store.getLease(LEASE_NAME);
-        if (current && current.holder !== leaseHolderId && current.expiresAtMs > 0) {
-          const same = observed?.holder === current.holder && observed.version === current.version;
-          if (!same) observed = { holder: current.holder, version: current.version, since: mono() };
-          // Held by another replica: wait until it has not renewed for a whole lease.
-          if (mono() - observed!.since < leaseMs) return;
-          // Long enough on this replica's own clock, whatever the stored expiry says.
-          nowMs = Math.max(nowMs, current.expiresAtMs);
-        }
-      }
-      lease = await store.tryAcquire(LEASE_NAME, leaseHolderId, leaseMs, nowMs);
+      lease = await withLeaseDeadline((signal) => readAndAcquire(signal));
+      if (lease === 'waiting') return;
     } catch (err) {
       if (leader) {
         log.warn({ err, holder: leaseHolderId }, 'lease renewal failed: stopping until renewed');
@@ -261,6 +284,28 @@ export function createController(options: ControllerOptions): Controller {
       }
       return;
     }
+    settleLease(lease, sentAt);
+  }
+
+  /** The store calls of one attempt; 'waiting' while another replica's lease is still fresh. */
+  async function readAndAcquire(signal: AbortSignal) {
+    let nowMs = clock.now();
+    if (!leader) {
+      const current = await store.getLease(LEASE_NAME, { signal });
+      if (current && current.holder !== leaseHolderId && current.expiresAtMs > 0) {
+        const same = observed?.holder === current.holder && observed.version === current.version;
+        if (!same) observed = { holder: current.holder, version: current.version, since: mono() };
+        // Held by another replica: wait until it has not renewed for a whole lease.
+        if (mono() - observed!.since < leaseMs) return 'waiting' as const;
+        // Long enough on this replica's own clock, whatever the stored expiry says.
+        nowMs = Math.max(nowMs, current.expiresAtMs);
+      }
+    }
+    return store.tryAcquire(LEASE_NAME, leaseHolderId, leaseMs, nowMs, { signal });
+  }
+
+  /** Acts on an attempt's answer: lead (again), or stop when another replica holds it. */
+  function settleLease(lease: LeaseRecord | undefined, sentAt: number): void {
     if (lease && lease.holder === leaseHolderId) {
       // The others take over a lease after a whole leaseMs without renewal, counted from when
       // they saw it, which is after this request was sent: stop a margin before that.
@@ -344,7 +389,12 @@ export function createController(options: ControllerOptions): Controller {
       await leaseAttempt;
       const wasLeader = leader;
       await loseLease();
-      if (wasLeader) await store.release(LEASE_NAME, leaseHolderId).catch(() => {});
+      if (wasLeader) {
+        // Under the same deadline: a black-holed table must not hold up shutting down.
+        await withLeaseDeadline((signal) =>
+          store.release(LEASE_NAME, leaseHolderId, { signal }),
+        ).catch(() => {});
+      }
     },
     onJobChanged,
     async reconcileOnce() {

@@ -51,6 +51,7 @@ import { ensureTable } from './table.ts';
 import type {
   ApplyResult,
   FencedWrite,
+  LeaseCall,
   JobRecord,
   JobStatus,
   LeaseRecord,
@@ -126,6 +127,8 @@ interface WriteContext {
   fence?: number;
   /** A more specific explanation of a failed condition, given the stored item. */
   explain?: (stored: Item | undefined) => StoreError | undefined;
+  /** Aborts the write and the read that explains its failure. */
+  signal?: AbortSignal;
 }
 
 export class DynamoStore implements Store {
@@ -582,8 +585,8 @@ export class DynamoStore implements Store {
 
   // ---------------------------------------------------------------- leases
 
-  async getLease(name: string): Promise<LeaseRecord | undefined> {
-    const item = await this.getItem(leaseKey(name));
+  async getLease(name: string, call: LeaseCall = {}): Promise<LeaseRecord | undefined> {
+    const item = await this.getItem(leaseKey(name), call.signal);
     return item && toLeaseRecord(item);
   }
 
@@ -592,9 +595,10 @@ export class DynamoStore implements Store {
     holder: string,
     ttlMs: number,
     nowMs: number,
+    call: LeaseCall = {},
   ): Promise<LeaseRecord | undefined> {
     const key = leaseKey(name);
-    const stored = await this.getLease(name);
+    const stored = await this.getLease(name, call);
     let next: LeaseRecord;
     if (!stored) {
       next = { name, holder, leaseVersion: 1, expiresAtMs: nowMs + ttlMs, version: 1 };
@@ -613,8 +617,13 @@ export class DynamoStore implements Store {
       return undefined;
     }
     try {
-      if (!stored) await this.putNew(key, { type: 'lease', ...next });
-      else await this.replaceVersioned(key, { type: 'lease', ...next }, [], stored.version, {});
+      const signal = call.signal;
+      if (!stored) await this.putNew(key, { type: 'lease', ...next }, undefined, signal);
+      else {
+        await this.replaceVersioned(key, { type: 'lease', ...next }, [], stored.version, {
+          signal,
+        });
+      }
       return next;
     } catch (err) {
       // Another contender wrote first; it holds the lease now.
@@ -623,7 +632,7 @@ export class DynamoStore implements Store {
     }
   }
 
-  async release(name: string, holder: string): Promise<void> {
+  async release(name: string, holder: string, call: LeaseCall = {}): Promise<void> {
     const key = leaseKey(name);
     const expr = new Expression();
     try {
@@ -638,6 +647,7 @@ export class DynamoStore implements Store {
             ConditionExpression: `${expr.name('holder')} = ${expr.value(holder)}`,
             ...expr.params(),
           }),
+          { abortSignal: call.signal },
         ),
       );
     } catch (err) {
@@ -680,28 +690,37 @@ export class DynamoStore implements Store {
     return new Date(this.clock.now()).toISOString();
   }
 
-  private async getItem(key: ItemKey): Promise<Item | undefined> {
+  private async getItem(key: ItemKey, signal?: AbortSignal): Promise<Item | undefined> {
     const out = await this.call(() =>
       this.client.send(
         new GetItemCommand({ TableName: this.table, Key: marshall(key), ConsistentRead: true }),
+        { abortSignal: signal },
       ),
     );
     return out.Item && unmarshall(out.Item);
   }
 
   /** Writes a new item; ConflictError when the key exists. */
-  private async putNew(key: ItemKey, item: Item, fence?: number): Promise<void> {
+  private async putNew(
+    key: ItemKey,
+    item: Item,
+    fence?: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const expr = new Expression();
     const full = { ...item, ...key, ...(fence === undefined ? {} : { [FENCE_ATTRIBUTE]: fence }) };
-    await this.conditional({ key, intent: 'create', versionAttribute: 'version', fence }, () =>
-      this.client.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: marshall(full, MARSHALL_OPTIONS),
-          ConditionExpression: `attribute_not_exists(${expr.name(PK)})`,
-          ...expr.params(),
-        }),
-      ),
+    await this.conditional(
+      { key, intent: 'create', versionAttribute: 'version', fence, signal },
+      () =>
+        this.client.send(
+          new PutItemCommand({
+            TableName: this.table,
+            Item: marshall(full, MARSHALL_OPTIONS),
+            ConditionExpression: `attribute_not_exists(${expr.name(PK)})`,
+            ...expr.params(),
+          }),
+          { abortSignal: signal },
+        ),
     );
   }
 
@@ -715,7 +734,7 @@ export class DynamoStore implements Store {
     item: Item,
     optional: readonly string[],
     expectedVersion: number,
-    opts: FencedWrite,
+    opts: FencedWrite & { signal?: AbortSignal },
     extraCondition?: (expr: Expression) => string,
     explain?: WriteContext['explain'],
   ): Promise<Item> {
@@ -743,6 +762,7 @@ export class DynamoStore implements Store {
         expectedVersion,
         fence: opts.fence,
         explain,
+        signal: opts.signal,
       },
       () =>
         this.client.send(
@@ -754,6 +774,7 @@ export class DynamoStore implements Store {
             ReturnValues: 'ALL_NEW',
             ...expr.params(),
           }),
+          { abortSignal: opts.signal },
         ),
     );
     return unmarshall(out.Attributes ?? {});
@@ -771,7 +792,7 @@ export class DynamoStore implements Store {
 
   private async explainConflict(ctx: WriteContext, cause: unknown): Promise<StoreError> {
     const what = describeKey(ctx.key);
-    const stored = await this.getItem(ctx.key);
+    const stored = await this.getItem(ctx.key, ctx.signal);
     const attribute = ctx.versionAttribute ?? 'version';
     const storedVersion = stored?.[attribute];
     const storedFence = stored?.[FENCE_ATTRIBUTE];

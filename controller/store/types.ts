@@ -220,6 +220,12 @@ export interface RepositoryRegistry {
   listRepositories(): Promise<{ fullName: string; lastSeenAt: string }[]>;
 }
 
+/** Options of lease calls. */
+export interface LeaseCall {
+  /** Aborts the call's requests (the caller's deadline); the call then rejects. */
+  signal?: AbortSignal;
+}
+
 export interface LeaseStore {
   /** Takes the lease when free or expired, or renews it when `holder` has it. */
   tryAcquire(
@@ -227,9 +233,10 @@ export interface LeaseStore {
     holder: string,
     ttlMs: number,
     nowMs: number,
+    call?: LeaseCall,
   ): Promise<LeaseRecord | undefined>;
-  release(name: string, holder: string): Promise<void>;
-  getLease(name: string): Promise<LeaseRecord | undefined>;
+  release(name: string, holder: string, call?: LeaseCall): Promise<void>;
+  getLease(name: string, call?: LeaseCall): Promise<LeaseRecord | undefined>;
 }
 
 export interface Store

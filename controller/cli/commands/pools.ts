@@ -96,6 +96,15 @@ function describe(record: PoolRecord, nowMs: number): string {
   field('Labels', spec.labels.join(', '), 2);
   field('Max runners', String(spec.maxRunners), 2);
   field('Min idle', String(spec.minIdle ?? 0), 2);
+  field(
+    'Per repository',
+    spec.maxRunnersPerRepository === undefined
+      ? 'no cap (maxRunners only)'
+      : `at most ${spec.maxRunnersPerRepository} runner(s) for one repository's jobs`,
+    2,
+  );
+  field('Repositories', spec.repositories?.join(', ') ?? 'all of the scope', 2);
+  field('Public repos', spec.allowPublicRepositories ? 'served' : 'not served', 2);
   field('Priority', String(spec.priority ?? 0), 2);
   if (spec.sizes && spec.sizes.length > 0) {
     lines.push('  Sizes:');

@@ -135,3 +135,49 @@ export function planPool(input: PlanInput): Plan {
     ...(waiting.length ? { nextIdleExpiryMs: Math.max(0, Math.min(...waiting)) } : {}),
   };
 }
+
+export interface RepositoryCap<T> {
+  /** The jobs still counted as demand, in their order. */
+  kept: T[];
+  /** Per repository (as first written), how many of its queued jobs the cap held back. */
+  held: Map<string, number>;
+}
+
+/**
+ * `maxRunnersPerRepository`: a repository's queued jobs count as demand only up to the cap less
+ * the pool's runners already running a job of that repository, so one matrix cannot take the
+ * whole pool. Runners are not paired with jobs (a runner may take another repository's job), so
+ * the cap bounds what is launched for a repository, oldest jobs first. Pure.
+ */
+export function capPerRepository<T extends { repository: string }>(
+  jobs: T[],
+  runningByRepository: ReadonlyMap<string, number>,
+  cap: number | undefined,
+): RepositoryCap<T> {
+  if (cap === undefined) return { kept: jobs, held: new Map() };
+  const used = new Map<string, number>();
+  for (const [repo, n] of runningByRepository) {
+    used.set(repo.toLowerCase(), (used.get(repo.toLowerCase()) ?? 0) + n);
+  }
+  const kept: T[] = [];
+  const held = new Map<string, number>();
+  for (const job of jobs) {
+    const key = job.repository.toLowerCase();
+    const n = used.get(key) ?? 0;
+    if (n >= cap) {
+      held.set(job.repository, (held.get(job.repository) ?? 0) + 1);
+      continue;
+    }
+    used.set(key, n + 1);
+    kept.push(job);
+  }
+  return { kept, held };
+}
+
+/** "acme/app: 3" parts for a status message or drift, repositories sorted. */
+export function describeHeld(held: ReadonlyMap<string, number>): string {
+  return [...held]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([repo, n]) => `${repo}: ${n}`)
+    .join(', ');
+}

@@ -23,7 +23,7 @@ import {
 import { LIVE_STATES, SUPPLY_STATES, lastEventAt } from '../runner/record.ts';
 import { pendingInterruptions, stepSpotReruns } from '../runner/spot-rerun.ts';
 import { earliestRequeue, type ReconcileResult } from '../types.ts';
-import { planPool, type DemandJob, type Plan } from './demand.ts';
+import { capPerRepository, describeHeld, planPool, type DemandJob, type Plan } from './demand.ts';
 import { describeAll, observeRunners } from './observe.ts';
 
 export function poolTimeouts(ctx: ReconcileContext, pool: PoolRecord): PoolTimeoutsMs {
@@ -70,6 +70,8 @@ interface Demand {
   jobs: DemandJob[];
   matched: JobRecord[];
   refusals: string[];
+  /** Queued jobs held back by maxRunnersPerRepository, per repository. */
+  held: Map<string, number>;
 }
 
 /** Queued jobs (not waiting) that the matching rules give to this pool, and refusals. */
@@ -79,7 +81,7 @@ async function demandOf(
   pools: PoolRecord[],
 ): Promise<Demand> {
   const queued = await ctx.store.listJobs({ status: ['queued'] });
-  const out: Demand = { jobs: [], matched: [], refusals: [] };
+  const out: Demand = { jobs: [], matched: [], refusals: [], held: new Map() };
   for (const job of queued) {
     const candidates = pools.filter((p) => poolServesJob(job, p.spec));
     const match = choosePool(job.labels, candidates);
@@ -92,6 +94,34 @@ async function demandOf(
     out.jobs.push(match.sizeRequested && match.size ? { requestedSize: match.size.label } : {});
   }
   return out;
+}
+
+/**
+ * Applies the pool's maxRunnersPerRepository: a repository's jobs beyond the cap, less the
+ * pool's busy runners whose job (of that repository) has left the queue, are not demand.
+ */
+function capDemand(
+  pool: PoolRecord,
+  demand: Demand,
+  busy: RunnerRecord[],
+  observations: Map<string, RunnerObservation>,
+): Demand {
+  const cap = pool.spec.maxRunnersPerRepository;
+  if (cap === undefined) return demand;
+  const running = new Map<string, number>();
+  for (const r of busy) {
+    const job = observations.get(r.name)?.job;
+    if (!job || !boundJobLeftQueue(r, observations)) continue;
+    running.set(job.repository, (running.get(job.repository) ?? 0) + 1);
+  }
+  const indexed = demand.matched.map((job, k) => ({ repository: job.repository, k }));
+  const { kept, held } = capPerRepository(indexed, running, cap);
+  return {
+    ...demand,
+    matched: kept.map((x) => demand.matched[x.k]!),
+    jobs: kept.map((x) => demand.jobs[x.k]!),
+    held,
+  };
 }
 
 function condition(
@@ -388,7 +418,13 @@ export function createPoolReconciler(ctx: ReconcileContext) {
 
     // 3. Count demand against supply.
     const pools = (await ctx.store.listPools()).filter((p) => !p.deletionRequestedAt);
-    const demand = await demandOf(ctx, pool, pools);
+    const allDemand = await demandOf(ctx, pool, pools);
+    const demand = capDemand(
+      pool,
+      allDemand,
+      current.filter((r) => r.state === 'busy'),
+      observations,
+    );
 
     // 4. Spot interruptions: re-run the interrupted job once, and find the job GitHub queued for
     // it among this demand (so a re-run counted now is known as one before anything launches).
@@ -462,7 +498,7 @@ export function createPoolReconciler(ctx: ReconcileContext) {
     current = [...byName.values()].filter((r) => r.state !== 'finished');
 
     // 7. Remember the pool on the jobs it counts (for drift and the timeline).
-    for (const job of demand.matched) {
+    for (const job of allDemand.matched) {
       if (job.pool === name) continue;
       try {
         await ctx.store.updateJob({ ...job, pool: name }, ctx.fenced());
@@ -480,7 +516,7 @@ export function createPoolReconciler(ctx: ReconcileContext) {
     const now = isoNow(ctx);
     await writeStatus(ctx, pool, (prev) => ({
       observedGeneration: pool.generation,
-      queuedJobs: demand.jobs.length,
+      queuedJobs: allDemand.jobs.length,
       ...counts(current),
       conditions: [
         condition(
@@ -490,7 +526,10 @@ export function createPoolReconciler(ctx: ReconcileContext) {
           'True',
           'Reconciled',
           `${plan.supply} runner(s) starting or idle for a demand of ${plan.demand}` +
-            (plan.atMaxRunners ? ` (capped by maxRunners ${pool.spec.maxRunners})` : ''),
+            (plan.atMaxRunners ? ` (capped by maxRunners ${pool.spec.maxRunners})` : '') +
+            (demand.held.size
+              ? `; queued jobs held by maxRunnersPerRepository ${pool.spec.maxRunnersPerRepository}: ${describeHeld(demand.held)}`
+              : ''),
         ),
         failure
           ? condition(prev?.conditions, now, 'Degraded', 'True', 'LaunchFailed', failure)

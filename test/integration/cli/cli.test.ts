@@ -281,6 +281,9 @@ describe('runnerctl get, describe, delete', () => {
     expect(before.out).toContain('Name:                   linux-x64\n');
     expect(before.out).toContain('  GitHub:               org/foo-organisation\n');
     expect(before.out).toContain('    small: cpu 1024, memory 2048 MiB (default)\n');
+    expect(before.out).toContain('  Per repository:       no cap (maxRunners only)\n');
+    expect(before.out).toContain('  Repositories:         all of the scope\n');
+    expect(before.out).toContain('  Public repos:         not served\n');
     expect(before.out).toContain('  Timeouts:             registration 5m, idle 15m, max job 6h\n');
     expect(before.out).toContain('not reconciled yet');
 

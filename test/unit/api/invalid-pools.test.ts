@@ -62,7 +62,7 @@ const INVALID: Case[] = [
     name: 'unknown spec field with hint',
     edit: (t) => t.replace('  maxRunners: 5\n', '  maxRunners: 5\n  maxRunner: 5\n'),
     expected: [
-      'pool.yaml:11:3: spec.maxRunner: unknown field "maxRunner": expected one of github, labels, maxRunners, minIdle, repositories, allowPublicRepositories, priority, sizes, docker, defaultSize, ecs, timeouts (did you mean "maxRunners"?)',
+      'pool.yaml:11:3: spec.maxRunner: unknown field "maxRunner": expected one of github, labels, maxRunners, minIdle, repositories, allowPublicRepositories, maxRunnersPerRepository, priority, sizes, docker, defaultSize, ecs, timeouts (did you mean "maxRunners"?)',
     ],
   },
   {
@@ -377,7 +377,7 @@ const INVALID: Case[] = [
     name: 'status placed inside spec',
     edit: (t) => t.replace('  defaultSize: small\n', '  defaultSize: small\n  status: {}\n'),
     expected: [
-      'pool.yaml:19:3: spec.status: unknown field "status": expected one of github, labels, maxRunners, minIdle, repositories, allowPublicRepositories, priority, sizes, docker, defaultSize, ecs, timeouts',
+      'pool.yaml:19:3: spec.status: unknown field "status": expected one of github, labels, maxRunners, minIdle, repositories, allowPublicRepositories, maxRunnersPerRepository, priority, sizes, docker, defaultSize, ecs, timeouts',
     ],
   },
   // Launch platforms: what Fargate cannot run is refused where it is written.

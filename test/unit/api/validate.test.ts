@@ -287,3 +287,29 @@ describe('repositories and allowPublicRepositories', () => {
     );
   });
 });
+
+describe('maxRunnersPerRepository', () => {
+  it('the documented example sets it', () => {
+    const file = join(import.meta.dirname, '../../../docs/examples/restricted-pool.yaml');
+    const [doc] = validatePoolYaml(readFileSync(file, 'utf8'), file);
+    expect(doc!.pool.spec.maxRunnersPerRepository).toBe(4);
+  });
+
+  it('is optional; absent means no cap', () => {
+    const [doc] = validatePoolYaml(pool('p'), 'p.yaml');
+    expect(doc!.pool.spec.maxRunnersPerRepository).toBeUndefined();
+  });
+
+  it('names the file, position and value of one below 1 or not an integer', () => {
+    expect(
+      issues(() => validatePoolYaml(pool('p', '  maxRunnersPerRepository: 0\n'), 'p.yaml')),
+    ).toEqual([
+      'p.yaml:10:28: spec.maxRunnersPerRepository: expected an integer from 1 to 1000, got 0',
+    ]);
+    expect(
+      issues(() => validatePoolYaml(pool('p', '  maxRunnersPerRepository: 2.5\n'), 'p.yaml')),
+    ).toEqual([
+      'p.yaml:10:28: spec.maxRunnersPerRepository: expected an integer, got the number 2.5',
+    ]);
+  });
+});

@@ -299,6 +299,45 @@ describe('drift classification', () => {
     expect(capped[0]!.action).toMatch(/maxRunners \(1\/1\)/);
   });
 
+  it("jobs beyond maxRunnersPerRepository are named with the cap, the repository's running and queued counts", () => {
+    const running: JobRecord = {
+      id: 9,
+      runId: 1,
+      runAttempt: 1,
+      repository: 'acme/app',
+      owner: 'acme',
+      labels: ['linux'],
+      status: 'in_progress',
+      runnerName: 'rctl-linux-busy',
+      createdAt: ago(20 * MIN),
+      updatedAt: ago(10 * MIN),
+      version: 2,
+    };
+    const busy = record('busy', { name: 'rctl-linux-busy', jobId: 9 });
+    const idle = record('idle');
+    const s = snapshot({
+      pools: [pool('linux', { maxRunnersPerRepository: 1 })],
+      records: [busy, idle],
+      runningJobs: [running],
+      queuedJobs: [
+        job(1, ['linux'], { createdAt: ago(10 * MIN) }),
+        job(2, ['linux'], { createdAt: ago(9 * MIN), repository: 'acme/web' }),
+      ],
+    });
+    const jobFindings = (x: DriftSnapshot) =>
+      classifyDrift(x, settings).filter((f) => f.kind === 'job-without-runner');
+    const findings = jobFindings(s);
+    // The web job has the idle runner; the app job is held by the cap (its one runner is busy).
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ kind: 'job-without-runner', actor: 'admin' });
+    expect(findings[0]!.message).toMatch(
+      /job 1 .* held by pool linux's maxRunnersPerRepository 1 \(1 running, 1 queued for the repository\)/,
+    );
+    // Without the cap the idle runner serves the older (app) job and the web job is unserved.
+    const uncapped = jobFindings({ ...s, pools: [pool('linux')] });
+    expect(uncapped.map((f) => f.objects.jobId)).toEqual([2]);
+  });
+
   it('queued self-hosted jobs no pool matches show their labels; refused sizes name the pool', () => {
     const s = snapshot({
       pools: [
