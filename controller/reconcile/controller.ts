@@ -2,7 +2,7 @@
 // replica holds the DynamoDB lease. The lease version fences the writes that matter, so a replica
 // that lost the lease without noticing cannot create or move runner records.
 
-import { choosePool } from '../api/matching.ts';
+import { choosePool, rankPools } from '../api/matching.ts';
 import { createInformer, type Informer } from '../cache/informer.ts';
 import type { EcsTaskEvent } from '../events/ecs-task-event.ts';
 import type { EcsProvider } from '../ecs/types.ts';
@@ -395,6 +395,10 @@ export function createController(options: ControllerOptions): Controller {
     const candidates = pools.filter((p) => !p.deletionRequestedAt && poolServesJob(job, p.spec));
     const match = choosePool(job.labels, candidates);
     if (match.kind !== 'none') queue.enqueue(poolKey(match.pool));
+    // A paused or full pool hands the job to the next match: wake those too.
+    for (const next of rankPools(job.labels, candidates).slice(1)) {
+      queue.enqueue(poolKey(next.pool));
+    }
     if (job.pool) queue.enqueue(poolKey(job.pool));
     if (job.runnerName) {
       const runner =

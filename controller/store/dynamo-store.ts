@@ -15,6 +15,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 
 import type { RunnerPool, RunnerPoolStatus } from '../api/types.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
+import { applyResultFor, canonicalJson } from './apply-result.ts';
 import { ConflictError, FencingError, NotFoundError, StoreError } from './errors.ts';
 import { and, Expression, MARSHALL_OPTIONS } from './expression.ts';
 import {
@@ -208,7 +209,7 @@ export class DynamoStore implements Store {
       return { result: 'created', record };
     }
 
-    if (canonicalJson(desiredOf(stored)) === canonicalJson(desiredOf(pool))) {
+    if (applyResultFor(stored, pool) === 'unchanged') {
       return { result: 'unchanged', record: stored };
     }
 
@@ -910,24 +911,6 @@ const toRunnerRecord = (item: Item) => stripLayout(item) as unknown as RunnerRec
 const toLeaseRecord = (item: Item) => stripLayout(item) as unknown as LeaseRecord;
 
 /** What `apply` compares: the admin's document, not the controller's bookkeeping. */
-function desiredOf(pool: { metadata: RunnerPool['metadata']; spec: RunnerPool['spec'] }) {
-  return { metadata: pool.metadata, spec: pool.spec };
-}
-
 function definedOnly<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
-
-/** JSON with sorted keys and without undefined values: equal documents, equal strings. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(
-        Object.entries(v as Record<string, unknown>)
-          .filter(([, x]) => x !== undefined)
-          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-      );
-    }
-    return v;
-  });
 }
