@@ -67,6 +67,11 @@ export interface ControllerConfig extends Partial<ReconcileSettings> {
    * describes the tasks of its live runners.
    */
   taskEvents?: boolean;
+  /**
+   * Passes read GitHub's runner listing from the last completed one while the next is taken
+   * (runner-listing.ts), instead of waiting for it. Default false; the controller app turns it on.
+   */
+  backgroundListing?: boolean;
   /** Keys reconciled at once. Default 4. */
   concurrency?: number;
   /** Backoff of failing keys. */
@@ -198,6 +203,7 @@ export function createController(options: ControllerOptions): Controller {
       clock,
       ownedPrefix(settings.runnerNamePrefix),
       config.listingTtlMs ?? Math.min(5_000, settings.runnerPollMs / 2),
+      { background: config.backgroundListing ?? false },
     ),
   };
 
