@@ -263,9 +263,13 @@ export function createController(options: ControllerOptions): Controller {
     listKeys: async () => {
       // A new pass: pools of one GitHub scope share one fresh runner listing.
       ctx.runnerListing?.nextPass();
-      // Pools are applied by the CLI and jobs ingested by any replica: both are read again at
-      // every pass (open jobs only: a range of the index that history never enters).
-      const [pools] = await Promise.all([informer.relistPools(), informer.relistJobs()]);
+      // Pools are applied by the CLI and jobs ingested by any replica: pools and the demand
+      // (queued and waiting jobs: ranges of the index that history never enters) are read again
+      // at every pass; in-progress jobs at the cache's relist.
+      const [pools] = await Promise.all([
+        informer.relistPools(),
+        informer.relistJobs(['queued', 'waiting']),
+      ]);
       return [RESYNC_KEY, ...pools.map((p) => poolKey(p.name)), GC_KEY];
     },
   });
