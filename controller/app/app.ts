@@ -122,6 +122,7 @@ export function reconcileConfigOf(
     leaseMs: config.leaseSeconds * 1000,
     runnerNamePrefix: config.runnerNamePrefix,
     prices: mergePrices(config.cost?.prices),
+    ...(config.runnerNetwork ? { allowedNetwork: config.runnerNetwork } : {}),
     ...(config.aws.region ? { region: config.aws.region } : {}),
     ...tuning,
   };
