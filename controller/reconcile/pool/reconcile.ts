@@ -4,7 +4,7 @@
 // what is missing (up to maxRunners); write the status once; return the earliest requeue.
 
 import { TASK_STARTED_BY, TASK_TAG_POOL, TASK_TAG_RUNNER } from '../../api/constants.ts';
-import { choosePool, runnerLabels } from '../../api/matching.ts';
+import { runnerLabels } from '../../api/matching.ts';
 import type { Condition, RunnerPoolStatus } from '../../api/types.ts';
 import { ConflictError, FencingError } from '../../store/errors.ts';
 import type { JobRecord, PoolRecord, RunnerRecord } from '../../store/types.ts';
@@ -24,7 +24,17 @@ import {
 import { LIVE_STATES, SUPPLY_STATES, lastEventAt } from '../runner/record.ts';
 import { pendingInterruptions, stepSpotReruns } from '../runner/spot-rerun.ts';
 import { earliestRequeue, type ReconcileResult } from '../types.ts';
-import { capPerRepository, describeHeld, planPool, type DemandJob, type Plan } from './demand.ts';
+import {
+  capPerRepository,
+  describeHeld,
+  describeSpills,
+  planPool,
+  routeDemand,
+  summariseSpills,
+  type DemandJob,
+  type Plan,
+  type SpillSummary,
+} from './demand.ts';
 import { describeAll, observeRunners } from './observe.ts';
 
 export function poolTimeouts(ctx: ReconcileContext, pool: PoolRecord): PoolTimeoutsMs {
@@ -73,6 +83,8 @@ interface Demand {
   refusals: string[];
   /** Queued jobs held back by maxRunnersPerRepository, per repository. */
   held: Map<string, number>;
+  /** Where this pool's overflow went, and what it took over from paused or full pools. */
+  spills: SpillSummary;
 }
 
 /** Queued jobs (not waiting) that the matching rules give to this pool, and refusals. */
@@ -82,10 +94,17 @@ async function demandOf(
   pools: PoolRecord[],
 ): Promise<Demand> {
   const queued = await ctx.store.listJobs({ status: ['queued'] });
-  const out: Demand = { jobs: [], matched: [], refusals: [], held: new Map() };
-  for (const job of queued) {
-    const candidates = pools.filter((p) => poolServesJob(job, p.spec));
-    const match = choosePool(job.labels, candidates);
+  const out: Demand = {
+    jobs: [],
+    matched: [],
+    refusals: [],
+    held: new Map(),
+    spills: { to: [], from: [] },
+  };
+  // Paused or full pools hand their overflow to the next match (routeDemand).
+  const routed = routeDemand(queued, (job) => pools.filter((p) => poolServesJob(job, p.spec)));
+  out.spills = summariseSpills(routed, pool.name);
+  for (const { job, match } of routed) {
     if (match.kind === 'none' || match.pool !== pool.name) continue;
     if (match.kind === 'refused') {
       out.refusals.push(match.reason);
@@ -529,6 +548,8 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       observedGeneration: pool.generation,
       queuedJobs: allDemand.jobs.length,
       ...counts(current),
+      ...(demand.spills.to.length ? { spilledTo: demand.spills.to } : {}),
+      ...(demand.spills.from.length ? { takenOverFrom: demand.spills.from } : {}),
       conditions: [
         condition(
           prev?.conditions,
@@ -540,6 +561,9 @@ export function createPoolReconciler(ctx: ReconcileContext) {
             (plan.atMaxRunners ? ` (capped by maxRunners ${pool.spec.maxRunners})` : '') +
             (demand.held.size
               ? `; queued jobs held by maxRunnersPerRepository ${pool.spec.maxRunnersPerRepository}: ${describeHeld(demand.held)}`
+              : '') +
+            (demand.spills.to.length || demand.spills.from.length
+              ? `; ${describeSpills(demand.spills)}`
               : ''),
         ),
         failure

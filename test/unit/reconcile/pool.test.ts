@@ -299,6 +299,29 @@ describe('pool reconcile', () => {
     }
   });
 
+  it('a paused pool hands its jobs to the next matching pool; both statuses say so', async () => {
+    const w = new World();
+    await w.pool('preferred', { priority: 10, maxRunners: 0 });
+    await w.pool('spare', { maxRunners: 5 });
+    await w.queue(1, ['linux']);
+    await w.queue(2, ['linux']);
+    const c = w.controller();
+    await c.reconcileOnce();
+    await c.reconcileOnce();
+    const live = await w.live();
+    expect(live.map((r) => r.pool)).toEqual(['spare', 'spare']);
+    const preferred = (await w.store.getPool('preferred'))!.status!;
+    expect(preferred.spilledTo).toEqual([
+      { pool: 'spare', jobs: 2, reason: 'preferred paused (maxRunners 0)' },
+    ]);
+    expect(preferred.conditions.find((x) => x.type === 'Ready')!.message).toContain(
+      '2 queued job(s) spilled to pool spare: preferred paused (maxRunners 0)',
+    );
+    expect((await w.store.getPool('spare'))!.status!.takenOverFrom).toEqual([
+      { pool: 'preferred', jobs: 2, reason: 'preferred paused (maxRunners 0)' },
+    ]);
+  });
+
   it('removes idle runners beyond demand after the idle timeout, keeps minIdle', async () => {
     const w = new World();
     await w.pool('linux', { minIdle: 1, timeouts: { idle: '5m' } });
