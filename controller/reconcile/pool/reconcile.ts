@@ -11,6 +11,7 @@ import type { JobRecord, PoolRecord, RunnerRecord } from '../../store/types.ts';
 import { isoNow, listOurRunners, type ReconcileContext } from '../context.ts';
 import { durationOr } from '../durations.ts';
 import { LeaseLostError, ReconcileError, TerminalReconcileError } from '../errors.ts';
+import { JobConfirmer, needsConfirmation, settleJob } from '../confirm.ts';
 import { poolServesJob, jobRecordFrom } from '../jobs.ts';
 import { githubScope, runnerName } from '../names.ts';
 import {
@@ -72,6 +73,8 @@ interface Demand {
   refusals: string[];
   /** Queued jobs held back by maxRunnersPerRepository, per repository. */
   held: Map<string, number>;
+  /** Jobs of unsigned events GitHub has not confirmed (yet): not demand. */
+  unconfirmed: { job: JobRecord; reason: string; retryInMs?: number }[];
 }
 
 /** Queued jobs (not waiting) that the matching rules give to this pool, and refusals. */
@@ -81,10 +84,33 @@ async function demandOf(
   pools: PoolRecord[],
 ): Promise<Demand> {
   const queued = await ctx.store.listJobs({ status: ['queued'] });
-  const out: Demand = { jobs: [], matched: [], refusals: [], held: new Map() };
-  for (const job of queued) {
-    const candidates = pools.filter((p) => poolServesJob(job, p.spec));
-    const match = choosePool(job.labels, candidates);
+  const out: Demand = { jobs: [], matched: [], refusals: [], held: new Map(), unconfirmed: [] };
+  const matchOf = (job: JobRecord) =>
+    choosePool(
+      job.labels,
+      pools.filter((p) => poolServesJob(job, p.spec)),
+    );
+  // Jobs first seen in unsigned events are confirmed with GitHub first (one listing per run).
+  const ours = queued.filter((job) => {
+    const match = matchOf(job);
+    return match.kind !== 'none' && match.pool === pool.name;
+  });
+  const confirmer = ctx.confirmer ?? new JobConfirmer({ github: ctx.github, clock: ctx.clock });
+  const settled = await eachLimited(ours, ctx.settings.launchConcurrency, async (job) => {
+    if (!needsConfirmation(job)) return job;
+    const result = await settleJob({ ...ctx, confirmer }, job);
+    if (result.demand) return result.job;
+    out.unconfirmed.push({
+      job,
+      reason: result.reason ?? 'not confirmed',
+      ...(result.retryInMs !== undefined ? { retryInMs: result.retryInMs } : {}),
+    });
+    return undefined;
+  });
+  for (const job of settled) {
+    if (!job) continue;
+    // GitHub's labels (after a confirmation) may choose another pool.
+    const match = matchOf(job);
     if (match.kind === 'none' || match.pool !== pool.name) continue;
     if (match.kind === 'refused') {
       out.refusals.push(match.reason);
@@ -274,6 +300,19 @@ async function refreshFinishedJobs(
     const job = observations.get(runner.name)?.job;
     if (!job || job.status !== 'in_progress') continue;
     try {
+      const ended = runner.timeline.findLast((t) => t.event === 'finished')?.detail ?? '';
+      if (job.claimedCompletion && job.runnerName === runner.name && RAN_A_JOB.includes(ended)) {
+        // Our runner ran the job and exited: that corroborates the claimed completion.
+        const { version: _v, updatedAt: _u, claimedCompletion: claim, ...rest } = job;
+        await ctx.store.recordJob({
+          ...rest,
+          status: 'completed',
+          ...(claim.conclusion ? { conclusion: claim.conclusion } : {}),
+          ...(claim.completedAt ? { completedAt: claim.completedAt } : {}),
+          confirmation: 'confirmed',
+        });
+        continue;
+      }
       const fresh = await ctx.github.getJob(job.repository, job.id);
       if (!fresh) continue;
       const { record } = await ctx.store.recordJob({
@@ -459,6 +498,9 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       idleTimeoutMs: timeouts.idleMs,
     });
     requeues.push(plan.nextIdleExpiryMs);
+    for (const u of demand.unconfirmed) {
+      if (u.retryInMs !== undefined) requeues.push(Math.max(1_000, u.retryInMs));
+    }
 
     // 5. Cancel pending records and remove idle runners no job needs.
     const byName = new Map(current.map((r) => [r.name, r]));
