@@ -49,8 +49,20 @@ export interface DeployConfig {
     /** Existing Secrets Manager secret holding the webhook secret: name or complete ARN. Optional. */
     webhookSecret?: string;
   };
-  /** EventBridge bus the GitHub integration writes to: `default` or a bus name. Default `default`. */
-  eventBusName: string;
+  /**
+   * The dedicated EventBridge bus the stack creates for GitHub events. Its resource policy
+   * admits PutEvents of `github.com` / `workflow_job` events only.
+   */
+  eventBus: {
+    /** Default `<namePrefix>-github-events`. */
+    name: string;
+    /**
+     * IAM principals (role or user ARNs) of the GitHub integration: the only ones that may put
+     * events on the bus; every other principal is denied. Empty (default): the account's
+     * principals that IAM allows events:PutEvents on the bus.
+     */
+    publisherArns: string[];
+  };
   queue: {
     /** Receives before a message moves to the dead-letter queue. Default 5. */
     maxReceiveCount: number;
@@ -280,7 +292,7 @@ export function parseDeployConfig(raw: unknown, source: string): DeployConfig {
     'namePrefix',
     'network',
     'github',
-    'eventBusName',
+    'eventBus',
     'queue',
     'table',
     'controller',
@@ -351,6 +363,19 @@ export function parseDeployConfig(raw: unknown, source: string): DeployConfig {
     webhookSecret: gh.optionalString('webhookSecret', secretRef),
   };
 
+  const bus: FieldReader = root.object_('eventBus', ['name', 'publisherArns']);
+  const publisherArns = (bus.array('publisherArns') ?? []).map((arn, i) => {
+    // A role, assumed-role session or user: the aws:PrincipalArn forms PutEvents callers have.
+    const principal = /^arn:aws[a-z-]*:(iam::\d{12}:(role|user)|sts::\d{12}:assumed-role)\/\S+$/;
+    if (typeof arn !== 'string' || !principal.test(arn)) {
+      bus.fail(
+        `${bus.at('publisherArns')}[${i}]`,
+        `${JSON.stringify(arn)} is not an IAM role or user ARN (arn:aws:iam::<account>:role/<name>)`,
+      );
+    }
+    return arn;
+  });
+
   const q: FieldReader = root.object_('queue', [
     'maxReceiveCount',
     'visibilityTimeoutSeconds',
@@ -418,6 +443,7 @@ export function parseDeployConfig(raw: unknown, source: string): DeployConfig {
     seen.add(size.name);
   });
 
+  const namePrefix = root.string('namePrefix', 'runnerctl', NAME);
   const logRetentionDays = root.integer('logRetentionDays', 30, 1);
   if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays)) {
     root.fail(
@@ -430,10 +456,18 @@ export function parseDeployConfig(raw: unknown, source: string): DeployConfig {
     stackName: root.string('stackName', 'runnerctl', /^[A-Za-z][A-Za-z0-9-]{0,127}$/),
     account: root.optionalString('account', /^\d{12}$/),
     region: root.optionalString('region', /^[a-z]{2}(-[a-z]+)+-\d$/),
-    namePrefix: root.string('namePrefix', 'runnerctl', NAME),
+    namePrefix,
     network,
     github,
-    eventBusName: root.string('eventBusName', 'default', /^[A-Za-z0-9/_.-]{1,256}$/),
+    eventBus: {
+      // A custom bus: not `default`, not a partner bus (`aws.` names are AWS's).
+      name: bus.string(
+        'name',
+        `${namePrefix}-github-events`,
+        /^(?!default$)(?!aws\.)[A-Za-z0-9._-]{1,256}$/,
+      ),
+      publisherArns,
+    },
     queue: {
       maxReceiveCount: q.integer('maxReceiveCount', 5, 1, 1000),
       visibilityTimeoutSeconds: q.integer('visibilityTimeoutSeconds', 60, 0, 43_200),

@@ -32,6 +32,9 @@ export const CONTROLLER_PORT = 8080;
 export const RUNNER_CONTAINER_NAME = 'runner';
 export const TABLE_INDEX_NAME = 'gsi1';
 export const TABLE_TTL_ATTRIBUTE = 'expiresAt';
+/** What the GitHub integration puts on the bus (controller/events/normalise.ts reads it). */
+export const GITHUB_EVENT_SOURCE = 'github.com';
+export const GITHUB_EVENT_DETAIL_TYPE = 'workflow_job';
 
 // The controller image has no curl; Node's fetch does the probe. Exit 0 only on a 2xx.
 const HEALTHCHECK_SCRIPT =
@@ -72,6 +75,8 @@ export class RunnerctlStack extends Stack {
   readonly table: dynamodb.Table;
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
+  /** The dedicated bus of GitHub events; its policy admits only the integration. */
+  readonly eventBus: events.EventBus;
   readonly rule: events.Rule;
   /** ECS Task State Change events of this cluster (default bus) into the same queue. */
   readonly taskEventRule: events.Rule;
@@ -135,11 +140,16 @@ export class RunnerctlStack extends Stack {
         maxReceiveCount: config.queue.maxReceiveCount,
       },
     });
-    const bus = events.EventBus.fromEventBusName(this, 'EventBus', config.eventBusName);
+    this.eventBus = this.githubEventBus(config);
     this.rule = new events.Rule(this, 'WorkflowJobRule', {
-      eventBus: bus,
+      eventBus: this.eventBus,
       description: 'GitHub workflow_job events to the runnerctl controller queue',
-      eventPattern: { source: ['github.com'], detailType: ['workflow_job'] },
+      // Events put by this account only (a bus policy could admit others later).
+      eventPattern: {
+        account: [this.account],
+        source: [GITHUB_EVENT_SOURCE],
+        detailType: [GITHUB_EVENT_DETAIL_TYPE],
+      },
     });
     // Adds a queue policy that lets EventBridge send on behalf of this rule only (aws:SourceArn).
     this.rule.addTarget(new eventsTargets.SqsQueue(this.queue));
@@ -393,6 +403,10 @@ export class RunnerctlStack extends Stack {
     // ---------------------------------------------------------------- outputs
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl });
+    new CfnOutput(this, 'GitHubEventBusArn', {
+      description: 'Where the GitHub integration puts workflow_job events',
+      value: this.eventBus.eventBusArn,
+    });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'ControllerServiceName', { value: this.controllerService.serviceName });
@@ -413,6 +427,62 @@ export class RunnerctlStack extends Stack {
     });
 
     this.acknowledgeFindings(config, controllerTaskDefinition, controllerPolicy, taskArnsInCluster);
+  }
+
+  /**
+   * A bus of its own for GitHub events, so that PutEvents on the default bus (which many
+   * principals have) cannot forge them. Its policy admits only `github.com` / `workflow_job`
+   * events, put by the configured integration principals (all others are denied, whatever
+   * their IAM policies say), or, without any configured, by principals of this account.
+   */
+  private githubEventBus(config: DeployConfig): events.EventBus {
+    const bus = new events.EventBus(this, 'GitHubEventBus', {
+      eventBusName: config.eventBus.name,
+      description: 'runnerctl: GitHub workflow_job events from the GitHub integration only',
+    });
+    const publishers = config.eventBus.publisherArns;
+    const onlyGitHubEvents = {
+      StringEquals: {
+        'events:source': GITHUB_EVENT_SOURCE,
+        'events:detail-type': GITHUB_EVENT_DETAIL_TYPE,
+      },
+    };
+    // CfnEventBusPolicy with a whole statement (the L2's addToResourcePolicy goes through the
+    // deprecated `principal` property and warns at every synthesis).
+    const statement = (sid: string, fields: Record<string, unknown>) =>
+      new events.CfnEventBusPolicy(this, `GitHubEventBusPolicy${sid}`, {
+        eventBusName: bus.eventBusName,
+        statementId: sid,
+        statement: {
+          Sid: sid,
+          Action: 'events:PutEvents',
+          Resource: bus.eventBusArn,
+          ...fields,
+        },
+      });
+    statement('PutGitHubEvents', {
+      Effect: 'Allow',
+      Principal: {
+        AWS:
+          publishers.length > 0
+            ? publishers
+            : this.formatArn({
+                service: 'iam',
+                region: '',
+                resource: 'root',
+              }),
+      },
+      Condition: onlyGitHubEvents,
+    });
+    if (publishers.length > 0) {
+      // An explicit deny: within the account, IAM policies alone would otherwise be enough.
+      statement('OnlyTheIntegration', {
+        Effect: 'Deny',
+        Principal: '*',
+        Condition: { ArnNotEquals: { 'aws:PrincipalArn': publishers } },
+      });
+    }
+    return bus;
   }
 
   private network(config: DeployConfig): ec2.IVpc {

@@ -169,6 +169,24 @@ function better(
   return a.pool.name < b.pool.name ? -1 : a.pool.name > b.pool.name ? 1 : 0;
 }
 
+export type PoolMatchFound = Extract<PoolMatch, { kind: 'match' }>;
+
+/**
+ * Every pool among `pools` that matches the job, best first (see the rule at the top): the
+ * order in which demand spills over when a better pool cannot take the job.
+ */
+export function rankPools(
+  jobLabels: readonly string[],
+  pools: readonly MatchablePool[],
+): PoolMatchFound[] {
+  const matches: { pool: MatchablePool; extra: number; result: PoolMatchFound }[] = [];
+  for (const pool of pools.filter((p) => !p.deletionRequestedAt)) {
+    const result = matchPool(jobLabels, pool);
+    if (result.kind === 'match') matches.push({ pool, extra: result.extraLabels, result });
+  }
+  return matches.sort(better).map((m) => m.result);
+}
+
 /**
  * Chooses the pool for a job among `pools`, deterministically (see the rule at the top).
  * Returns a refusal only when no pool matches.
@@ -177,16 +195,14 @@ export function choosePool(
   jobLabels: readonly string[],
   pools: readonly MatchablePool[],
 ): PoolMatch {
-  const live = pools.filter((p) => !p.deletionRequestedAt);
-  const matches: { pool: MatchablePool; extra: number; result: PoolMatch }[] = [];
+  const best = rankPools(jobLabels, pools)[0];
+  if (best) return best;
   const refusals: { pool: MatchablePool; extra: number; result: PoolMatch }[] = [];
-  for (const pool of live) {
+  for (const pool of pools.filter((p) => !p.deletionRequestedAt)) {
     const result = matchPool(jobLabels, pool);
-    if (result.kind === 'match') matches.push({ pool, extra: result.extraLabels, result });
-    else if (result.kind === 'refused') refusals.push({ pool, extra: 0, result });
+    if (result.kind === 'refused') refusals.push({ pool, extra: 0, result });
   }
-  const best = matches.sort(better)[0] ?? refusals.sort(better)[0];
-  return best?.result ?? { kind: 'none' };
+  return refusals.sort(better)[0]?.result ?? { kind: 'none' };
 }
 
 /** Labels a runner of `pool` at `size` carries: self-hosted, the pool's labels, the size label. */

@@ -127,4 +127,15 @@ export interface RunnerPoolStatus {
   launching: number;
   idle: number;
   busy: number;
+  /** Queued jobs this pool matched best but could not take (paused or full), per receiving pool. */
+  spilledTo?: DemandSpill[];
+  /** Queued jobs this pool counts because a better match was paused or full. */
+  takenOverFrom?: DemandSpill[];
+}
+
+export interface DemandSpill {
+  pool: string;
+  jobs: number;
+  /** Why the better pool could not take them: "a at maxRunners 2", "a paused (maxRunners 0)". */
+  reason: string;
 }

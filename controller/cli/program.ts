@@ -54,6 +54,7 @@ const KUBECTL_ORDER = [
   'delete',
   'describe',
   'drift',
+  'diff',
   'apply',
   'completion',
   'config',

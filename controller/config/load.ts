@@ -40,6 +40,7 @@ export const CONFIG_DEFAULTS = {
   runTaskPerSecond: 20,
   runTaskBurst: 100,
   leaseSeconds: 15,
+  relistSeconds: 300,
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -76,12 +77,14 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
     'leaseSeconds',
     'logLevel',
     'cost',
+    'cache',
   ],
   github: ['appId', 'installationId', 'privateKey', 'webhookSecret', 'apiUrl', 'enterpriseToken'],
   aws: ['region', 'dynamodbEndpoint', 'ecsEndpoint', 'sqsEndpoint'],
   server: ['port', 'metricsPort', 'metricsHost'],
   pacing: ['jitPerMinute', 'runTaskPerSecond', 'runTaskBurst', 'restPerHour'],
   cost: ['prices'],
+  cache: ['relistSeconds'],
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -108,6 +111,7 @@ const ENV_VARS: [string, string][] = [
   ['pacing.runTaskBurst', 'RUNNERCTL_RUNTASK_BURST'],
   ['pacing.restPerHour', 'RUNNERCTL_REST_PER_HOUR'],
   ['leaseSeconds', 'RUNNERCTL_LEASE_SECONDS'],
+  ['cache.relistSeconds', 'RUNNERCTL_CACHE_RELIST_SECONDS'],
   ['logLevel', 'RUNNERCTL_LOG_LEVEL'],
 ];
 
@@ -465,6 +469,9 @@ function build(fields: Map<string, Sourced>): ControllerConfig {
       runTaskBurst: integer(fields, 'pacing.runTaskBurst', 1) ?? CONFIG_DEFAULTS.runTaskBurst,
     },
     leaseSeconds: integer(fields, 'leaseSeconds', 5) ?? CONFIG_DEFAULTS.leaseSeconds,
+    cache: {
+      relistSeconds: integer(fields, 'cache.relistSeconds', 10) ?? CONFIG_DEFAULTS.relistSeconds,
+    },
   };
   const prices = fields.get('cost.prices');
   if (prices) {

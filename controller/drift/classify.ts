@@ -13,7 +13,7 @@ import type { RunnerTask } from '../ecs/types.ts';
 import type { GitHubRunner, WorkflowJob } from '../github/types.ts';
 import { durationOr } from '../reconcile/durations.ts';
 import { jobInScope } from '../reconcile/jobs.ts';
-import { capPerRepository } from '../reconcile/pool/demand.ts';
+import { capPerRepository, routeDemand, type RoutedJob } from '../reconcile/pool/demand.ts';
 import type { PoolRecord, RunnerRecord } from '../store/types.ts';
 import type { DriftFinding, DriftSettings, DriftSnapshot } from './types.ts';
 
@@ -353,15 +353,26 @@ export function classifyDrift(snapshot: DriftSnapshot, settings: DriftSettings):
   const runningById = new Map((snapshot.runningJobs ?? []).map((j) => [j.id, j]));
   const queuedIds = new Set(snapshot.queuedJobs.map((j) => j.id));
   const demandByPool = new Map<string, WorkflowJob[]>();
-  for (const job of snapshot.queuedJobs) {
-    if (job.status !== 'queued') continue;
+  const inScopeOf = (job: WorkflowJob) => {
     const owner = job.repository.split('/')[0] ?? '';
-    const repo = { repository: job.repository, visibility: storedById.get(job.id)?.visibility };
-    const inScope = livePools.filter((p) =>
+    return livePools.filter((p) =>
       jobInScope({ owner, repository: job.repository }, p.spec.github),
     );
-    const candidates = inScope.filter((p) => repositoryRefusal(repo, p.spec) === undefined);
-    const match = choosePool(job.labels, candidates);
+  };
+  const candidatesOf = (job: WorkflowJob) => {
+    const repo = { repository: job.repository, visibility: storedById.get(job.id)?.visibility };
+    return inScopeOf(job).filter((p) => repositoryRefusal(repo, p.spec) === undefined);
+  };
+  // Routed as the controller routes them: a paused or full pool's overflow goes to the next match.
+  const routed = routeDemand(
+    snapshot.queuedJobs.filter((j) => j.status === 'queued'),
+    candidatesOf,
+  );
+  const routeOf = new Map(routed.map((r) => [r.job.id, r]));
+  for (const { job, match } of routed) {
+    const repo = { repository: job.repository, visibility: storedById.get(job.id)?.visibility };
+    const inScope = inScopeOf(job);
+    const candidates = candidatesOf(job);
     if (match.kind === 'match') {
       demandByPool.set(match.pool, [...(demandByPool.get(match.pool) ?? []), job]);
       continue;
@@ -479,7 +490,9 @@ export function classifyDrift(snapshot: DriftSnapshot, settings: DriftSettings):
       findings.push({
         kind: 'job-without-runner',
         pool: poolName,
-        message: `queued job ${job.id} ${job.name} in ${job.repository} [${job.labels.join(', ')}] has no runner of pool ${poolName} starting or idle (${supply} for ${jobs.length} queued job(s))`,
+        message:
+          `queued job ${job.id} ${job.name} in ${job.repository} [${job.labels.join(', ')}] has no runner of pool ${poolName} starting or idle (${supply} for ${jobs.length} queued job(s))` +
+          routeText(routeOf.get(job.id)),
         objects: {
           jobId: job.id,
           jobUrl: job.htmlUrl,
@@ -571,4 +584,14 @@ export function classifyDrift(snapshot: DriftSnapshot, settings: DriftSettings):
   }
 
   return findings;
+}
+
+/** Where the job's demand went and why: "; spilled from pool a (a at maxRunners 2)". */
+function routeText(route: RoutedJob<WorkflowJob> | undefined): string {
+  if (!route) return '';
+  if (route.spilledFrom.length) {
+    const from = route.spilledFrom.map((s) => s.from).join(', ');
+    return `; spilled from pool ${from} (${route.spilledFrom.map((s) => s.reason).join(', ')})`;
+  }
+  return route.waiting ? `; every matching pool is paused or full (${route.waiting})` : '';
 }

@@ -127,6 +127,21 @@ export function toRunnerTask(task: Task, cluster: string): RunnerTask {
   return out;
 }
 
+/** `FARGATE` (launch type) or the strategy as `FARGATE_SPOT(weight 3), FARGATE(base 1)`. */
+export function describeStrategy(launch: Pick<RunnerLaunch, 'capacityProviderStrategy'>): string {
+  const strategy = launch.capacityProviderStrategy;
+  if (!strategy?.length) return 'FARGATE';
+  return strategy
+    .map((item) => {
+      const parts = [
+        ...(item.base ? [`base ${item.base}`] : []),
+        ...(item.weight !== undefined ? [`weight ${item.weight}`] : []),
+      ];
+      return parts.length ? `${item.capacityProvider}(${parts.join(', ')})` : item.capacityProvider;
+    })
+    .join(', ');
+}
+
 /** The RunTask input for a launch (pure, so tests can check it without a server). */
 export function buildRunTaskInput(launch: RunnerLaunch): RunTaskCommandInput {
   const input: RunTaskCommandInput = {
@@ -157,8 +172,12 @@ export function buildRunTaskInput(launch: RunnerLaunch): RunTaskCommandInput {
     };
   }
   if (launch.group) input.group = launch.group;
-  if (launch.capacityProvider) {
-    input.capacityProviderStrategy = [{ capacityProvider: launch.capacityProvider, weight: 1 }];
+  if (launch.capacityProviderStrategy?.length) {
+    input.capacityProviderStrategy = launch.capacityProviderStrategy.map((item) => ({
+      capacityProvider: item.capacityProvider,
+      ...(item.weight !== undefined ? { weight: item.weight } : {}),
+      ...(item.base !== undefined ? { base: item.base } : {}),
+    }));
   } else {
     input.launchType = 'FARGATE';
   }
@@ -249,7 +268,7 @@ export class SdkEcsProvider implements EcsProvider {
     if (failure) {
       const reason = this.redactor.string(failure.reason ?? 'unknown');
       const detail = failure.detail ? `: ${this.redactor.string(failure.detail)}` : '';
-      const message = `${where} on ${launch.capacityProvider ?? 'FARGATE'} failed: ${reason}${detail}`;
+      const message = `${where} on ${describeStrategy(launch)} failed: ${reason}${detail}`;
       // Fargate Spot shortage, or (ECS on EC2) no container instance has the cpu or memory left.
       if (/capacity is unavailable|^RESOURCE:(CPU|MEMORY)/i.test(reason)) {
         throw new CapacityUnavailableError(message);

@@ -1,7 +1,7 @@
 // The narrow ECS interface the controller needs; the SDK implementation and the local cloud
 // both satisfy it.
 
-import type { CapacityProviderName } from '../api/types.ts';
+import type { CapacityProviderStrategyItem } from '../api/types.ts';
 
 export interface RunnerLaunch {
   cluster: string;
@@ -13,10 +13,10 @@ export interface RunnerLaunch {
   securityGroups: string[];
   assignPublicIp: boolean;
   /**
-   * Absent: launch type FARGATE. Present: a one-provider capacity provider strategy (FARGATE,
-   * FARGATE_SPOT or an Auto Scaling group provider of ECS on EC2).
+   * Absent: launch type FARGATE. Present: passed to RunTask as written (base and weight); ECS
+   * picks the provider (FARGATE, FARGATE_SPOT or Auto Scaling group providers of ECS on EC2).
    */
-  capacityProvider?: CapacityProviderName;
+  capacityProviderStrategy?: CapacityProviderStrategyItem[];
   /** Task-level overrides (sizes). */
   cpu?: number;
   memory?: number;

@@ -2,19 +2,20 @@
 // replica holds the DynamoDB lease. The lease version fences the writes that matter, so a replica
 // that lost the lease without noticing cannot create or move runner records.
 
-import { choosePool } from '../api/matching.ts';
+import { choosePool, rankPools } from '../api/matching.ts';
+import { createInformer, type Informer } from '../cache/informer.ts';
+import type { EcsTaskEvent } from '../events/ecs-task-event.ts';
 import type { EcsProvider } from '../ecs/types.ts';
 import type { GitHubProvider } from '../github/types.ts';
 import type { ReconcileMetrics } from '../observability/sink.ts';
 import { FencingError } from '../store/errors.ts';
-import type { JobRecord, PoolRecord, Store } from '../store/types.ts';
-import { LeaseLostError } from './errors.ts';
+import type { JobRecord, LeaseRecord, PoolRecord, Store } from '../store/types.ts';
+import { LeaseCallTimeoutError, LeaseLostError } from './errors.ts';
 import { runActing } from '../util/acting.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { JobConfirmer } from './confirm.ts';
 import { DEFAULT_SETTINGS, type ReconcileContext, type ReconcileSettings } from './context.ts';
 import { createGarbageCollector } from './gc.ts';
-import { runnerLedger } from './ledger.ts';
 import { poolServesJob } from './jobs.ts';
 import { ownedPrefix, randomSuffix, runnerNamePrefixProblem } from './names.ts';
 import { createRunnerListing } from './runner-listing.ts';
@@ -39,6 +40,12 @@ export interface ControllerConfig extends Partial<ReconcileSettings> {
   /** Lease time to live; renewed every third of it. Default 15 s. */
   leaseMs?: number;
   /**
+   * Deadline of one acquire-or-renew (all its store calls together): the calls are aborted and
+   * the attempt counts as failed once it passes. Default a quarter of the lease; always less
+   * than a third, so a black-holed renewal is given up before the next one is due.
+   */
+  leaseCallTimeoutMs?: number;
+  /**
    * This replica stops acting this long before its lease runs out by its own clock, so that
    * clock skew and requests still in flight cannot overlap with a successor. Default a fifth of
    * the lease (3 s), at least 1 s.
@@ -49,6 +56,18 @@ export interface ControllerConfig extends Partial<ReconcileSettings> {
    * runner poll period, at most 5 s.
    */
   listingTtlMs?: number;
+  /**
+   * Period of the cache's full relist (pools, live runner records, open jobs, each cluster's
+   * running tasks), jittered by a fifth either way. Default 5 min. Open jobs are also relisted
+   * at every resync, since any replica may ingest a job event.
+   */
+  relistMs?: number;
+  /**
+   * ECS Task State Change events reach this controller (onTaskEvent): cached task descriptions
+   * are used until an event or a relist says a task changed. Default false: every pass
+   * describes the tasks of its live runners.
+   */
+  taskEvents?: boolean;
   /** Keys reconciled at once. Default 4. */
   concurrency?: number;
   /** Backoff of failing keys. */
@@ -84,6 +103,10 @@ export interface Controller {
   stop(): Promise<void>;
   /** Called by ingestion after a job record changed: wakes the pools concerned. */
   onJobChanged(job: JobRecord): Promise<void>;
+  /** An ECS Task State Change event: updates the cache and wakes the runner's pool. */
+  onTaskEvent(event: EcsTaskEvent): void;
+  /** The informer cache (what the reconcilers read). */
+  cache: Informer;
   /** Tests and tools: takes the lease if free, reconciles every key once, waits until idle. */
   reconcileOnce(): Promise<boolean>;
   /** Resolves when no key is waiting or running. */
@@ -95,15 +118,27 @@ export interface Controller {
 }
 
 export function createController(options: ControllerOptions): Controller {
-  const { github, ecs, clock, log, leaseHolderId } = options;
-  // Runner listings merged with this replica's own recent writes (the index lags; ledger.ts).
-  const ledger = runnerLedger(options.store, clock);
-  const store = ledger.store;
+  const { github, clock, log, leaseHolderId } = options;
   const config = options.config ?? {};
   const settings: ReconcileSettings = { ...DEFAULT_SETTINGS };
   for (const [k, v] of Object.entries(config)) {
     if (k in settings && v !== undefined) (settings as unknown as Record<string, unknown>)[k] = v;
   }
+  // What the reconcilers read: the store and ECS through the informer cache (cache/informer.ts).
+  const informer = createInformer({
+    store: options.store,
+    ecs: options.ecs,
+    clock,
+    log,
+    ...(config.relistMs !== undefined ? { relistMs: config.relistMs } : {}),
+    ...(options.random ? { random: options.random } : {}),
+    taskEvents: config.taskEvents ?? false,
+    // A pass still counts runners that finished a moment ago (late job events, launch backoff).
+    finishedTailMs:
+      Math.max(settings.unboundJobWindowMs, settings.launchBackoffMs) + settings.runnerPollMs,
+  });
+  const store = informer.store;
+  const ecs = informer.ecs;
   // Fail at start, not at the first launch: a prefix too long makes every runner name invalid.
   const prefixProblem = runnerNamePrefixProblem(settings.runnerNamePrefix);
   if (prefixProblem) throw new RangeError(`runnerNamePrefix: ${prefixProblem}`);
@@ -111,6 +146,10 @@ export function createController(options: ControllerOptions): Controller {
   const leaseMarginMs = Math.min(
     config.leaseSafetyMarginMs ?? Math.max(1_000, Math.floor(leaseMs / 5)),
     Math.floor(leaseMs / 2),
+  );
+  const leaseCallTimeoutMs = Math.min(
+    config.leaseCallTimeoutMs ?? Math.floor(leaseMs / 4),
+    Math.ceil(leaseMs / 3) - 1,
   );
   // The lease is judged on a monotonic clock, never by comparing wall clocks across replicas:
   // the holder acts until leaseMs minus the margin after it SENT its last successful renewal;
@@ -145,6 +184,7 @@ export function createController(options: ControllerOptions): Controller {
     // Every fenced write first checks that the lease has not run out on this replica's clock
     // (a replica paused past its lease must not act on its way out); the store then checks the
     // fence against newer holders' writes.
+    cache: informer,
     fenced: () => {
       if (!leader || leaseRunOut()) {
         throw new LeaseLostError(`lease of ${leaseHolderId} expired; not acting`);
@@ -178,6 +218,9 @@ export function createController(options: ControllerOptions): Controller {
   async function dispatch(key: string): Promise<ReconcileResult | void> {
     // Woken after a pause longer than the lease: renew (or learn it is lost) before acting.
     if (leaseRunOut()) await tryLease();
+    if (!leader || leaseRunOut()) return;
+    // The synced gate: nothing acts on a picture that has not been listed once.
+    await informer.ready();
     if (!leader || leaseRunOut()) return;
     try {
       // Every GitHub and ECS request of this reconcile checks the lease after its pacing wait.
@@ -222,7 +265,10 @@ export function createController(options: ControllerOptions): Controller {
     listKeys: async () => {
       // A new pass: pools of one GitHub scope share one fresh runner listing.
       ctx.runnerListing?.nextPass();
-      return [RESYNC_KEY, ...(await store.listPools()).map((p) => poolKey(p.name)), GC_KEY];
+      // Pools are applied by the CLI and jobs ingested by any replica: both are read again at
+      // every pass (open jobs only: a range of the index that history never enters).
+      const [pools] = await Promise.all([informer.relistPools(), informer.relistJobs()]);
+      return [RESYNC_KEY, ...pools.map((p) => poolKey(p.name)), GC_KEY];
     },
   });
 
@@ -230,7 +276,6 @@ export function createController(options: ControllerOptions): Controller {
     if (!leader) return;
     leader = false;
     fence = undefined;
-    ledger.clear();
     await queue.stop();
   }
 
@@ -242,24 +287,37 @@ export function createController(options: ControllerOptions): Controller {
     return leaseAttempt;
   }
 
+  /**
+   * Runs one attempt's store calls under the lease-call deadline: the signal aborts their
+   * requests, and the race gives up even on a store that ignores it, so the loop goes on.
+   */
+  async function withLeaseDeadline<T>(attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const abort = new AbortController();
+    const timer = new AbortController();
+    const deadline = new Promise<never>((_, reject) => {
+      clock.sleep(leaseCallTimeoutMs, timer.signal).then(
+        () => {
+          const err = new LeaseCallTimeoutError(leaseCallTimeoutMs);
+          abort.abort(err);
+          reject(err);
+        },
+        () => {},
+      );
+    });
+    try {
+      return await Promise.race([attempt(abort.signal), deadline]);
+    } finally {
+      timer.abort();
+    }
+  }
+
   /** Starts or stops acting by the answer; a failed renewal stops acting at once. */
   async function acquireOrRenew(): Promise<void> {
     let lease;
     const sentAt = mono();
     try {
-      let nowMs = clock.now();
-      if (!leader) {
-        const current = await store.getLease(LEASE_NAME);
-        if (current && current.holder !== leaseHolderId && current.expiresAtMs > 0) {
-          const same = observed?.holder === current.holder && observed.version === current.version;
-          if (!same) observed = { holder: current.holder, version: current.version, since: mono() };
-          // Held by another replica: wait until it has not renewed for a whole lease.
-          if (mono() - observed!.since < leaseMs) return;
-          // Long enough on this replica's own clock, whatever the stored expiry says.
-          nowMs = Math.max(nowMs, current.expiresAtMs);
-        }
-      }
-      lease = await store.tryAcquire(LEASE_NAME, leaseHolderId, leaseMs, nowMs);
+      lease = await withLeaseDeadline((signal) => readAndAcquire(signal));
+      if (lease === 'waiting') return;
     } catch (err) {
       if (leader) {
         log.warn({ err, holder: leaseHolderId }, 'lease renewal failed: stopping until renewed');
@@ -269,6 +327,28 @@ export function createController(options: ControllerOptions): Controller {
       }
       return;
     }
+    settleLease(lease, sentAt);
+  }
+
+  /** The store calls of one attempt; 'waiting' while another replica's lease is still fresh. */
+  async function readAndAcquire(signal: AbortSignal) {
+    let nowMs = clock.now();
+    if (!leader) {
+      const current = await store.getLease(LEASE_NAME, { signal });
+      if (current && current.holder !== leaseHolderId && current.expiresAtMs > 0) {
+        const same = observed?.holder === current.holder && observed.version === current.version;
+        if (!same) observed = { holder: current.holder, version: current.version, since: mono() };
+        // Held by another replica: wait until it has not renewed for a whole lease.
+        if (mono() - observed!.since < leaseMs) return 'waiting' as const;
+        // Long enough on this replica's own clock, whatever the stored expiry says.
+        nowMs = Math.max(nowMs, current.expiresAtMs);
+      }
+    }
+    return store.tryAcquire(LEASE_NAME, leaseHolderId, leaseMs, nowMs, { signal });
+  }
+
+  /** Acts on an attempt's answer: lead (again), or stop when another replica holds it. */
+  function settleLease(lease: LeaseRecord | undefined, sentAt: number): void {
     if (lease && lease.holder === leaseHolderId) {
       // The others take over a lease after a whole leaseMs without renewal, counted from when
       // they saw it, which is after this request was sent: stop a margin before that.
@@ -281,6 +361,8 @@ export function createController(options: ControllerOptions): Controller {
         return;
       }
       if (!leader || fence !== lease.leaseVersion) {
+        // Another holder may have written runner records meanwhile: re-read them first.
+        informer.takeover();
         fence = lease.leaseVersion;
         leader = true;
         log.info({ holder: leaseHolderId, leaseVersion: fence }, 'lease acquired: acting');
@@ -314,16 +396,29 @@ export function createController(options: ControllerOptions): Controller {
     if (job.runnerName && (job.status === 'in_progress' || job.status === 'completed')) {
       rememberJobHint(job.runnerName, job.id);
     }
+    // Every replica keeps its cache warm.
+    informer.observeJob(job);
     if (!leader) return;
     const pools = await listPoolsShared();
     const candidates = pools.filter((p) => !p.deletionRequestedAt && poolServesJob(job, p.spec));
     const match = choosePool(job.labels, candidates);
     if (match.kind !== 'none') queue.enqueue(poolKey(match.pool));
+    // A paused or full pool hands the job to the next match: wake those too.
+    for (const next of rankPools(job.labels, candidates).slice(1)) {
+      queue.enqueue(poolKey(next.pool));
+    }
     if (job.pool) queue.enqueue(poolKey(job.pool));
     if (job.runnerName) {
-      const runner = await store.getRunner(job.runnerName);
+      const runner =
+        informer.records.runner(job.runnerName) ??
+        (informer.synced() ? undefined : await store.getRunner(job.runnerName));
       if (runner) queue.enqueue(poolKey(runner.pool));
     }
+  }
+
+  function onTaskEvent(event: EcsTaskEvent): void {
+    const pool = informer.observeTaskEvent(event);
+    if (pool && leader) queue.enqueue(poolKey(pool));
   }
 
   return {
@@ -333,6 +428,7 @@ export function createController(options: ControllerOptions): Controller {
       stopping = false;
       const abort = new AbortController();
       leaseAbort = abort;
+      informer.start();
       leaseLoop = (async () => {
         while (!abort.signal.aborted) {
           await tryLease();
@@ -352,9 +448,17 @@ export function createController(options: ControllerOptions): Controller {
       await leaseAttempt;
       const wasLeader = leader;
       await loseLease();
-      if (wasLeader) await store.release(LEASE_NAME, leaseHolderId).catch(() => {});
+      await informer.stop();
+      if (wasLeader) {
+        // Under the same deadline: a black-holed table must not hold up shutting down.
+        await withLeaseDeadline((signal) =>
+          store.release(LEASE_NAME, leaseHolderId, { signal }),
+        ).catch(() => {});
+      }
     },
     onJobChanged,
+    onTaskEvent,
+    cache: informer,
     async reconcileOnce() {
       if (!leader || leaseRunOut()) await tryLease();
       if (!leader || leaseRunOut()) return false;

@@ -31,3 +31,11 @@ export class LeaseLostError extends NotActingError {
     this.name = 'LeaseLostError';
   }
 }
+
+/** An acquire-or-renew of the lease did not answer within its deadline; it was aborted. */
+export class LeaseCallTimeoutError extends ReconcileError {
+  constructor(readonly timeoutMs: number) {
+    super(`lease call did not answer within ${timeoutMs} ms; aborted`);
+    this.name = 'LeaseCallTimeoutError';
+  }
+}

@@ -51,7 +51,8 @@ export interface RunTaskObservation {
   atMs: number;
   pool?: string;
   runner?: string;
-  capacityProvider?: string;
+  /** The strategy the call asked for, as written (ECS picks the provider per task). */
+  capacityProviderStrategy?: { capacityProvider?: string; weight?: number; base?: number }[];
   taskArns: string[];
   /** `failures[].reason` of the answer, or the error type when the call failed. */
   failures: string[];
@@ -297,10 +298,9 @@ export async function startEcsProxy(options: {
                 : {}),
               ...(Array.isArray(input.capacityProviderStrategy)
                 ? {
-                    capacityProvider: String(
-                      (input.capacityProviderStrategy as { capacityProvider?: string }[])[0]
-                        ?.capacityProvider,
-                    ),
+                    capacityProviderStrategy: structuredClone(
+                      input.capacityProviderStrategy,
+                    ) as RunTaskObservation['capacityProviderStrategy'],
                   }
                 : {}),
               taskArns: [],

@@ -16,6 +16,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { mergeJob, newJob } from './job-merge.ts';
 import type { RunnerPool, RunnerPoolStatus } from '../api/types.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
+import { applyResultFor, canonicalJson } from './apply-result.ts';
 import { ConflictError, FencingError, NotFoundError, StoreError } from './errors.ts';
 import { and, Expression, MARSHALL_OPTIONS } from './expression.ts';
 import {
@@ -51,14 +52,16 @@ import { ensureTable } from './table.ts';
 import type {
   ApplyResult,
   FencedWrite,
+  LeaseCall,
   JobRecord,
   JobStatus,
   LeaseRecord,
   PoolRecord,
+  RunnerFilter,
   RunnerRecord,
-  RunnerState,
   Store,
 } from './types.ts';
+import { awaitsSpotDecision } from './types.ts';
 
 type Item = Record<string, unknown>;
 
@@ -128,6 +131,8 @@ interface WriteContext {
   fence?: number;
   /** A more specific explanation of a failed condition, given the stored item. */
   explain?: (stored: Item | undefined) => StoreError | undefined;
+  /** Aborts the write and the read that explains its failure. */
+  signal?: AbortSignal;
 }
 
 export class DynamoStore implements Store {
@@ -207,7 +212,7 @@ export class DynamoStore implements Store {
       return { result: 'created', record };
     }
 
-    if (canonicalJson(desiredOf(stored)) === canonicalJson(desiredOf(pool))) {
+    if (applyResultFor(stored, pool) === 'unchanged') {
       return { result: 'unchanged', record: stored };
     }
 
@@ -456,10 +461,8 @@ export class DynamoStore implements Store {
     return item && toRunnerRecord(item);
   }
 
-  async listRunners(
-    filter: { pool?: string; states?: RunnerState[] } = {},
-  ): Promise<RunnerRecord[]> {
-    const { pool, states } = filter;
+  async listRunners(filter: RunnerFilter = {}): Promise<RunnerRecord[]> {
+    const { pool, states, live } = filter;
     if (states?.length === 0) return [];
     // States are a filter, not a key range: the index key of a runner never changes (layout.ts).
     const stateFilter = states
@@ -470,7 +473,8 @@ export class DynamoStore implements Store {
       prefix: pool === undefined ? undefined : runnerPoolPrefix(pool),
       filter: stateFilter,
     });
-    return items.map(toRunnerRecord);
+    const records = items.map(toRunnerRecord);
+    return live ? records.filter((r) => r.state !== 'finished' || awaitsSpotDecision(r)) : records;
   }
 
   async updateRunner(runner: RunnerRecord, opts: FencedWrite = {}): Promise<RunnerRecord> {
@@ -581,8 +585,8 @@ export class DynamoStore implements Store {
 
   // ---------------------------------------------------------------- leases
 
-  async getLease(name: string): Promise<LeaseRecord | undefined> {
-    const item = await this.getItem(leaseKey(name));
+  async getLease(name: string, call: LeaseCall = {}): Promise<LeaseRecord | undefined> {
+    const item = await this.getItem(leaseKey(name), call.signal);
     return item && toLeaseRecord(item);
   }
 
@@ -591,9 +595,10 @@ export class DynamoStore implements Store {
     holder: string,
     ttlMs: number,
     nowMs: number,
+    call: LeaseCall = {},
   ): Promise<LeaseRecord | undefined> {
     const key = leaseKey(name);
-    const stored = await this.getLease(name);
+    const stored = await this.getLease(name, call);
     let next: LeaseRecord;
     if (!stored) {
       next = { name, holder, leaseVersion: 1, expiresAtMs: nowMs + ttlMs, version: 1 };
@@ -612,8 +617,13 @@ export class DynamoStore implements Store {
       return undefined;
     }
     try {
-      if (!stored) await this.putNew(key, { type: 'lease', ...next });
-      else await this.replaceVersioned(key, { type: 'lease', ...next }, [], stored.version, {});
+      const signal = call.signal;
+      if (!stored) await this.putNew(key, { type: 'lease', ...next }, undefined, signal);
+      else {
+        await this.replaceVersioned(key, { type: 'lease', ...next }, [], stored.version, {
+          signal,
+        });
+      }
       return next;
     } catch (err) {
       // Another contender wrote first; it holds the lease now.
@@ -622,7 +632,7 @@ export class DynamoStore implements Store {
     }
   }
 
-  async release(name: string, holder: string): Promise<void> {
+  async release(name: string, holder: string, call: LeaseCall = {}): Promise<void> {
     const key = leaseKey(name);
     const expr = new Expression();
     try {
@@ -637,6 +647,7 @@ export class DynamoStore implements Store {
             ConditionExpression: `${expr.name('holder')} = ${expr.value(holder)}`,
             ...expr.params(),
           }),
+          { abortSignal: call.signal },
         ),
       );
     } catch (err) {
@@ -679,28 +690,37 @@ export class DynamoStore implements Store {
     return new Date(this.clock.now()).toISOString();
   }
 
-  private async getItem(key: ItemKey): Promise<Item | undefined> {
+  private async getItem(key: ItemKey, signal?: AbortSignal): Promise<Item | undefined> {
     const out = await this.call(() =>
       this.client.send(
         new GetItemCommand({ TableName: this.table, Key: marshall(key), ConsistentRead: true }),
+        { abortSignal: signal },
       ),
     );
     return out.Item && unmarshall(out.Item);
   }
 
   /** Writes a new item; ConflictError when the key exists. */
-  private async putNew(key: ItemKey, item: Item, fence?: number): Promise<void> {
+  private async putNew(
+    key: ItemKey,
+    item: Item,
+    fence?: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const expr = new Expression();
     const full = { ...item, ...key, ...(fence === undefined ? {} : { [FENCE_ATTRIBUTE]: fence }) };
-    await this.conditional({ key, intent: 'create', versionAttribute: 'version', fence }, () =>
-      this.client.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: marshall(full, MARSHALL_OPTIONS),
-          ConditionExpression: `attribute_not_exists(${expr.name(PK)})`,
-          ...expr.params(),
-        }),
-      ),
+    await this.conditional(
+      { key, intent: 'create', versionAttribute: 'version', fence, signal },
+      () =>
+        this.client.send(
+          new PutItemCommand({
+            TableName: this.table,
+            Item: marshall(full, MARSHALL_OPTIONS),
+            ConditionExpression: `attribute_not_exists(${expr.name(PK)})`,
+            ...expr.params(),
+          }),
+          { abortSignal: signal },
+        ),
     );
   }
 
@@ -714,7 +734,7 @@ export class DynamoStore implements Store {
     item: Item,
     optional: readonly string[],
     expectedVersion: number,
-    opts: FencedWrite,
+    opts: FencedWrite & { signal?: AbortSignal },
     extraCondition?: (expr: Expression) => string,
     explain?: WriteContext['explain'],
   ): Promise<Item> {
@@ -742,6 +762,7 @@ export class DynamoStore implements Store {
         expectedVersion,
         fence: opts.fence,
         explain,
+        signal: opts.signal,
       },
       () =>
         this.client.send(
@@ -753,6 +774,7 @@ export class DynamoStore implements Store {
             ReturnValues: 'ALL_NEW',
             ...expr.params(),
           }),
+          { abortSignal: opts.signal },
         ),
     );
     return unmarshall(out.Attributes ?? {});
@@ -770,7 +792,7 @@ export class DynamoStore implements Store {
 
   private async explainConflict(ctx: WriteContext, cause: unknown): Promise<StoreError> {
     const what = describeKey(ctx.key);
-    const stored = await this.getItem(ctx.key);
+    const stored = await this.getItem(ctx.key, ctx.signal);
     const attribute = ctx.versionAttribute ?? 'version';
     const storedVersion = stored?.[attribute];
     const storedFence = stored?.[FENCE_ATTRIBUTE];
@@ -889,20 +911,3 @@ const toRunnerRecord = (item: Item) => stripLayout(item) as unknown as RunnerRec
 const toLeaseRecord = (item: Item) => stripLayout(item) as unknown as LeaseRecord;
 
 /** What `apply` compares: the admin's document, not the controller's bookkeeping. */
-function desiredOf(pool: { metadata: RunnerPool['metadata']; spec: RunnerPool['spec'] }) {
-  return { metadata: pool.metadata, spec: pool.spec };
-}
-
-/** JSON with sorted keys and without undefined values: equal documents, equal strings. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(
-        Object.entries(v as Record<string, unknown>)
-          .filter(([, x]) => x !== undefined)
-          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-      );
-    }
-    return v;
-  });
-}

@@ -214,6 +214,21 @@ export interface JobStore {
   updateJob(job: JobRecord, opts?: FencedWrite): Promise<JobRecord>;
 }
 
+export interface RunnerFilter {
+  pool?: string;
+  states?: RunnerState[];
+  /**
+   * Only the records the controller still acts on: not finished, or finished with a spot
+   * interruption whose re-run decision is not written yet (`awaitsSpotDecision`). Finished
+   * history is not read at all (docs/store.md, the live partition).
+   */
+  live?: boolean;
+}
+
+/** A finished record whose spot interruption still needs its re-run decision. */
+export const awaitsSpotDecision = (r: RunnerRecord): boolean =>
+  r.state === 'finished' && !!r.spotInterruption && !r.spotInterruption.handled;
+
 export interface RunnerStore {
   /** attribute_not_exists; ConflictError when the name is taken. */
   createRunner(
@@ -221,7 +236,7 @@ export interface RunnerStore {
     opts?: FencedWrite,
   ): Promise<RunnerRecord>;
   getRunner(name: string): Promise<RunnerRecord | undefined>;
-  listRunners(filter?: { pool?: string; states?: RunnerState[] }): Promise<RunnerRecord[]>;
+  listRunners(filter?: RunnerFilter): Promise<RunnerRecord[]>;
   /** Conditional on `runner.version`; returns the record with the new version. */
   updateRunner(runner: RunnerRecord, opts?: FencedWrite): Promise<RunnerRecord>;
   /** Conditional on version; ConflictError when stale, NotFoundError when already gone. */
@@ -239,6 +254,12 @@ export interface RepositoryRegistry {
   listRepositories(): Promise<{ fullName: string; lastSeenAt: string }[]>;
 }
 
+/** Options of lease calls. */
+export interface LeaseCall {
+  /** Aborts the call's requests (the caller's deadline); the call then rejects. */
+  signal?: AbortSignal;
+}
+
 export interface LeaseStore {
   /** Takes the lease when free or expired, or renews it when `holder` has it. */
   tryAcquire(
@@ -246,9 +267,10 @@ export interface LeaseStore {
     holder: string,
     ttlMs: number,
     nowMs: number,
+    call?: LeaseCall,
   ): Promise<LeaseRecord | undefined>;
-  release(name: string, holder: string): Promise<void>;
-  getLease(name: string): Promise<LeaseRecord | undefined>;
+  release(name: string, holder: string, call?: LeaseCall): Promise<void>;
+  getLease(name: string, call?: LeaseCall): Promise<LeaseRecord | undefined>;
 }
 
 export interface Store

@@ -32,7 +32,11 @@ describe('deploy/bin/app.ts', () => {
     };
     const rules = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Events::Rule');
     expect(rules.map((rule) => rule.Properties.EventPattern)).toEqual([
-      { source: ['github.com'], 'detail-type': ['workflow_job'] },
+      {
+        account: [{ Ref: 'AWS::AccountId' }],
+        source: ['github.com'],
+        'detail-type': ['workflow_job'],
+      },
       {
         source: ['aws.ecs'],
         'detail-type': ['ECS Task State Change'],

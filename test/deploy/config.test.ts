@@ -47,7 +47,7 @@ describe('parseDeployConfig', () => {
         privateKeySecret: 'runnerctl/github-app-private-key',
         webhookSecret: 'runnerctl/github-webhook-secret',
       },
-      eventBusName: 'default',
+      eventBus: { name: 'runnerctl-github-events', publisherArns: [] },
       queue: { maxReceiveCount: 5, visibilityTimeoutSeconds: 60, retentionDays: 4 },
       table: { deletionProtection: true, retainOnDelete: true },
       controller: {
@@ -75,7 +75,7 @@ describe('parseDeployConfig', () => {
     expect(config.controller.environment).toEqual({ RUNNERCTL_RESYNC_SECONDS: '60' });
   });
 
-  it('reads an existing VPC, a named bus and ARN secrets', () => {
+  it('reads an existing VPC, a named bus with its publishers and ARN secrets', () => {
     const config = parseDeployConfig(
       {
         ...MINIMAL_CONFIG,
@@ -84,7 +84,10 @@ describe('parseDeployConfig', () => {
           availabilityZones: ['eu-west-1a', 'eu-west-1b'],
           privateSubnetIds: ['subnet-0a', 'subnet-0b'],
         },
-        eventBusName: 'aws.partner/github.com/123456/runnerctl',
+        eventBus: {
+          name: 'ci-github',
+          publisherArns: ['arn:aws:iam::123456789012:role/github-webhook-relay'],
+        },
         github: {
           appId: 1,
           privateKeySecret: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:key-AbCdEf',
@@ -98,7 +101,10 @@ describe('parseDeployConfig', () => {
       availabilityZones: ['eu-west-1a', 'eu-west-1b'],
       privateSubnetIds: ['subnet-0a', 'subnet-0b'],
     });
-    expect(config.eventBusName).toBe('aws.partner/github.com/123456/runnerctl');
+    expect(config.eventBus).toEqual({
+      name: 'ci-github',
+      publisherArns: ['arn:aws:iam::123456789012:role/github-webhook-relay'],
+    });
     expect(config.github.webhookSecret).toBeUndefined();
   });
 
@@ -157,6 +163,15 @@ describe('parseDeployConfig', () => {
     ],
     ['network.vpcId', 'vpc-0abc', 'network.availabilityZones', 'is required'],
     ['logRetentionDays', 45, 'logRetentionDays', 'must be one of'],
+    ['eventBus.name', 'default', 'eventBus.name', 'does not match'],
+    ['eventBus.name', 'aws.partner/github.com/1/ci', 'eventBus.name', 'does not match'],
+    [
+      'eventBus.publisherArns',
+      ['arn:aws:iam::123456789012:root'],
+      'eventBus.publisherArns[0]',
+      'is not an IAM role or user ARN',
+    ],
+    ['eventBusName', 'default', 'eventBusName', 'unknown field'],
     ['queue.maxReceiveCount', 0, 'queue.maxReceiveCount', 'from 1 to 1000'],
     ['runner.cpuArchitecture', 'arm', 'runner.cpuArchitecture', 'must be one of X86_64, ARM64'],
   ])('rejects %s = %j naming the field', (path, value, field, message) => {

@@ -1,4 +1,4 @@
-// The other branches of the config, synthesised once: an existing VPC, a named (partner) bus,
+// The other branches of the config, synthesised once: an existing VPC, a named bus with its publisher,
 // a fixed account and region, secrets by complete ARN, no webhook secret, one ARM runner size,
 // an alarm topic.
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,8 @@ import type { Synthesized } from './helpers.ts';
 
 const KEY_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ci/github-app-key-AbCdEf';
 const TOPIC_ARN = 'arn:aws:sns:eu-west-1:123456789012:ci-alarms';
-const BUS = 'aws.partner/github.com/123456/ci';
+const BUS = 'ci-github';
+const RELAY = 'arn:aws:iam::123456789012:role/github-webhook-relay';
 
 let s: Synthesized;
 
@@ -36,7 +37,7 @@ beforeAll(() => {
       apiUrl: 'https://ghe.example.com/api/v3',
       privateKeySecret: KEY_ARN,
     },
-    eventBusName: BUS,
+    eventBus: { name: BUS, publisherArns: [RELAY] },
     queue: { maxReceiveCount: 3 },
     table: { deletionProtection: false, retainOnDelete: false },
     controller: {
@@ -67,12 +68,46 @@ describe('variant stack', () => {
   });
 
   it('puts the rule on the named bus and honours maxReceiveCount', () => {
+    const bus = logicalId(s, 'AWS::Events::EventBus', 'GitHubEventBus');
+    expect(s.resources[bus]!.Properties).toMatchObject({ Name: BUS });
     s.template.hasResourceProperties('AWS::Events::Rule', {
-      EventBusName: BUS,
-      EventPattern: { source: ['github.com'], 'detail-type': ['workflow_job'] },
+      EventBusName: { Ref: bus },
+      EventPattern: {
+        account: ['123456789012'],
+        source: ['github.com'],
+        'detail-type': ['workflow_job'],
+      },
     });
     const queue = s.resources[logicalId(s, 'AWS::SQS::Queue', 'EventQueue')]!;
     expect(queue.Properties).toMatchObject({ RedrivePolicy: { maxReceiveCount: 3 } });
+  });
+
+  it("admits only the integration's principal to the bus and denies every other one", () => {
+    const bus = logicalId(s, 'AWS::Events::EventBus', 'GitHubEventBus');
+    const statements = Object.values(s.resources)
+      .filter((resource) => resource.Type === 'AWS::Events::EventBusPolicy')
+      .map((policy) => policy.Properties!.Statement);
+    const arn = { 'Fn::GetAtt': [bus, 'Arn'] };
+    expect(statements).toEqual([
+      {
+        Sid: 'PutGitHubEvents',
+        Effect: 'Allow',
+        Action: 'events:PutEvents',
+        Resource: arn,
+        Principal: { AWS: [RELAY] },
+        Condition: {
+          StringEquals: { 'events:source': 'github.com', 'events:detail-type': 'workflow_job' },
+        },
+      },
+      {
+        Sid: 'OnlyTheIntegration',
+        Effect: 'Deny',
+        Action: 'events:PutEvents',
+        Resource: arn,
+        Principal: '*',
+        Condition: { ArnNotEquals: { 'aws:PrincipalArn': [RELAY] } },
+      },
+    ]);
   });
 
   it('deletes the table with the stack when asked to', () => {

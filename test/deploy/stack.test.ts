@@ -149,11 +149,49 @@ describe('event queue', () => {
 });
 
 describe('EventBridge rule', () => {
-  it('matches github.com workflow_job events on the configured bus and targets the queue', () => {
+  it('has a dedicated GitHub bus that admits only github.com workflow_job events', () => {
+    const bus = logicalId(s, 'AWS::Events::EventBus', 'GitHubEventBus');
+    expect(s.resources[bus]!.Properties).toMatchObject({ Name: 'runnerctl-github-events' });
+    const policies = Object.values(s.resources).filter(
+      (resource) => resource.Type === 'AWS::Events::EventBusPolicy',
+    );
+    // No publishers configured: principals of this account only, and only GitHub's events.
+    expect(policies.map((policy) => policy.Properties)).toEqual([
+      {
+        EventBusName: { Ref: bus },
+        StatementId: 'PutGitHubEvents',
+        Statement: {
+          Sid: 'PutGitHubEvents',
+          Effect: 'Allow',
+          Action: 'events:PutEvents',
+          Resource: getAtt(bus),
+          Principal: {
+            AWS: {
+              'Fn::Join': [
+                '',
+                ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root'],
+              ],
+            },
+          },
+          Condition: {
+            StringEquals: { 'events:source': 'github.com', 'events:detail-type': 'workflow_job' },
+          },
+        },
+      },
+    ]);
+    s.template.hasOutput('GitHubEventBusArn', { Value: getAtt(bus) });
+  });
+
+  it('matches github.com workflow_job events of this account on that bus and targets the queue', () => {
+    const bus = logicalId(s, 'AWS::Events::EventBus', 'GitHubEventBus');
     expect(s.resources[id.WorkflowJobRule!]!.Properties).toMatchObject({
-      EventBusName: 'default',
+      EventBusName: { Ref: bus },
       State: 'ENABLED',
-      EventPattern: { source: ['github.com'], 'detail-type': ['workflow_job'] },
+      EventPattern: {
+        account: [{ Ref: 'AWS::AccountId' }],
+        source: ['github.com'],
+        'detail-type': ['workflow_job'],
+      },
     });
     const targets = s.resources[id.WorkflowJobRule!]!.Properties!.Targets as { Arn: unknown }[];
     expect(targets.map((target) => target.Arn)).toEqual([getAtt(id.EventQueue!)]);

@@ -1,9 +1,12 @@
 // `runnerctl apply -f FILE|DIR|-`: validates every document first, writes only when all are valid.
 
+import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { validatePoolSources, type PoolSource } from '../../api/validate.ts';
+import { validatePoolSources, type PoolSource, type ValidatedPool } from '../../api/validate.ts';
+import { applyResultFor } from '../../store/apply-result.ts';
+import type { PoolRecord } from '../../store/types.ts';
 import { defaultPoolSchema } from '../../api/validate.ts';
 import { addStoreOptions, type CliContext, type CliIo, type StoreFlags } from '../context.ts';
 import { CliError, UsageError } from '../errors.ts';
@@ -112,67 +115,116 @@ function limit(flag: string, value: string | undefined, fallback: number): numbe
   return n;
 }
 
-export function register(program: Command, ctx: CliContext): void {
-  const cmd = program
-    .command('apply')
-    .description('create or update runner pools from YAML (every document is validated first)')
+export interface PoolFileFlags {
+  filename?: string[];
+  maxDocuments?: string;
+  maxBytes?: string;
+}
+
+/** The validated pools of -f arguments, within the per-call limits; `command` for usage errors. */
+export async function loadPools(
+  ctx: CliContext,
+  opts: PoolFileFlags,
+  command: string,
+): Promise<ValidatedPool[]> {
+  const filenames = opts.filename ?? [];
+  if (filenames.length === 0) {
+    throw new UsageError(`${command} needs -f FILE, -f DIR or -f - (stdin)`, command);
+  }
+  const maxDocuments = limit('--max-documents', opts.maxDocuments, DEFAULT_MAX_DOCUMENTS);
+  const maxBytes = limit('--max-bytes', opts.maxBytes, DEFAULT_MAX_BYTES);
+  const sources = await readPoolSources(filenames, ctx.io, { maxBytes });
+  const pools = validatePoolSources(sources, ctx.deps.poolSchema ?? defaultPoolSchema());
+  if (pools.length === 0) {
+    throw new CliError(`no RunnerPool documents in ${filenames.join(', ')}`);
+  }
+  if (pools.length > maxDocuments) {
+    throw new CliError(
+      `${pools.length} RunnerPool documents in one ${command}, more than the limit of ${maxDocuments}; ` +
+        `nothing was ${command === 'apply' ? 'applied' : 'compared'} (raise it with --max-documents)`,
+    );
+  }
+  return pools;
+}
+
+/**
+ * The stored records of `names` (undefined where absent), read without creating anything: the
+ * default local store that was never used yet holds no pools.
+ */
+export async function readStoredPools(
+  ctx: CliContext,
+  flags: StoreFlags,
+  names: string[],
+  command: string,
+): Promise<(PoolRecord | undefined)[]> {
+  const where = await ctx.resolveStore(flags, command);
+  const { options } = where;
+  if (
+    options.kind === 'local' &&
+    options.createTable &&
+    !existsSync(join(options.dataDir, 'dynamodb'))
+  ) {
+    return names.map(() => undefined);
+  }
+  const readOnly = { ...where, options: { ...options, createTable: false } };
+  return ctx.useStore(readOnly, (store) => Promise.all(names.map((n) => store.getPool(n))));
+}
+
+/** A pool being drained cannot be reconfigured: refuse the whole call before writing. */
+function refuseDeleting(existing: (PoolRecord | undefined)[]): void {
+  const deleting = existing.filter((r) => r?.deletionRequestedAt);
+  if (deleting.length === 0) return;
+  throw new CliError(
+    deleting
+      .map(
+        (r) =>
+          `runnerpool/${r!.name} is being deleted (since ${r!.deletionRequestedAt}): ` +
+          'wait until the controller has drained and removed it, then apply again ' +
+          `(no controller running? runnerctl delete pool ${r!.name} --force removes it now)`,
+      )
+      .join('\n'),
+  );
+}
+
+export function addPoolFileOptions(cmd: Command): Command {
+  return cmd
     .option(
       '-f, --filename <path>',
       'file, directory (all *.yaml and *.yml) or - for stdin; repeatable',
       collect,
     )
-    .option('--dry-run', 'validate only: print what would be applied, touch no store')
     .option(
       '--max-documents <n>',
       `refuse more pools than this in one call (default ${DEFAULT_MAX_DOCUMENTS})`,
     )
     .option('--max-bytes <n>', `refuse more input than this in one call (default 1 MiB)`);
-  addStoreOptions(cmd).action(
-    async (
-      opts: StoreFlags & {
-        filename?: string[];
-        dryRun?: boolean;
-        maxDocuments?: string;
-        maxBytes?: string;
-      },
-    ) => {
-      const filenames = opts.filename ?? [];
-      if (filenames.length === 0) {
-        throw new UsageError('apply needs -f FILE, -f DIR or -f - (stdin)', 'apply');
-      }
-      const maxDocuments = limit('--max-documents', opts.maxDocuments, DEFAULT_MAX_DOCUMENTS);
-      const maxBytes = limit('--max-bytes', opts.maxBytes, DEFAULT_MAX_BYTES);
-      const sources = await readPoolSources(filenames, ctx.io, { maxBytes });
-      const pools = validatePoolSources(sources, ctx.deps.poolSchema ?? defaultPoolSchema());
-      if (pools.length === 0) {
-        throw new CliError(`no RunnerPool documents in ${filenames.join(', ')}`);
-      }
-      if (pools.length > maxDocuments) {
-        throw new CliError(
-          `${pools.length} RunnerPool documents in one apply, more than the limit of ${maxDocuments}; ` +
-            'nothing was applied (raise it with --max-documents)',
-        );
-      }
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('apply')
+    .description('create or update runner pools from YAML (every document is validated first)')
+    .option(
+      '--dry-run',
+      'print what would be created, configured or unchanged against the store; write nothing',
+    );
+  addStoreOptions(addPoolFileOptions(cmd)).action(
+    async (opts: StoreFlags & PoolFileFlags & { dryRun?: boolean }) => {
+      const pools = await loadPools(ctx, opts, 'apply');
+      const names = pools.map((p) => p.pool.metadata.name);
       if (opts.dryRun) {
-        for (const { pool } of pools) ctx.out(`runnerpool/${pool.metadata.name} valid (dry run)`);
+        // Server-side, as kubectl's: the answer is the store's, nothing is written.
+        const existing = await readStoredPools(ctx, opts, names, 'apply');
+        refuseDeleting(existing);
+        pools.forEach(({ pool }, i) =>
+          ctx.out(
+            `runnerpool/${pool.metadata.name} ${applyResultFor(existing[i], pool)} (dry run)`,
+          ),
+        );
         return;
       }
       await ctx.withStore(opts, async (store) => {
-        // Refuse before writing anything: a pool being drained cannot be reconfigured.
-        const existing = await Promise.all(pools.map((p) => store.getPool(p.pool.metadata.name)));
-        const deleting = existing.filter((r) => r?.deletionRequestedAt);
-        if (deleting.length > 0) {
-          throw new CliError(
-            deleting
-              .map(
-                (r) =>
-                  `runnerpool/${r!.name} is being deleted (since ${r!.deletionRequestedAt}): ` +
-                  'wait until the controller has drained and removed it, then apply again ' +
-                  `(no controller running? runnerctl delete pool ${r!.name} --force removes it now)`,
-              )
-              .join('\n'),
-          );
-        }
+        refuseDeleting(await Promise.all(names.map((n) => store.getPool(n))));
         for (const { pool } of pools) {
           const { result } = await store.applyPool(pool);
           ctx.out(`runnerpool/${pool.metadata.name} ${result}`);

@@ -144,6 +144,13 @@ function describe(record: PoolRecord, nowMs: number): string {
     field('Launching', String(status.launching), 2);
     field('Idle', String(status.idle), 2);
     field('Busy', String(status.busy), 2);
+    // Where demand went: jobs passed to another pool, or taken over from a paused or full one.
+    for (const t of status.spilledTo ?? []) {
+      field('Spilled', `${t.jobs} queued job(s) to pool ${t.pool}: ${t.reason}`, 2);
+    }
+    for (const f of status.takenOverFrom ?? []) {
+      field('Taken over', `${f.jobs} queued job(s) from pool ${f.pool}: ${f.reason}`, 2);
+    }
     lines.push('Conditions:');
     if (status.conditions.length === 0) {
       lines.push('  none');

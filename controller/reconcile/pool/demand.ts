@@ -7,7 +7,13 @@
 // of the pool (every runner carries the pool's labels). Pure: no I/O.
 
 import type { RunnerState } from '../../store/types.ts';
-import { normaliseLabel } from '../../api/matching.ts';
+import {
+  choosePool,
+  normaliseLabel,
+  rankPools,
+  type MatchablePool,
+  type PoolMatch,
+} from '../../api/matching.ts';
 
 export interface DemandJob {
   /** The size label the job named; absent when it named none. */
@@ -180,4 +186,129 @@ export function describeHeld(held: ReadonlyMap<string, number>): string {
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([repo, n]) => `${repo}: ${n}`)
     .join(', ');
+}
+
+/** What routing needs to know about a pool (a PoolRecord satisfies it). */
+export interface RoutablePool extends MatchablePool {
+  spec: MatchablePool['spec'] & { maxRunners: number };
+  /** The pool's last written status: its busy runners hold slots of maxRunners. */
+  status?: { busy: number };
+}
+
+export interface RoutableJob {
+  id: number;
+  labels: string[];
+  createdAt: string;
+}
+
+/** A better-matching pool that could not take the job now, and why. */
+export interface Spill {
+  from: string;
+  reason: string;
+}
+
+export interface RoutedJob<J> {
+  job: J;
+  /** The pool that counts the job (a match), or why none does (refused, none). */
+  match: PoolMatch;
+  /** Better matches passed over because they could not take the job, best first. */
+  spilledFrom: Spill[];
+  /** Every matching pool is paused or full: the job waits on its best match, for this reason. */
+  waiting?: string;
+}
+
+/** Why a pool cannot take more jobs now. */
+function fullReason(pool: RoutablePool): string {
+  return pool.spec.maxRunners === 0
+    ? `${pool.name} paused (maxRunners 0)`
+    : `${pool.name} at maxRunners ${pool.spec.maxRunners}`;
+}
+
+/**
+ * Demand goes where it can be served. Each queued job (oldest first, so that a new job never
+ * moves an older one) counts for the best matching pool (priority, specificity, name) that has
+ * a free slot: maxRunners less its busy runners less the jobs already routed to it. A paused
+ * (maxRunners 0) or full pool hands the job to the next match; when every match is full the job
+ * waits on its best match. Every reconciler routes from the same stored pools and jobs, so they
+ * agree on where each job goes. Pure.
+ */
+export function routeDemand<J extends RoutableJob>(
+  jobs: readonly J[],
+  candidatesOf: (job: J) => readonly RoutablePool[],
+): RoutedJob<J>[] {
+  const free = new Map<string, number>();
+  const freeOf = (pool: RoutablePool) => {
+    if (!free.has(pool.name)) {
+      free.set(pool.name, Math.max(0, pool.spec.maxRunners - (pool.status?.busy ?? 0)));
+    }
+    return free.get(pool.name)!;
+  };
+  const ordered = [...jobs].sort(
+    (a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt) || a.id - b.id,
+  );
+  return ordered.map((job) => {
+    const candidates = candidatesOf(job);
+    const byName = new Map(candidates.map((p) => [p.name, p]));
+    const ranked = rankPools(job.labels, candidates);
+    if (ranked.length === 0) {
+      return { job, match: choosePool(job.labels, candidates), spilledFrom: [] };
+    }
+    const k = ranked.findIndex((m) => freeOf(byName.get(m.pool)!) > 0);
+    if (k < 0) {
+      return {
+        job,
+        match: ranked[0]!,
+        spilledFrom: [],
+        waiting: ranked.map((m) => fullReason(byName.get(m.pool)!)).join(', '),
+      };
+    }
+    const chosen = ranked[k]!;
+    free.set(chosen.pool, freeOf(byName.get(chosen.pool)!) - 1);
+    const spilledFrom = ranked
+      .slice(0, k)
+      .map((m) => ({ from: m.pool, reason: fullReason(byName.get(m.pool)!) }));
+    return { job, match: chosen, spilledFrom };
+  });
+}
+
+export interface SpillSummary {
+  /** Jobs this pool passed on, per receiving pool: "3 job(s) to pool b". */
+  to: { pool: string; jobs: number; reason: string }[];
+  /** Jobs this pool counts that a better match passed on. */
+  from: { pool: string; jobs: number; reason: string }[];
+}
+
+/** What `routed` means for pool `name`: where its overflow went and what it took over. */
+export function summariseSpills<J>(routed: readonly RoutedJob<J>[], name: string): SpillSummary {
+  const to = new Map<string, { pool: string; jobs: number; reason: string }>();
+  const from = new Map<string, { pool: string; jobs: number; reason: string }>();
+  for (const r of routed) {
+    if (r.match.kind !== 'match') continue;
+    for (const spill of r.spilledFrom) {
+      if (spill.from === name) {
+        const entry = to.get(r.match.pool) ?? { pool: r.match.pool, jobs: 0, reason: spill.reason };
+        entry.jobs++;
+        to.set(r.match.pool, entry);
+      }
+    }
+    const first = r.spilledFrom[0];
+    if (r.match.pool === name && first) {
+      const entry = from.get(first.from) ?? { pool: first.from, jobs: 0, reason: first.reason };
+      entry.jobs++;
+      from.set(first.from, entry);
+    }
+  }
+  const sorted = (m: Map<string, { pool: string; jobs: number; reason: string }>) =>
+    [...m.values()].sort((a, b) => (a.pool < b.pool ? -1 : a.pool > b.pool ? 1 : 0));
+  return { to: sorted(to), from: sorted(from) };
+}
+
+/** "3 queued job(s) spilled to pool b: a at maxRunners 2" parts, for status and drift. */
+export function describeSpills(summary: SpillSummary): string {
+  return [
+    ...summary.to.map((t) => `${t.jobs} queued job(s) spilled to pool ${t.pool}: ${t.reason}`),
+    ...summary.from.map(
+      (f) => `${f.jobs} queued job(s) taken over from pool ${f.pool}: ${f.reason}`,
+    ),
+  ].join('; ');
 }

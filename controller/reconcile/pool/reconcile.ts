@@ -4,7 +4,7 @@
 // what is missing (up to maxRunners); write the status once; return the earliest requeue.
 
 import { TASK_STARTED_BY, TASK_TAG_POOL, TASK_TAG_RUNNER } from '../../api/constants.ts';
-import { choosePool, runnerLabels } from '../../api/matching.ts';
+import { runnerLabels } from '../../api/matching.ts';
 import type { Condition, RunnerPoolStatus } from '../../api/types.ts';
 import { ConflictError, FencingError } from '../../store/errors.ts';
 import type { JobRecord, PoolRecord, RunnerRecord } from '../../store/types.ts';
@@ -24,7 +24,17 @@ import {
 import { LIVE_STATES, SUPPLY_STATES, lastEventAt } from '../runner/record.ts';
 import { pendingInterruptions, stepSpotReruns } from '../runner/spot-rerun.ts';
 import { earliestRequeue, type ReconcileResult } from '../types.ts';
-import { capPerRepository, describeHeld, planPool, type DemandJob, type Plan } from './demand.ts';
+import {
+  capPerRepository,
+  describeHeld,
+  describeSpills,
+  planPool,
+  routeDemand,
+  summariseSpills,
+  type DemandJob,
+  type Plan,
+  type SpillSummary,
+} from './demand.ts';
 import { describeAll, observeRunners } from './observe.ts';
 
 export function poolTimeouts(ctx: ReconcileContext, pool: PoolRecord): PoolTimeoutsMs {
@@ -73,6 +83,8 @@ interface Demand {
   refusals: string[];
   /** Queued jobs held back by maxRunnersPerRepository, per repository. */
   held: Map<string, number>;
+  /** Where this pool's overflow went, and what it took over from paused or full pools. */
+  spills: SpillSummary;
   /** Jobs of unsigned events GitHub has not confirmed (yet): not demand. */
   unconfirmed: { job: JobRecord; reason: string; retryInMs?: number }[];
 }
@@ -84,20 +96,22 @@ async function demandOf(
   pools: PoolRecord[],
 ): Promise<Demand> {
   const queued = await ctx.store.listJobs({ status: ['queued'] });
-  const out: Demand = { jobs: [], matched: [], refusals: [], held: new Map(), unconfirmed: [] };
-  const matchOf = (job: JobRecord) =>
-    choosePool(
-      job.labels,
-      pools.filter((p) => poolServesJob(job, p.spec)),
-    );
-  // Jobs first seen in unsigned events are confirmed with GitHub first (one listing per run).
-  const ours = queued.filter((job) => {
-    const match = matchOf(job);
-    return match.kind !== 'none' && match.pool === pool.name;
-  });
+  const out: Demand = {
+    jobs: [],
+    matched: [],
+    refusals: [],
+    held: new Map(),
+    spills: { to: [], from: [] },
+    unconfirmed: [],
+  };
+  const candidatesOf = (job: JobRecord) => pools.filter((p) => poolServesJob(job, p.spec));
+  // Jobs first seen in unsigned events are not demand anywhere until GitHub confirms them: the
+  // pool they would go to asks (one listing per run), the others leave them out.
+  const ours = routeDemand(queued, candidatesOf).filter(
+    ({ job, match }) => needsConfirmation(job) && match.kind !== 'none' && match.pool === pool.name,
+  );
   const confirmer = ctx.confirmer ?? new JobConfirmer({ github: ctx.github, clock: ctx.clock });
-  const settled = await eachLimited(ours, ctx.settings.launchConcurrency, async (job) => {
-    if (!needsConfirmation(job)) return job;
+  const confirmed = await eachLimited(ours, ctx.settings.launchConcurrency, async ({ job }) => {
     const result = await settleJob({ ...ctx, confirmer }, job);
     if (result.demand) return result.job;
     out.unconfirmed.push({
@@ -107,10 +121,14 @@ async function demandOf(
     });
     return undefined;
   });
-  for (const job of settled) {
-    if (!job) continue;
-    // GitHub's labels (after a confirmation) may choose another pool.
-    const match = matchOf(job);
+  const demand = [
+    ...queued.filter((job) => !needsConfirmation(job)),
+    ...confirmed.filter((job): job is JobRecord => job !== undefined),
+  ];
+  // Paused or full pools hand their overflow to the next match (routeDemand).
+  const routed = routeDemand(demand, candidatesOf);
+  out.spills = summariseSpills(routed, pool.name);
+  for (const { job, match } of routed) {
     if (match.kind === 'none' || match.pool !== pool.name) continue;
     if (match.kind === 'refused') {
       out.refusals.push(match.reason);
@@ -560,6 +578,8 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       observedGeneration: pool.generation,
       queuedJobs: allDemand.jobs.length,
       ...counts(current),
+      ...(demand.spills.to.length ? { spilledTo: demand.spills.to } : {}),
+      ...(demand.spills.from.length ? { takenOverFrom: demand.spills.from } : {}),
       conditions: [
         condition(
           prev?.conditions,
@@ -571,6 +591,9 @@ export function createPoolReconciler(ctx: ReconcileContext) {
             (plan.atMaxRunners ? ` (capped by maxRunners ${pool.spec.maxRunners})` : '') +
             (demand.held.size
               ? `; queued jobs held by maxRunnersPerRepository ${pool.spec.maxRunnersPerRepository}: ${describeHeld(demand.held)}`
+              : '') +
+            (demand.spills.to.length || demand.spills.from.length
+              ? `; ${describeSpills(demand.spills)}`
               : ''),
         ),
         failure

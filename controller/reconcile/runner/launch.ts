@@ -13,7 +13,7 @@ import {
   TASK_TAG_POOL,
   TASK_TAG_RUNNER,
 } from '../../api/constants.ts';
-import type { CapacityProviderName } from '../../api/types.ts';
+import type { CapacityProviderStrategyItem } from '../../api/types.ts';
 import { CapacityUnavailableError, IdempotencyConflictError } from '../../ecs/errors.ts';
 import type { RunnerTask } from '../../ecs/types.ts';
 import { RunnerNameExistsError } from '../../github/errors.ts';
@@ -99,31 +99,63 @@ export async function register(
   }
 }
 
+/** One RunTask attempt: a strategy (absent: launch type FARGATE) and the token's name for it. */
+export interface LaunchAttempt {
+  /** Part of the clientToken: differs between the attempts of one launch. */
+  label: string;
+  strategy?: CapacityProviderStrategyItem[];
+}
+
+const ON_DEMAND: CapacityProviderStrategyItem[] = [{ capacityProvider: 'FARGATE', weight: 1 }];
+
 /**
- * Capacity providers to try in order, per the pool's strategy. A runner marked `onDemand` (it
- * serves a spot re-run) gets the strategy without FARGATE_SPOT: FARGATE when nothing else is left.
+ * The RunTask attempts of one launch, in order. The first passes the pool's strategy as written:
+ * ECS applies its base and weights. A later attempt is made only after a capacity failure
+ * (CapacityUnavailableError: Fargate Spot has no capacity, or no container instance of an Auto
+ * Scaling group provider has the cpu or memory left), never after any other error:
+ * - a Fargate pool whose strategy can place on FARGATE_SPOT retries on FARGATE alone, unless
+ *   `onDemandFallback: false`;
+ * - an EC2 pool with several providers tries each provider of weight > 0 alone, in the order
+ *   written (ECS does not say which provider was full; weight-0 providers only take a base).
+ * A runner marked `onDemand` (it serves a spot re-run) on a Fargate pool launches on FARGATE.
  */
-export function capacityOrder(
+export function launchAttempts(
   pool: PoolRecord,
   record?: Pick<RunnerRecord, 'onDemand'>,
-): (CapacityProviderName | undefined)[] {
+): LaunchAttempt[] {
   const strategy = pool.spec.ecs.capacityProviderStrategy;
-  if (!strategy?.length) return [undefined];
-  // ECS on EC2: the Auto Scaling group providers in the order written; the next one is tried
-  // when no container instance of the previous one has room.
-  if (pool.spec.ecs.launch === 'ec2') return strategy.map((s) => s.capacityProvider);
-  if (record?.onDemand) {
-    const onDemand = strategy.map((s) => s.capacityProvider).filter((p) => p !== 'FARGATE_SPOT');
-    return onDemand.length ? [...new Set(onDemand)] : ['FARGATE'];
+  if (!strategy?.length) return [{ label: 'FARGATE' }];
+  const asWritten: LaunchAttempt = { label: strategyLabel(strategy), strategy };
+  if (pool.spec.ecs.launch === 'ec2') {
+    if (strategy.length === 1) return [asWritten];
+    const alone = strategy
+      .filter((item) => (item.weight ?? 0) > 0)
+      .map((item) => ({
+        label: item.capacityProvider,
+        strategy: [{ capacityProvider: item.capacityProvider, weight: 1 }],
+      }));
+    return [asWritten, ...alone];
   }
-  if (!strategy.some((s) => s.capacityProvider === 'FARGATE_SPOT')) return ['FARGATE'];
-  return (pool.spec.ecs.onDemandFallback ?? true) ? ['FARGATE_SPOT', 'FARGATE'] : ['FARGATE_SPOT'];
+  const onDemand: LaunchAttempt = { label: 'FARGATE', strategy: ON_DEMAND };
+  if (record?.onDemand) return [onDemand];
+  const spot = strategy.find((item) => item.capacityProvider === 'FARGATE_SPOT');
+  // FARGATE_SPOT takes a task only through a base, or a weight when it is not the only item.
+  const spotCanPlace =
+    !!spot && ((spot.base ?? 0) > 0 || (spot.weight ?? 0) > 0 || strategy.length === 1);
+  if (!spotCanPlace || pool.spec.ecs.onDemandFallback === false) return [asWritten];
+  return [asWritten, onDemand];
+}
+
+function strategyLabel(strategy: CapacityProviderStrategyItem[]): string {
+  return strategy
+    .map((item) => `${item.capacityProvider}:${item.base ?? 0}:${item.weight ?? 0}`)
+    .join(',');
 }
 
 /**
- * Starts the task for a registration. FARGATE_SPOT first when the pool says so; on a capacity
- * shortage the same launch falls back to FARGATE (when allowed). The JIT config goes only into
- * the container environment override.
+ * Starts the task for a registration with the pool's capacity provider strategy, falling back
+ * per launch on a capacity failure (launchAttempts). The JIT config goes only into the
+ * container environment override.
  */
 export async function startTask(
   ctx: ReconcileContext,
@@ -133,9 +165,9 @@ export async function startTask(
   encodedJitConfig: string,
 ): Promise<RunnerTask> {
   const ecs = pool.spec.ecs;
-  const order = capacityOrder(pool, record);
-  for (let i = 0; i < order.length; i++) {
-    const capacity = order[i];
+  const attempts = launchAttempts(pool, record);
+  for (let i = 0; i < attempts.length; i++) {
+    const attempt = attempts[i]!;
     try {
       const task = await ctx.ecs.runTask({
         cluster: ecs.cluster,
@@ -145,22 +177,22 @@ export async function startTask(
         subnets: ecs.subnets ?? [],
         securityGroups: ecs.securityGroups ?? [],
         assignPublicIp: ecs.assignPublicIp ?? false,
-        ...(capacity ? { capacityProvider: capacity } : {}),
+        ...(attempt.strategy ? { capacityProviderStrategy: attempt.strategy } : {}),
         ...(record.cpu ? { cpu: record.cpu } : {}),
         ...(record.memory ? { memory: record.memory } : {}),
         ...(record.ephemeralStorageGiB ? { ephemeralStorageGiB: record.ephemeralStorageGiB } : {}),
         environment: { [JIT_CONFIG_ENV]: encodedJitConfig },
-        clientToken: clientToken(record.name, githubRunnerId, capacity ?? 'FARGATE'),
+        clientToken: clientToken(record.name, githubRunnerId, attempt.label),
         startedBy: TASK_STARTED_BY,
         group: `runnerctl:${pool.name}`.slice(0, 255),
         tags: { [TASK_TAG_RUNNER]: record.name, [TASK_TAG_POOL]: pool.name },
       });
-      return { ...task, capacityProvider: task.capacityProvider ?? capacity };
+      return task;
     } catch (err) {
-      if (err instanceof CapacityUnavailableError && i + 1 < order.length) {
+      if (err instanceof CapacityUnavailableError && i + 1 < attempts.length) {
         ctx.log.warn(
-          { runner: record.name, pool: pool.name, from: capacity, to: order[i + 1] },
-          'no capacity on this provider; trying the next one for this launch',
+          { runner: record.name, pool: pool.name, from: attempt.label, to: attempts[i + 1]!.label },
+          'no capacity for this launch; trying the next capacity provider strategy',
         );
         continue;
       }

@@ -12,6 +12,7 @@ import {
 } from '../aws-json.ts';
 import { AwsServiceError } from '../aws-json.ts';
 import { isFargateSize, parseCpu, parseMemory } from './fargate.ts';
+import { validateStrategy } from './placement.ts';
 import { clientError, invalidParameter, readKeyValues, readStrategy, readTags } from './model.ts';
 import type { Cluster, ContainerDefinition, TaskDefinition } from './model.ts';
 
@@ -79,6 +80,7 @@ export function createEcsRegistry(deps: EcsRegistryDeps) {
       }
     }
     const strategy = readStrategy(optionalArray(input, 'defaultCapacityProviderStrategy'));
+    if (strategy) validateStrategy(strategy);
     const kinds = new Set((strategy ?? []).map((i) => deps.isEc2Provider(i.capacityProvider)));
     if (kinds.size > 1) throw invalidParameter(MIXED_STRATEGY_MESSAGE);
     for (const item of strategy ?? []) {

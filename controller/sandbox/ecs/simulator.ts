@@ -25,18 +25,13 @@ import {
   STATUS_ORDER,
   throttled,
 } from './model.ts';
-import type {
-  CapacityProviderItem,
-  SimulatedTask,
-  StopRequest,
-  Task,
-  TaskStatus,
-} from './model.ts';
+import type { SimulatedTask, StopRequest, Task, TaskStatus } from './model.ts';
 import {
   createEc2Capacity,
   type AutoScalingGroup,
   type AutoScalingGroupSpec,
 } from './ec2-capacity.ts';
+import { placeByStrategy, validateStrategy } from './placement.ts';
 import { createEcsRegistry, MIXED_STRATEGY_MESSAGE } from './registry.ts';
 import type { ContainerRuntime, RunningContainer } from './runtime.ts';
 import { SIGKILL_EXIT_CODE } from './runtime.ts';
@@ -465,28 +460,6 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
 
   // ---- RunTask ----
 
-  /** Picks a capacity provider for each of `count` tasks per the strategy's base and weights. */
-  const placeByStrategy = (strategy: CapacityProviderItem[], count: number): string[] => {
-    const placements: string[] = [];
-    for (const item of strategy) {
-      for (let i = 0; i < (item.base ?? 0) && placements.length < count; i += 1) {
-        placements.push(item.capacityProvider);
-      }
-    }
-    const total = strategy.reduce((sum, item) => sum + (item.weight ?? 0), 0);
-    while (placements.length < count) {
-      if (total <= 0) {
-        placements.push(strategy[0]!.capacityProvider);
-        continue;
-      }
-      let roll = random() * total;
-      const chosen =
-        strategy.find((item) => (roll -= item.weight ?? 0) < 0) ?? strategy[strategy.length - 1]!;
-      placements.push(chosen.capacityProvider);
-    }
-    return placements;
-  };
-
   const runTask = (input: Record<string, unknown>) => {
     prune();
     const cluster = resolveCluster(optionalString(input, 'cluster'));
@@ -530,6 +503,7 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
 
     const launchType = optionalString(input, 'launchType');
     const strategyInput = readStrategy(optionalArray(input, 'capacityProviderStrategy'));
+    if (strategyInput) validateStrategy(strategyInput);
     if (launchType !== undefined && strategyInput !== undefined) {
       throw invalidParameter(
         'Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.',
@@ -564,7 +538,7 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
       if (new Set(strategy.map((i) => ec2.isEc2Provider(i.capacityProvider))).size > 1) {
         throw invalidParameter(MIXED_STRATEGY_MESSAGE);
       }
-      placements = placeByStrategy(strategy, count);
+      placements = placeByStrategy(strategy, count, random);
       viaStrategy = true;
     }
     // ECS on EC2: an Auto Scaling group provider, or launch type EC2.

@@ -136,7 +136,11 @@ describe('runnerctl apply', () => {
 
   it('--dry-run validates without writing', async () => {
     const r = await cli(['apply', '--dry-run', '-f', EXAMPLES]);
-    expect(r).toEqual({ code: 0, out: CREATED.replaceAll('created', 'valid (dry run)'), err: '' });
+    expect(r).toEqual({
+      code: 0,
+      out: CREATED.replaceAll('created', 'created (dry run)'),
+      err: '',
+    });
     expect((await poolsJson()).items).toEqual([]);
   });
 

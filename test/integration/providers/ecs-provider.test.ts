@@ -167,7 +167,12 @@ describe('SdkEcsProvider against the ECS simulator', () => {
     sim.setFaults({ spotCapacityShortage: 1 });
     try {
       const err = await provider
-        .runTask(launch({ clientToken: 'rctl-spot', capacityProvider: 'FARGATE_SPOT' }))
+        .runTask(
+          launch({
+            clientToken: 'rctl-spot',
+            capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }],
+          }),
+        )
         .catch((e) => e);
       expect(err).toBeInstanceOf(CapacityUnavailableError);
       expect(err.message).toMatch(/Capacity is unavailable/);

@@ -590,6 +590,114 @@ describe('ECS simulator through @aws-sdk/client-ecs (fast lifecycle)', () => {
     ).rejects.toBeInstanceOf(InvalidParameterException);
   });
 
+  it('places by base first, then by weight; weight 0 gets nothing beyond its base', async () => {
+    const place = async (
+      strategy: RunTaskCommandInput['capacityProviderStrategy'],
+      count: number,
+    ) => {
+      const out = await ecs.send(
+        new RunTaskCommand({
+          ...runInput(cluster, env({ EXIT_CODE: '0' })),
+          launchType: undefined,
+          capacityProviderStrategy: strategy,
+          count,
+        }),
+      );
+      const by: Record<string, number> = {};
+      for (const t of out.tasks!)
+        by[t.capacityProviderName!] = (by[t.capacityProviderName!] ?? 0) + 1;
+      return by;
+    };
+    // FARGATE base 2, FARGATE_SPOT weight 1: two on FARGATE, the rest by weight (all spot).
+    expect(
+      await place(
+        [
+          { capacityProvider: 'FARGATE', base: 2 },
+          { capacityProvider: 'FARGATE_SPOT', weight: 1 },
+        ],
+        5,
+      ),
+    ).toEqual({ FARGATE: 2, FARGATE_SPOT: 3 });
+    // A base wins a one-task call: the strategy applies per RunTask call.
+    expect(
+      await place(
+        [
+          { capacityProvider: 'FARGATE', base: 2 },
+          { capacityProvider: 'FARGATE_SPOT', weight: 1 },
+        ],
+        1,
+      ),
+    ).toEqual({ FARGATE: 1 });
+    // Weight 0 on spot: every task on FARGATE.
+    for (let i = 0; i < 3; i++) {
+      expect(
+        await place(
+          [
+            { capacityProvider: 'FARGATE', weight: 1 },
+            { capacityProvider: 'FARGATE_SPOT', weight: 0 },
+          ],
+          10,
+        ),
+      ).toEqual({ FARGATE: 10 });
+    }
+    // Weights 1:3 over 8 tasks: whole shares by ratio.
+    expect(
+      await place(
+        [
+          { capacityProvider: 'FARGATE', weight: 1 },
+          { capacityProvider: 'FARGATE_SPOT', weight: 3 },
+        ],
+        8,
+      ),
+    ).toEqual({ FARGATE: 2, FARGATE_SPOT: 6 });
+  });
+
+  it('refuses a capacity provider strategy the SDK model or ECS refuses', async () => {
+    const run = (strategy: RunTaskCommandInput['capacityProviderStrategy']) =>
+      ecs.send(
+        new RunTaskCommand({
+          ...runInput(cluster),
+          launchType: undefined,
+          capacityProviderStrategy: strategy,
+        }),
+      );
+    const refused: [RunTaskCommandInput['capacityProviderStrategy'], RegExp][] = [
+      [[{ capacityProvider: 'FARGATE', weight: 1001 }], /weight .* between 0 and 1000/],
+      [[{ capacityProvider: 'FARGATE', weight: 1, base: 100_001 }], /base .* between 0 and 100000/],
+      [[{ capacityProvider: 'FARGATE', weight: -1 }], /weight/],
+      [
+        [
+          { capacityProvider: 'FARGATE', base: 1, weight: 1 },
+          { capacityProvider: 'FARGATE_SPOT', base: 1, weight: 1 },
+        ],
+        /Only one capacity provider .* base/,
+      ],
+      [
+        [{ capacityProvider: 'FARGATE', weight: 0 }, { capacityProvider: 'FARGATE_SPOT' }],
+        /weight greater than zero/,
+      ],
+      [
+        [
+          { capacityProvider: 'FARGATE', weight: 1 },
+          { capacityProvider: 'FARGATE', weight: 2 },
+        ],
+        /duplicate/,
+      ],
+      [
+        Array.from({ length: 21 }, (_, i) => ({ capacityProvider: `cp-${i}`, weight: 1 })),
+        /maximum of 20/,
+      ],
+    ];
+    for (const [strategy, message] of refused) {
+      const err = await run(strategy).catch((e: unknown) => e);
+      expect(err, JSON.stringify(strategy)).toBeInstanceOf(InvalidParameterException);
+      expect((err as Error).message).toMatch(message);
+    }
+    // A lone provider of weight 0 is valid: it takes the task.
+    const alone = await run([{ capacityProvider: 'FARGATE', weight: 0, base: 0 }]);
+    expect(alone.tasks?.[0]?.capacityProviderName).toBe('FARGATE');
+  });
+
   it('draws faults from a seeded PRNG: the same seed gives the same outcomes', async () => {
     const outcomes = async (seed: number) => {
       const other = await startEcsSimulator({

@@ -12,6 +12,8 @@ import type {
   RunnerTask,
   TaskStatus,
 } from '../../../controller/ecs/types.ts';
+import { seededRandom } from '../../../controller/sandbox/aws-json.ts';
+import { placeByStrategy, validateStrategy } from '../../../controller/sandbox/ecs/placement.ts';
 
 export interface FakeTask extends RunnerTask {
   launch: RunnerLaunch;
@@ -23,6 +25,8 @@ export class FakeEcs implements EcsProvider {
   tasks = new Map<string, FakeTask>();
   tokens = new Map<string, { arn: string; params: string }>();
   spotAvailable = true;
+  /** Draws the provider of a weighted strategy (deterministic, seeded). */
+  random = seededRandom(7);
   afterCall?: (call: EcsCall, detail: unknown) => void;
   beforeCall?: (call: EcsCall, detail: unknown) => void;
   now: () => number;
@@ -42,7 +46,11 @@ export class FakeEcs implements EcsProvider {
       }
       return this.#view(this.tasks.get(previous.arn)!);
     }
-    if (launch.capacityProvider === 'FARGATE_SPOT' && !this.spotAvailable) {
+    // ECS places by the strategy's base and weights (the simulator's model of it).
+    const strategy = launch.capacityProviderStrategy;
+    if (strategy) validateStrategy(strategy);
+    const provider = strategy ? placeByStrategy(strategy, 1, this.random)[0]! : 'FARGATE';
+    if (provider === 'FARGATE_SPOT' && !this.spotAvailable) {
       throw new CapacityUnavailableError(
         'Capacity is unavailable at this time. Please try again later.',
       );
@@ -55,7 +63,7 @@ export class FakeEcs implements EcsProvider {
       desiredStatus: 'RUNNING',
       startedBy: launch.startedBy,
       ...(launch.group ? { group: launch.group } : {}),
-      capacityProvider: launch.capacityProvider ?? 'FARGATE',
+      capacityProvider: provider,
       tags: { ...launch.tags },
       createdAt: this.now(),
       launch: structuredClone(launch),

@@ -6,6 +6,7 @@
 import { mergeJob, newJob } from '../../../controller/store/job-merge.ts';
 import type { RunnerPool, RunnerPoolStatus } from '../../../controller/api/types.ts';
 import { ConflictError, FencingError, NotFoundError } from '../../../controller/store/errors.ts';
+import { awaitsSpotDecision, type RunnerFilter } from '../../../controller/store/types.ts';
 import type {
   ApplyResult,
   FencedWrite,
@@ -14,7 +15,6 @@ import type {
   LeaseRecord,
   PoolRecord,
   RunnerRecord,
-  RunnerState,
   Store,
 } from '../../../controller/store/types.ts';
 
@@ -201,10 +201,11 @@ export class MemoryStore implements Store {
     const r = this.runners.get(name);
     return r && clone(r);
   }
-  async listRunners(filter?: { pool?: string; states?: RunnerState[] }) {
+  async listRunners(filter?: RunnerFilter) {
     return [...this.runners.values()]
       .filter((r) => !filter?.pool || r.pool === filter.pool)
       .filter((r) => !filter?.states || filter.states.includes(r.state))
+      .filter((r) => !filter?.live || r.state !== 'finished' || awaitsSpotDecision(r))
       .map(clone);
   }
   async updateRunner(runner: RunnerRecord, opts?: FencedWrite) {

@@ -68,6 +68,7 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
       resyncSeconds: 60,
       pacing: { jitPerMinute: 180, runTaskPerSecond: 20, runTaskBurst: 100 },
       leaseSeconds: 15,
+      cache: { relistSeconds: 300 },
     });
   });
 
@@ -121,6 +122,28 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
       env: { GITHUB_APP_ID: '1', GITHUB_APP_PRIVATE_KEY_FILE: '/k' },
     });
     expect(unset.pacing).not.toHaveProperty('restPerHour');
+  });
+
+  it('reads cache.relistSeconds from the file and RUNNERCTL_CACHE_RELIST_SECONDS, and names a bad one', async () => {
+    const path = await file(
+      'cache.yaml',
+      'github:\n  appId: 1\n  privateKey: { file: /k }\ncache:\n  relistSeconds: 120\n',
+    );
+    expect((await loadControllerConfig({ file: path, env: {} })).cache).toEqual({
+      relistSeconds: 120,
+    });
+    const fromEnv = await loadControllerConfig({
+      file: path,
+      env: { RUNNERCTL_CACHE_RELIST_SECONDS: '600' },
+    });
+    expect(fromEnv.cache?.relistSeconds).toBe(600);
+    const bad = await file(
+      'bad-cache.yaml',
+      'github:\n  appId: 1\n  privateKey: { file: /k }\ncache:\n  relistSeconds: 2\n',
+    );
+    await expect(loadControllerConfig({ file: bad, env: {} })).rejects.toThrow(
+      /cache\.relistSeconds/,
+    );
   });
 
   it('reads cost.prices from the file and names a bad price', async () => {

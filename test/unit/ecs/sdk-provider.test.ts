@@ -165,7 +165,10 @@ describe('buildRunTaskInput', () => {
 
   it('a capacity provider replaces the launch type', () => {
     const input: RunTaskCommandInput = buildRunTaskInput(
-      launch({ capacityProvider: 'FARGATE_SPOT', assignPublicIp: true }),
+      launch({
+        capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }],
+        assignPublicIp: true,
+      }),
     );
     expect(input.launchType).toBeUndefined();
     expect(input.capacityProviderStrategy).toEqual([
@@ -174,12 +177,26 @@ describe('buildRunTaskInput', () => {
     expect(input.networkConfiguration?.awsvpcConfiguration?.assignPublicIp).toBe('ENABLED');
     expect(input.overrides?.cpu).toBeUndefined();
   });
+
+  it('passes the strategy as written: base and weight, weight 0 included', () => {
+    const strategy = [
+      { capacityProvider: 'FARGATE', base: 2, weight: 0 },
+      { capacityProvider: 'FARGATE_SPOT', weight: 1 },
+    ];
+    const input = buildRunTaskInput(launch({ capacityProviderStrategy: strategy }));
+    expect(input.capacityProviderStrategy).toEqual(strategy);
+    expect(input.launchType).toBeUndefined();
+  });
 });
 
 describe('buildRunTaskInput on ECS on EC2 and with storage', () => {
   it('an Auto Scaling group provider goes into the strategy; bridge mode sends no network', () => {
     const input = buildRunTaskInput(
-      launch({ capacityProvider: 'runnerctl-docker', networkMode: 'bridge', subnets: [] }),
+      launch({
+        capacityProviderStrategy: [{ capacityProvider: 'runnerctl-docker', weight: 1 }],
+        networkMode: 'bridge',
+        subnets: [],
+      }),
     );
     expect(input.launchType).toBeUndefined();
     expect(input.capacityProviderStrategy).toEqual([
@@ -361,7 +378,9 @@ describe('SdkEcsProvider', () => {
     for (const [answer, type] of cases) {
       ecs.runAnswers.push(answer);
       const pending = provider
-        .runTask(launch({ capacityProvider: 'FARGATE_SPOT' }))
+        .runTask(
+          launch({ capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] }),
+        )
         .catch((e) => e);
       await clock.advance(2_000); // past the pause a throttling answer causes
       const err = await pending;

@@ -140,7 +140,11 @@ describe('InstrumentedEcsProvider', () => {
 
     inner.spotAvailable = false;
     const err = await ecs
-      .runTask({ ...launch, clientToken: 't2', capacityProvider: 'FARGATE_SPOT' })
+      .runTask({
+        ...launch,
+        clientToken: 't2',
+        capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }],
+      })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CapacityUnavailableError);
 

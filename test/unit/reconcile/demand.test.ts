@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  describeSpills,
   planPool,
+  routeDemand,
+  summariseSpills,
   type PlanInput,
   type SupplyRunner,
 } from '../../../controller/reconcile/pool/demand.ts';
@@ -191,5 +194,67 @@ describe('durationOr', () => {
 
   it('names the field and the value when it cannot parse', () => {
     expect(() => durationOr('5 minutes', 0, 'timeouts.idle')).toThrow(/timeouts.idle: .*5 minutes/);
+  });
+});
+
+describe('routeDemand: demand goes where it can be served', () => {
+  const pool = (name: string, maxRunners: number, priority = 0, busy = 0, labels = ['linux']) => ({
+    name,
+    spec: { labels, maxRunners, priority },
+    status: { busy },
+  });
+  const jobs = (n: number, labels = ['self-hosted', 'linux']) =>
+    Array.from({ length: n }, (_, i) => ({
+      id: i + 1,
+      labels,
+      createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+    }));
+
+  it('a paused pool hands every job to the next match, and says why', () => {
+    const pools = [pool('a', 0, 10), pool('b', 5)];
+    const routed = routeDemand(jobs(3), () => pools);
+    expect(routed.map((r) => r.match.kind === 'match' && r.match.pool)).toEqual(['b', 'b', 'b']);
+    expect(routed[0]!.spilledFrom).toEqual([{ from: 'a', reason: 'a paused (maxRunners 0)' }]);
+    expect(describeSpills(summariseSpills(routed, 'a'))).toBe(
+      '3 queued job(s) spilled to pool b: a paused (maxRunners 0)',
+    );
+    expect(describeSpills(summariseSpills(routed, 'b'))).toBe(
+      '3 queued job(s) taken over from pool a: a paused (maxRunners 0)',
+    );
+  });
+
+  it('a full pool keeps what it has room for (less its busy runners); the oldest jobs stay', () => {
+    const pools = [pool('a', 3, 10, 1), pool('b', 10)];
+    const routed = routeDemand(jobs(5).reverse(), () => pools);
+    const where = routed.map((r) => [r.job.id, r.match.kind === 'match' && r.match.pool]);
+    expect(where).toEqual([
+      [1, 'a'],
+      [2, 'a'],
+      [3, 'b'],
+      [4, 'b'],
+      [5, 'b'],
+    ]);
+    expect(summariseSpills(routed, 'a').to).toEqual([
+      { pool: 'b', jobs: 3, reason: 'a at maxRunners 3' },
+    ]);
+  });
+
+  it('follows the documented order: priority, then specificity, then name', () => {
+    const pools = [
+      pool('z-specific', 10, 0, 0, ['linux']),
+      pool('a-broad', 10, 0, 0, ['linux', 'x64']),
+      pool('top', 0, 9),
+    ];
+    const [first] = routeDemand(jobs(1), () => pools);
+    expect(first!.match).toMatchObject({ kind: 'match', pool: 'z-specific' });
+    expect(first!.spilledFrom.map((s) => s.from)).toEqual(['top']);
+  });
+
+  it('when every match is full the job waits on its best match', () => {
+    const pools = [pool('a', 0, 10), pool('b', 1, 0, 1)];
+    const [r] = routeDemand(jobs(1), () => pools);
+    expect(r!.match).toMatchObject({ kind: 'match', pool: 'a' });
+    expect(r!.spilledFrom).toEqual([]);
+    expect(r!.waiting).toBe('a paused (maxRunners 0), b at maxRunners 1');
   });
 });

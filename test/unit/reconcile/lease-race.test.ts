@@ -11,7 +11,21 @@ import { World } from '../../support/fakes/world.ts';
 
 interface LeaseHooks {
   /** Runs before a holder's tryAcquire reads; may wait (a slow request) or throw (a failure). */
-  before?: (holder: string) => Promise<void> | void;
+  before?: (holder: string, signal?: AbortSignal) => Promise<void> | void;
+}
+
+/** A request that never answers; it ends only when its signal aborts (as the SDK's do). */
+function blackHole(signal: AbortSignal | undefined, onAbort: () => void): Promise<void> {
+  return new Promise((_, reject) => {
+    signal?.addEventListener(
+      'abort',
+      () => {
+        onAbort();
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
 }
 
 /** DynamoDB-like lease: read, a gap, then compare-and-set on the version read. */
@@ -23,8 +37,8 @@ function casLeases(base: Store, hooks: LeaseHooks): Store {
     leases.set(name, next);
   };
   const overrides: Partial<Store> = {
-    async tryAcquire(name, holder, ttlMs, nowMs) {
-      await hooks.before?.(holder);
+    async tryAcquire(name, holder, ttlMs, nowMs, call) {
+      await hooks.before?.(holder, call?.signal);
       const stored = leases.get(name);
       await gap();
       let next: LeaseRecord;
@@ -139,6 +153,60 @@ describe('two replicas racing for one lease', () => {
     await w.clock.advance(5_000); // the next renewal succeeds: same lease, same version
     expect(a.isLeader()).toBe(true);
     expect(a.leaseVersion()).toBe(version);
+    await a.stop();
+  });
+
+  it('a black-holed renewal is aborted before the next one is due and does not wedge the loop', async () => {
+    const { w, hooks } = racingWorld();
+    await w.pool('linux');
+    const leaseMs = 15_000;
+    const a = w.controller({ leaseMs }, 'a');
+    a.start();
+    await w.clock.advance(0);
+    expect(a.isLeader()).toBe(true);
+    const version = a.leaseVersion();
+
+    // a's next renewals go into a black hole (accepted, never answered).
+    const abortedAfter: number[] = [];
+    let signalled = true;
+    hooks.before = (holder, signal) => {
+      if (!signal) signalled = false;
+      const sentAt = w.clock.now();
+      return blackHole(signal, () => abortedAfter.push(w.clock.now() - sentAt));
+    };
+    for (let t = 0; t < 40 && abortedAfter.length < 2; t++) await w.clock.advance(1_000);
+    expect(signalled).toBe(true);
+    expect(abortedAfter.length).toBeGreaterThanOrEqual(2);
+    for (const ms of abortedAfter) expect(ms).toBeLessThan(leaseMs / 3);
+    expect(a.isLeader()).toBe(false);
+
+    // The network heals: the very loop that hit the black hole renews again.
+    hooks.before = undefined;
+    for (let t = 0; t < 20 && !a.isLeader(); t++) await w.clock.advance(1_000);
+    expect(a.isLeader()).toBe(true);
+    expect(a.leaseVersion()).toBe(version);
+    await a.stop();
+  });
+
+  it('a renewal on a store that ignores the abort still gives up at the deadline', async () => {
+    const { w, hooks } = racingWorld();
+    await w.pool('linux');
+    const a = w.controller({ leaseMs: 15_000 }, 'a');
+    a.start();
+    await w.clock.advance(0);
+    expect(a.isLeader()).toBe(true);
+    let calls = 0;
+    hooks.before = () => {
+      calls += 1;
+      return new Promise<void>(() => {}); // ignores every signal, forever
+    };
+    for (let t = 0; t < 30 && calls < 3; t++) await w.clock.advance(1_000);
+    // Attempts go on being made (the loop is not stuck on the first one) and none acts.
+    expect(calls).toBeGreaterThanOrEqual(3);
+    expect(a.isLeader()).toBe(false);
+    hooks.before = undefined;
+    for (let t = 0; t < 20 && !a.isLeader(); t++) await w.clock.advance(1_000);
+    expect(a.isLeader()).toBe(true);
     await a.stop();
   });
 

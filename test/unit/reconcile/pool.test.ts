@@ -216,6 +216,94 @@ describe('pool reconcile', () => {
     expect(w.github.runners.size).toBe(0);
   });
 
+  it('a FARGATE_SPOT of weight 0 gets no task: the strategy goes to RunTask as written', async () => {
+    const w = new World();
+    const strategy = [
+      { capacityProvider: 'FARGATE' as const, weight: 1 },
+      { capacityProvider: 'FARGATE_SPOT' as const, weight: 0 },
+    ];
+    await w.pool('od', {
+      ecs: {
+        ...(await import('../../support/fakes/world.ts')).poolSpec().ecs,
+        capacityProviderStrategy: strategy,
+      },
+    });
+    for (let job = 1; job <= 6; job++) await w.queue(job, ['linux']);
+    await w.controller().reconcileOnce();
+    const tasks = [...w.ecs.tasks.values()];
+    expect(tasks.length).toBeGreaterThanOrEqual(6);
+    expect(tasks.filter((t) => t.capacityProvider === 'FARGATE_SPOT')).toEqual([]);
+    for (const t of tasks) expect(t.launch.capacityProviderStrategy).toEqual(strategy);
+  });
+
+  it('a FARGATE base of 2 wins every one-task RunTask call, as ECS applies a base per call', async () => {
+    const w = new World();
+    const strategy = [
+      { capacityProvider: 'FARGATE' as const, base: 2 },
+      { capacityProvider: 'FARGATE_SPOT' as const, weight: 1 },
+    ];
+    await w.pool('based', {
+      ecs: {
+        ...(await import('../../support/fakes/world.ts')).poolSpec().ecs,
+        capacityProviderStrategy: strategy,
+      },
+    });
+    for (let job = 1; job <= 4; job++) await w.queue(job, ['linux']);
+    await w.controller().reconcileOnce();
+    const providers = [...w.ecs.tasks.values()].map((t) => t.capacityProvider);
+    expect(providers.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(providers)).toEqual(new Set(['FARGATE']));
+  });
+
+  it('a spot-weighted strategy falls back to FARGATE only on a capacity failure', async () => {
+    const w = new World();
+    const strategy = [
+      { capacityProvider: 'FARGATE' as const, weight: 1 },
+      { capacityProvider: 'FARGATE_SPOT' as const, weight: 3 },
+    ];
+    await w.pool('mixed', {
+      ecs: {
+        ...(await import('../../support/fakes/world.ts')).poolSpec().ecs,
+        capacityProviderStrategy: strategy,
+      },
+    });
+    w.ecs.spotAvailable = false;
+    for (let job = 1; job <= 4; job++) await w.queue(job, ['linux']);
+    await w.controller().reconcileOnce();
+    const running = w.ecs.running();
+    expect(running.length).toBeGreaterThanOrEqual(4);
+    expect(running.every((t) => t.capacityProvider === 'FARGATE')).toBe(true);
+    // Launches that ECS placed on FARGATE kept the strategy; the others retried on FARGATE alone.
+    for (const t of running) {
+      expect([strategy, [{ capacityProvider: 'FARGATE', weight: 1 }]]).toContainEqual(
+        t.launch.capacityProviderStrategy,
+      );
+    }
+  });
+
+  it('a paused pool hands its jobs to the next matching pool; both statuses say so', async () => {
+    const w = new World();
+    await w.pool('preferred', { priority: 10, maxRunners: 0 });
+    await w.pool('spare', { maxRunners: 5 });
+    await w.queue(1, ['linux']);
+    await w.queue(2, ['linux']);
+    const c = w.controller();
+    await c.reconcileOnce();
+    await c.reconcileOnce();
+    const live = await w.live();
+    expect(live.map((r) => r.pool)).toEqual(['spare', 'spare']);
+    const preferred = (await w.store.getPool('preferred'))!.status!;
+    expect(preferred.spilledTo).toEqual([
+      { pool: 'spare', jobs: 2, reason: 'preferred paused (maxRunners 0)' },
+    ]);
+    expect(preferred.conditions.find((x) => x.type === 'Ready')!.message).toContain(
+      '2 queued job(s) spilled to pool spare: preferred paused (maxRunners 0)',
+    );
+    expect((await w.store.getPool('spare'))!.status!.takenOverFrom).toEqual([
+      { pool: 'preferred', jobs: 2, reason: 'preferred paused (maxRunners 0)' },
+    ]);
+  });
+
   it('removes idle runners beyond demand after the idle timeout, keeps minIdle', async () => {
     const w = new World();
     await w.pool('linux', { minIdle: 1, timeouts: { idle: '5m' } });
