@@ -6,7 +6,14 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { parseDocument } from 'yaml';
+import {
+  isMap,
+  isScalar,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type Node as YamlNode,
+} from 'yaml';
 import { DEFAULT_RUNNER_NAME_PREFIX, MAX_RUNNER_NAME_LENGTH } from '../api/constants.ts';
 import { parsePriceTable } from '../cost/prices.ts';
 import { MAX_RUNNER_NAME_PREFIX_LENGTH } from '../reconcile/names.ts';
@@ -50,6 +57,29 @@ type Json = Record<string, unknown>;
 interface Sourced {
   value: unknown;
   source: string;
+  /** `file:line:column` of a value read from the settings file. */
+  at?: string;
+}
+
+/** `file:line:column` of a dotted path's key in the settings file (its value if no key). */
+type Locate = (path: string) => string;
+
+function locator(file: string, doc: Document, lines: LineCounter): Locate {
+  return (path) => {
+    const parts = path.split('.');
+    const parent = parts.length > 1 ? doc.getIn(parts.slice(0, -1), true) : doc.contents;
+    let range: readonly number[] | null | undefined;
+    if (isMap(parent)) {
+      const pair = parent.items.find(
+        (p) => isScalar(p.key) && String(p.key.value) === parts.at(-1),
+      );
+      range =
+        (pair?.key as YamlNode | undefined)?.range ?? (pair?.value as YamlNode | undefined)?.range;
+    }
+    if (!range) return file;
+    const { line, col } = lines.linePos(range[0]!);
+    return `${file}:${line}:${col}`;
+  };
 }
 
 function isObject(value: unknown): value is Json {
@@ -171,11 +201,13 @@ export async function loadControllerConfig(
         },
       );
     }
-    const doc = parseDocument(text);
+    const lines = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: lines });
     if (doc.errors.length > 0) {
       const first = doc.errors[0]!;
+      const pos = first.linePos?.[0];
       throw new ConfigError(
-        `${options.file}: not valid YAML: ${first.message.split('\n')[0]}`,
+        `${options.file}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid YAML: ${first.message.split('\n')[0]}`,
         options.file,
       );
     }
@@ -185,7 +217,7 @@ export async function loadControllerConfig(
         `${options.file}: expected a mapping of settings at the top`,
         options.file,
       );
-    flatten(data, '', options.file, fields);
+    flatten(data, '', options.file, fields, locator(options.file, doc, lines));
   }
 
   for (const [field, name] of ENV_VARS) {
@@ -224,13 +256,19 @@ export async function loadControllerConfig(
   return build(fields);
 }
 
-function flatten(data: Json, prefix: string, file: string, out: Map<string, Sourced>): void {
+function flatten(
+  data: Json,
+  prefix: string,
+  file: string,
+  out: Map<string, Sourced>,
+  locate: Locate,
+): void {
   const allowed = KNOWN_KEYS[prefix];
   for (const [key, value] of Object.entries(data)) {
     const path = prefix ? `${prefix}.${key}` : key;
     if (allowed && !allowed.includes(key)) {
       throw new ConfigError(
-        `${file}: unknown setting ${path} (expected one of: ${allowed.map((k) => (prefix ? `${prefix}.${k}` : k)).join(', ')})`,
+        `${locate(path)}: unknown setting ${path} (expected one of: ${allowed.map((k) => (prefix ? `${prefix}.${k}` : k)).join(', ')})`,
         file,
         path,
       );
@@ -238,21 +276,23 @@ function flatten(data: Json, prefix: string, file: string, out: Map<string, Sour
     if (KNOWN_KEYS[path] && value !== null && value !== undefined) {
       if (!isObject(value))
         throw new ConfigError(
-          `${file}: ${path}: expected a mapping, got ${shown(value)}`,
+          `${locate(path)}: ${path}: expected a mapping, got ${shown(value)}`,
           file,
           path,
         );
-      flatten(value, path, file, out);
+      flatten(value, path, file, out, locate);
       continue;
     }
-    if (value !== null && value !== undefined) out.set(path, { value, source: file });
+    if (value !== null && value !== undefined) {
+      out.set(path, { value, source: file, at: locate(path) });
+    }
   }
 }
 
 function where(field: string, s: Sourced): string {
   return s.source.startsWith('environment variable')
     ? `${s.source} (${field})`
-    : `${s.source}: ${field}`;
+    : `${s.at ?? s.source}: ${field}`;
 }
 
 function integer(

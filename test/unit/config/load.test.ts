@@ -162,7 +162,7 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
     const err = await error(loadControllerConfig({ file: bad, env: {} }));
     expect(err.field).toBe('cost.prices');
     expect(err.message).toMatch(
-      /cost-bad.yaml: cost.prices: cost.prices.eu-central-1.FARGATE.vcpuHour: expected a price in USD >= 0, got "cheap"/,
+      /cost-bad.yaml:\d+:\d+: cost.prices: cost.prices.eu-central-1.FARGATE.vcpuHour: expected a price in USD >= 0, got "cheap"/,
     );
   });
 
@@ -184,7 +184,7 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
       'github:\n  appId: 1\n  privateKey: { file: /k }\nrunnerNamePrefix: rctl-\n',
     );
     const dash = await error(loadControllerConfig({ file: path, env: {} }));
-    expect(dash.message).toMatch(/prefix.yaml: runnerNamePrefix: expected lower-case letters/);
+    expect(dash.message).toMatch(/prefix.yaml:4:1: runnerNamePrefix: expected lower-case letters/);
   });
 
   it('errors name the file or variable and the field', async () => {
@@ -200,19 +200,19 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
       [
         'github:\n  appId: 1\n  privateKey: { file: /k }\nserver:\n  port: 70000\n',
         {},
-        /typo.yaml: server.port: expected an integer from 0 to 65535, got 70000/,
+        /typo.yaml:5:3: server.port: expected an integer from 0 to 65535, got 70000/,
         'server.port',
       ],
       [
         'github:\n  appId: 1\n  privateKey: { file: /k }\nresync: 5\n',
         {},
-        /typo.yaml: unknown setting resync \(expected one of: github, aws/,
+        /typo.yaml:4:1: unknown setting resync \(expected one of: github, aws/,
         'resync',
       ],
       [
         'github:\n  appId: 1\n  privateKey: { file: /k }\n  installationID: 3\n',
         {},
-        /unknown setting github.installationID/,
+        /typo.yaml:4:3: unknown setting github.installationID/,
         'github.installationID',
       ],
       [
@@ -239,7 +239,7 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
         /expected exactly one of/,
         'github.privateKey',
       ],
-      ['github: [1, 2]\n', {}, /github: expected a mapping/, 'github'],
+      ['github: [1, 2]\n', {}, /typo.yaml:1:1: github: expected a mapping/, 'github'],
       [
         'github:\n  appId: 1\n  privateKey: { file: /k }\npacing:\n  jitPerMinute: -5\n',
         {},
@@ -249,7 +249,7 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
       [
         'github:\n  appId: 1\n  privateKey: { file: /k }\npacing:\n  restPerHour: lots\n',
         {},
-        /typo.yaml: pacing.restPerHour: expected an integer >= 1, got "lots"/,
+        /typo.yaml:5:3: pacing.restPerHour: expected an integer >= 1, got "lots"/,
         'pacing.restPerHour',
       ],
       [
@@ -258,7 +258,7 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
         /GITHUB_APP_PRIVATE_KEY and GITHUB_APP_PRIVATE_KEY_FILE both set github.privateKey/,
         'github.privateKey',
       ],
-      ['github: {appId: 1\n', {}, /typo.yaml: not valid YAML/, undefined],
+      ['github: {appId: 1\n', {}, /typo.yaml:\d+:\d+: not valid YAML/, undefined],
     ];
     for (const [yaml, env, message, field] of cases) {
       const path = yaml === undefined ? undefined : await file('typo.yaml', yaml);
