@@ -121,6 +121,9 @@ export function reconcileConfigOf(
   return {
     resyncMs: config.resyncSeconds * 1000,
     leaseMs: config.leaseSeconds * 1000,
+    ...(config.cache ? { relistMs: config.cache.relistSeconds * 1000 } : {}),
+    // The queue carries the cluster's ECS task events (the stack's second rule).
+    taskEvents: Boolean(config.queueUrl),
     runnerNamePrefix: config.runnerNamePrefix,
     prices: mergePrices(config.cost?.prices),
     ...(config.aws.region ? { region: config.aws.region } : {}),
@@ -306,6 +309,8 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
       });
 
     const taskEventListeners = new Set<TaskEventListener>();
+    // The controller's cache first: it wakes the runner's pool.
+    taskEventListeners.add((event) => controller.onTaskEvent(event));
     if (options.onTaskEvent) taskEventListeners.add(options.onTaskEvent);
     const taskEventLogger = logger.child({ component: 'task-events' });
     const dispatchTaskEvent = async (event: EcsTaskEvent) => {

@@ -6,7 +6,14 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { parseDocument } from 'yaml';
+import {
+  isMap,
+  isScalar,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type Node as YamlNode,
+} from 'yaml';
 import { DEFAULT_RUNNER_NAME_PREFIX, MAX_RUNNER_NAME_LENGTH } from '../api/constants.ts';
 import { parsePriceTable } from '../cost/prices.ts';
 import { MAX_RUNNER_NAME_PREFIX_LENGTH } from '../reconcile/names.ts';
@@ -40,6 +47,7 @@ export const CONFIG_DEFAULTS = {
   runTaskPerSecond: 20,
   runTaskBurst: 100,
   leaseSeconds: 15,
+  relistSeconds: 300,
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -49,6 +57,29 @@ type Json = Record<string, unknown>;
 interface Sourced {
   value: unknown;
   source: string;
+  /** `file:line:column` of a value read from the settings file. */
+  at?: string;
+}
+
+/** `file:line:column` of a dotted path's key in the settings file (its value if no key). */
+type Locate = (path: string) => string;
+
+function locator(file: string, doc: Document, lines: LineCounter): Locate {
+  return (path) => {
+    const parts = path.split('.');
+    const parent = parts.length > 1 ? doc.getIn(parts.slice(0, -1), true) : doc.contents;
+    let range: readonly number[] | null | undefined;
+    if (isMap(parent)) {
+      const pair = parent.items.find(
+        (p) => isScalar(p.key) && String(p.key.value) === parts.at(-1),
+      );
+      range =
+        (pair?.key as YamlNode | undefined)?.range ?? (pair?.value as YamlNode | undefined)?.range;
+    }
+    if (!range) return file;
+    const { line, col } = lines.linePos(range[0]!);
+    return `${file}:${line}:${col}`;
+  };
 }
 
 function isObject(value: unknown): value is Json {
@@ -76,6 +107,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
     'leaseSeconds',
     'logLevel',
     'cost',
+    'cache',
   ],
   github: [
     'appId',
@@ -90,6 +122,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   server: ['port', 'metricsPort', 'metricsHost'],
   pacing: ['jitPerMinute', 'runTaskPerSecond', 'runTaskBurst', 'restPerHour'],
   cost: ['prices'],
+  cache: ['relistSeconds'],
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -116,6 +149,7 @@ const ENV_VARS: [string, string][] = [
   ['pacing.runTaskBurst', 'RUNNERCTL_RUNTASK_BURST'],
   ['pacing.restPerHour', 'RUNNERCTL_REST_PER_HOUR'],
   ['leaseSeconds', 'RUNNERCTL_LEASE_SECONDS'],
+  ['cache.relistSeconds', 'RUNNERCTL_CACHE_RELIST_SECONDS'],
   ['logLevel', 'RUNNERCTL_LOG_LEVEL'],
 ];
 
@@ -175,11 +209,13 @@ export async function loadControllerConfig(
         },
       );
     }
-    const doc = parseDocument(text);
+    const lines = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: lines });
     if (doc.errors.length > 0) {
       const first = doc.errors[0]!;
+      const pos = first.linePos?.[0];
       throw new ConfigError(
-        `${options.file}: not valid YAML: ${first.message.split('\n')[0]}`,
+        `${options.file}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid YAML: ${first.message.split('\n')[0]}`,
         options.file,
       );
     }
@@ -189,7 +225,7 @@ export async function loadControllerConfig(
         `${options.file}: expected a mapping of settings at the top`,
         options.file,
       );
-    flatten(data, '', options.file, fields);
+    flatten(data, '', options.file, fields, locator(options.file, doc, lines));
   }
 
   for (const [field, name] of ENV_VARS) {
@@ -228,13 +264,19 @@ export async function loadControllerConfig(
   return build(fields);
 }
 
-function flatten(data: Json, prefix: string, file: string, out: Map<string, Sourced>): void {
+function flatten(
+  data: Json,
+  prefix: string,
+  file: string,
+  out: Map<string, Sourced>,
+  locate: Locate,
+): void {
   const allowed = KNOWN_KEYS[prefix];
   for (const [key, value] of Object.entries(data)) {
     const path = prefix ? `${prefix}.${key}` : key;
     if (allowed && !allowed.includes(key)) {
       throw new ConfigError(
-        `${file}: unknown setting ${path} (expected one of: ${allowed.map((k) => (prefix ? `${prefix}.${k}` : k)).join(', ')})`,
+        `${locate(path)}: unknown setting ${path} (expected one of: ${allowed.map((k) => (prefix ? `${prefix}.${k}` : k)).join(', ')})`,
         file,
         path,
       );
@@ -242,21 +284,23 @@ function flatten(data: Json, prefix: string, file: string, out: Map<string, Sour
     if (KNOWN_KEYS[path] && value !== null && value !== undefined) {
       if (!isObject(value))
         throw new ConfigError(
-          `${file}: ${path}: expected a mapping, got ${shown(value)}`,
+          `${locate(path)}: ${path}: expected a mapping, got ${shown(value)}`,
           file,
           path,
         );
-      flatten(value, path, file, out);
+      flatten(value, path, file, out, locate);
       continue;
     }
-    if (value !== null && value !== undefined) out.set(path, { value, source: file });
+    if (value !== null && value !== undefined) {
+      out.set(path, { value, source: file, at: locate(path) });
+    }
   }
 }
 
 function where(field: string, s: Sourced): string {
   return s.source.startsWith('environment variable')
     ? `${s.source} (${field})`
-    : `${s.source}: ${field}`;
+    : `${s.at ?? s.source}: ${field}`;
 }
 
 function integer(
@@ -549,6 +593,9 @@ function build(fields: Map<string, Sourced>): ControllerConfig {
       runTaskBurst: integer(fields, 'pacing.runTaskBurst', 1) ?? CONFIG_DEFAULTS.runTaskBurst,
     },
     leaseSeconds: integer(fields, 'leaseSeconds', 5) ?? CONFIG_DEFAULTS.leaseSeconds,
+    cache: {
+      relistSeconds: integer(fields, 'cache.relistSeconds', 10) ?? CONFIG_DEFAULTS.relistSeconds,
+    },
   };
   const apps = additionalApps(fields, appId);
   if (apps) config.github.apps = apps;

@@ -90,6 +90,12 @@ export interface ControllerConfig {
   /** RUNNERCTL_LEASE_SECONDS. Default 15. */
   leaseSeconds: number;
   /**
+   * The informer cache (docs/architecture.md). `relistSeconds` (RUNNERCTL_CACHE_RELIST_SECONDS,
+   * at least 10, default 300): period of the full relist, the safety net behind own writes and
+   * events, jittered by a fifth either way.
+   */
+  cache?: { relistSeconds: number };
+  /**
    * Runner costs (file only). `prices`: region -> capacity provider (FARGATE, FARGATE_SPOT,
    * FARGATE:ARM64, FARGATE_SPOT:ARM64, or an EC2 capacity provider's name) ->
    * { vcpuHour, gbHour, storageGbHour } in USD, laid over the defaults of controller/cost/prices.ts.

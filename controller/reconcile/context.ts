@@ -1,6 +1,7 @@
 // What every reconciler gets injected: the store, the two providers, the clock, the logger,
 // the settings, and the lease version to fence writes with.
 
+import type { Informer } from '../cache/informer.ts';
 import { DEFAULT_PRICES, type PriceTable } from '../cost/prices.ts';
 import type { EcsProvider } from '../ecs/types.ts';
 import type { GitHubProvider, GitHubScope } from '../github/types.ts';
@@ -82,6 +83,11 @@ export interface ReconcileContext {
   /** Metrics sink (launches, launch failures); absent in most tests. */
   metrics?: ReconcileMetrics;
   settings: ReconcileSettings;
+  /**
+   * The informer cache behind `store` and `ecs` (absent in tests that give a bare store): the
+   * index of in-progress jobs by runner, and the tasks described lately.
+   */
+  cache?: Informer;
   /** Options for writes that only the lease holder may make. */
   fenced(): FencedWrite;
   /** A fresh runner name suffix (random; injected so tests can make it predictable). */

@@ -3,6 +3,8 @@
 // that lost the lease without noticing cannot create or move runner records.
 
 import { choosePool, rankPools } from '../api/matching.ts';
+import { createInformer, type Informer } from '../cache/informer.ts';
+import type { EcsTaskEvent } from '../events/ecs-task-event.ts';
 import type { EcsProvider } from '../ecs/types.ts';
 import type { GitHubProvider } from '../github/types.ts';
 import type { ReconcileMetrics } from '../observability/sink.ts';
@@ -13,7 +15,6 @@ import { runActing } from '../util/acting.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { DEFAULT_SETTINGS, type ReconcileContext, type ReconcileSettings } from './context.ts';
 import { createGarbageCollector } from './gc.ts';
-import { runnerLedger } from './ledger.ts';
 import { poolServesJob } from './jobs.ts';
 import { ownedPrefix, randomSuffix, runnerNamePrefixProblem } from './names.ts';
 import { createRunnerListing } from './runner-listing.ts';
@@ -54,6 +55,18 @@ export interface ControllerConfig extends Partial<ReconcileSettings> {
    * runner poll period, at most 5 s.
    */
   listingTtlMs?: number;
+  /**
+   * Period of the cache's full relist (pools, live runner records, open jobs, each cluster's
+   * running tasks), jittered by a fifth either way. Default 5 min. Open jobs are also relisted
+   * at every resync, since any replica may ingest a job event.
+   */
+  relistMs?: number;
+  /**
+   * ECS Task State Change events reach this controller (onTaskEvent): cached task descriptions
+   * are used until an event or a relist says a task changed. Default false: every pass
+   * describes the tasks of its live runners.
+   */
+  taskEvents?: boolean;
   /** Keys reconciled at once. Default 4. */
   concurrency?: number;
   /** Backoff of failing keys. */
@@ -89,6 +102,10 @@ export interface Controller {
   stop(): Promise<void>;
   /** Called by ingestion after a job record changed: wakes the pools concerned. */
   onJobChanged(job: JobRecord): Promise<void>;
+  /** An ECS Task State Change event: updates the cache and wakes the runner's pool. */
+  onTaskEvent(event: EcsTaskEvent): void;
+  /** The informer cache (what the reconcilers read). */
+  cache: Informer;
   /** Tests and tools: takes the lease if free, reconciles every key once, waits until idle. */
   reconcileOnce(): Promise<boolean>;
   /** Resolves when no key is waiting or running. */
@@ -100,15 +117,27 @@ export interface Controller {
 }
 
 export function createController(options: ControllerOptions): Controller {
-  const { github, ecs, clock, log, leaseHolderId } = options;
-  // Runner listings merged with this replica's own recent writes (the index lags; ledger.ts).
-  const ledger = runnerLedger(options.store, clock);
-  const store = ledger.store;
+  const { github, clock, log, leaseHolderId } = options;
   const config = options.config ?? {};
   const settings: ReconcileSettings = { ...DEFAULT_SETTINGS };
   for (const [k, v] of Object.entries(config)) {
     if (k in settings && v !== undefined) (settings as unknown as Record<string, unknown>)[k] = v;
   }
+  // What the reconcilers read: the store and ECS through the informer cache (cache/informer.ts).
+  const informer = createInformer({
+    store: options.store,
+    ecs: options.ecs,
+    clock,
+    log,
+    ...(config.relistMs !== undefined ? { relistMs: config.relistMs } : {}),
+    ...(options.random ? { random: options.random } : {}),
+    taskEvents: config.taskEvents ?? false,
+    // A pass still counts runners that finished a moment ago (late job events, launch backoff).
+    finishedTailMs:
+      Math.max(settings.unboundJobWindowMs, settings.launchBackoffMs) + settings.runnerPollMs,
+  });
+  const store = informer.store;
+  const ecs = informer.ecs;
   // Fail at start, not at the first launch: a prefix too long makes every runner name invalid.
   const prefixProblem = runnerNamePrefixProblem(settings.runnerNamePrefix);
   if (prefixProblem) throw new RangeError(`runnerNamePrefix: ${prefixProblem}`);
@@ -154,6 +183,7 @@ export function createController(options: ControllerOptions): Controller {
     // Every fenced write first checks that the lease has not run out on this replica's clock
     // (a replica paused past its lease must not act on its way out); the store then checks the
     // fence against newer holders' writes.
+    cache: informer,
     fenced: () => {
       if (!leader || leaseRunOut()) {
         throw new LeaseLostError(`lease of ${leaseHolderId} expired; not acting`);
@@ -180,6 +210,9 @@ export function createController(options: ControllerOptions): Controller {
   async function dispatch(key: string): Promise<ReconcileResult | void> {
     // Woken after a pause longer than the lease: renew (or learn it is lost) before acting.
     if (leaseRunOut()) await tryLease();
+    if (!leader || leaseRunOut()) return;
+    // The synced gate: nothing acts on a picture that has not been listed once.
+    await informer.ready();
     if (!leader || leaseRunOut()) return;
     try {
       // Every GitHub and ECS request of this reconcile checks the lease after its pacing wait.
@@ -224,7 +257,10 @@ export function createController(options: ControllerOptions): Controller {
     listKeys: async () => {
       // A new pass: pools of one GitHub scope share one fresh runner listing.
       ctx.runnerListing?.nextPass();
-      return [RESYNC_KEY, ...(await store.listPools()).map((p) => poolKey(p.name)), GC_KEY];
+      // Pools are applied by the CLI and jobs ingested by any replica: both are read again at
+      // every pass (open jobs only: a range of the index that history never enters).
+      const [pools] = await Promise.all([informer.relistPools(), informer.relistJobs()]);
+      return [RESYNC_KEY, ...pools.map((p) => poolKey(p.name)), GC_KEY];
     },
   });
 
@@ -232,7 +268,6 @@ export function createController(options: ControllerOptions): Controller {
     if (!leader) return;
     leader = false;
     fence = undefined;
-    ledger.clear();
     await queue.stop();
   }
 
@@ -318,6 +353,8 @@ export function createController(options: ControllerOptions): Controller {
         return;
       }
       if (!leader || fence !== lease.leaseVersion) {
+        // Another holder may have written runner records meanwhile: re-read them first.
+        informer.takeover();
         fence = lease.leaseVersion;
         leader = true;
         log.info({ holder: leaseHolderId, leaseVersion: fence }, 'lease acquired: acting');
@@ -351,6 +388,8 @@ export function createController(options: ControllerOptions): Controller {
     if (job.runnerName && (job.status === 'in_progress' || job.status === 'completed')) {
       rememberJobHint(job.runnerName, job.id);
     }
+    // Every replica keeps its cache warm.
+    informer.observeJob(job);
     if (!leader) return;
     const pools = await listPoolsShared();
     const candidates = pools.filter((p) => !p.deletionRequestedAt && poolServesJob(job, p.spec));
@@ -362,9 +401,16 @@ export function createController(options: ControllerOptions): Controller {
     }
     if (job.pool) queue.enqueue(poolKey(job.pool));
     if (job.runnerName) {
-      const runner = await store.getRunner(job.runnerName);
+      const runner =
+        informer.records.runner(job.runnerName) ??
+        (informer.synced() ? undefined : await store.getRunner(job.runnerName));
       if (runner) queue.enqueue(poolKey(runner.pool));
     }
+  }
+
+  function onTaskEvent(event: EcsTaskEvent): void {
+    const pool = informer.observeTaskEvent(event);
+    if (pool && leader) queue.enqueue(poolKey(pool));
   }
 
   return {
@@ -374,6 +420,7 @@ export function createController(options: ControllerOptions): Controller {
       stopping = false;
       const abort = new AbortController();
       leaseAbort = abort;
+      informer.start();
       leaseLoop = (async () => {
         while (!abort.signal.aborted) {
           await tryLease();
@@ -393,6 +440,7 @@ export function createController(options: ControllerOptions): Controller {
       await leaseAttempt;
       const wasLeader = leader;
       await loseLease();
+      await informer.stop();
       if (wasLeader) {
         // Under the same deadline: a black-holed table must not hold up shutting down.
         await withLeaseDeadline((signal) =>
@@ -401,6 +449,8 @@ export function createController(options: ControllerOptions): Controller {
       }
     },
     onJobChanged,
+    onTaskEvent,
+    cache: informer,
     async reconcileOnce() {
       if (!leader || leaseRunOut()) await tryLease();
       if (!leader || leaseRunOut()) return false;

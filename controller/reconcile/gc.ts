@@ -22,6 +22,16 @@ export interface GcReport {
   waiting: string[];
 }
 
+/**
+ * The running tasks we started in `cluster`, listed now (a stray task must not wait for the
+ * cache's next relist); the cache takes the listing as one of its relists of the cluster.
+ */
+async function runningTasks(ctx: ReconcileContext, cluster: string): Promise<string[]> {
+  const arns = await ctx.ecs.listTasks(cluster, { startedBy: TASK_STARTED_BY });
+  ctx.cache?.tasks.relisted(cluster, arns);
+  return arns;
+}
+
 export function createGarbageCollector(ctx: ReconcileContext) {
   /** When this process first saw a runner name or task ARN without a record. */
   const firstSeen = new Map<string, number>();
@@ -55,12 +65,11 @@ export function createGarbageCollector(ctx: ReconcileContext) {
       }
     }
     const taskArns = new Map<string, string[]>();
-    for (const cluster of clusters) {
-      taskArns.set(cluster, await ctx.ecs.listTasks(cluster, { startedBy: TASK_STARTED_BY }));
-    }
+    for (const cluster of clusters) taskArns.set(cluster, await runningTasks(ctx, cluster));
 
-    // 2. Then the records (an index: it may lag; confirmed by name below before acting).
-    const records = await ctx.store.listRunners();
+    // 2. Then the live records (from the cache, or an index that may lag; confirmed by name
+    // below before acting). Finished ones do not protect anything, so they are not read.
+    const records = await ctx.store.listRunners({ live: true });
     const byName = new Map<string, RunnerRecord>(records.map((r) => [r.name, r]));
     const knownTasks = new Set(records.flatMap((r) => (r.taskArn ? [r.taskArn] : [])));
     /** The record by a consistent read of its key (the key is the runner name). */
@@ -105,7 +114,10 @@ export function createGarbageCollector(ctx: ReconcileContext) {
     for (const [cluster, arns] of taskArns) {
       const unknown = arns.filter((a) => !knownTasks.has(a));
       if (!unknown.length) continue;
-      for (const task of await describeAll(ctx, cluster, unknown)) {
+      const described = ctx.cache
+        ? [...(await ctx.cache.tasks.resolve(ctx.ecs, cluster, unknown, true)).values()]
+        : await describeAll(ctx, cluster, unknown);
+      for (const task of described) {
         if (task.lastStatus === 'STOPPED') continue;
         const name = task.tags[TASK_TAG_RUNNER];
         const record = name ? await recordOf(name) : undefined;

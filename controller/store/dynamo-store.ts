@@ -56,10 +56,11 @@ import type {
   JobStatus,
   LeaseRecord,
   PoolRecord,
+  RunnerFilter,
   RunnerRecord,
-  RunnerState,
   Store,
 } from './types.ts';
+import { awaitsSpotDecision } from './types.ts';
 
 type Item = Record<string, unknown>;
 
@@ -460,10 +461,8 @@ export class DynamoStore implements Store {
     return item && toRunnerRecord(item);
   }
 
-  async listRunners(
-    filter: { pool?: string; states?: RunnerState[] } = {},
-  ): Promise<RunnerRecord[]> {
-    const { pool, states } = filter;
+  async listRunners(filter: RunnerFilter = {}): Promise<RunnerRecord[]> {
+    const { pool, states, live } = filter;
     if (states?.length === 0) return [];
     // States are a filter, not a key range: the index key of a runner never changes (layout.ts).
     const stateFilter = states
@@ -474,7 +473,8 @@ export class DynamoStore implements Store {
       prefix: pool === undefined ? undefined : runnerPoolPrefix(pool),
       filter: stateFilter,
     });
-    return items.map(toRunnerRecord);
+    const records = items.map(toRunnerRecord);
+    return live ? records.filter((r) => r.state !== 'finished' || awaitsSpotDecision(r)) : records;
   }
 
   async updateRunner(runner: RunnerRecord, opts: FencedWrite = {}): Promise<RunnerRecord> {

@@ -195,6 +195,21 @@ export interface JobStore {
   updateJob(job: JobRecord, opts?: FencedWrite): Promise<JobRecord>;
 }
 
+export interface RunnerFilter {
+  pool?: string;
+  states?: RunnerState[];
+  /**
+   * Only the records the controller still acts on: not finished, or finished with a spot
+   * interruption whose re-run decision is not written yet (`awaitsSpotDecision`). Finished
+   * history is not read at all (docs/store.md, the live partition).
+   */
+  live?: boolean;
+}
+
+/** A finished record whose spot interruption still needs its re-run decision. */
+export const awaitsSpotDecision = (r: RunnerRecord): boolean =>
+  r.state === 'finished' && !!r.spotInterruption && !r.spotInterruption.handled;
+
 export interface RunnerStore {
   /** attribute_not_exists; ConflictError when the name is taken. */
   createRunner(
@@ -202,7 +217,7 @@ export interface RunnerStore {
     opts?: FencedWrite,
   ): Promise<RunnerRecord>;
   getRunner(name: string): Promise<RunnerRecord | undefined>;
-  listRunners(filter?: { pool?: string; states?: RunnerState[] }): Promise<RunnerRecord[]>;
+  listRunners(filter?: RunnerFilter): Promise<RunnerRecord[]>;
   /** Conditional on `runner.version`; returns the record with the new version. */
   updateRunner(runner: RunnerRecord, opts?: FencedWrite): Promise<RunnerRecord>;
   /** Conditional on version; ConflictError when stale, NotFoundError when already gone. */

@@ -5,6 +5,7 @@
 
 import type { RunnerPool, RunnerPoolStatus } from '../../../controller/api/types.ts';
 import { ConflictError, FencingError, NotFoundError } from '../../../controller/store/errors.ts';
+import { awaitsSpotDecision, type RunnerFilter } from '../../../controller/store/types.ts';
 import type {
   ApplyResult,
   FencedWrite,
@@ -13,7 +14,6 @@ import type {
   LeaseRecord,
   PoolRecord,
   RunnerRecord,
-  RunnerState,
   Store,
 } from '../../../controller/store/types.ts';
 
@@ -203,10 +203,11 @@ export class MemoryStore implements Store {
     const r = this.runners.get(name);
     return r && clone(r);
   }
-  async listRunners(filter?: { pool?: string; states?: RunnerState[] }) {
+  async listRunners(filter?: RunnerFilter) {
     return [...this.runners.values()]
       .filter((r) => !filter?.pool || r.pool === filter.pool)
       .filter((r) => !filter?.states || filter.states.includes(r.state))
+      .filter((r) => !filter?.live || r.state !== 'finished' || awaitsSpotDecision(r))
       .map(clone);
   }
   async updateRunner(runner: RunnerRecord, opts?: FencedWrite) {

@@ -44,6 +44,8 @@ export class World {
   /** Called after every runner or job write; throwing simulates a crash right after it. */
   afterWrite?: AfterWrite;
   #suffix = 0;
+  /** The controllers made here: a recorded event reaches their caches, as ingestion's does. */
+  #controllers: Controller[] = [];
 
   /** `store`: another Store (e.g. the DynamoDB store on dynalite) sharing `clock`. */
   constructor(opts: { clock?: ManualClock; store?: Store } = {}) {
@@ -56,7 +58,7 @@ export class World {
   /** `wallClockSkewMs`: this replica's wall clock is off by that much (its monotonic one is not). */
   controller(config: ControllerConfig = {}, holder = 'replica-a', wallClockSkewMs = 0): Controller {
     const clock = this.clock;
-    return createController({
+    const controller = createController({
       store: this.store,
       github: this.github,
       ecs: this.ecs,
@@ -73,6 +75,15 @@ export class World {
       suffix: () => `s${String(++this.#suffix).padStart(4, '0')}`,
       random: () => 0.5,
     });
+    this.#controllers.push(controller);
+    return controller;
+  }
+
+  /** Records what an event says about a job, as ingestion does (the store, then the caches). */
+  async #recordEvent(job: Parameters<Store['recordJob']>[0]) {
+    const out = await this.store.recordJob(job);
+    for (const c of this.#controllers) c.cache.observeJob(out.record);
+    return out;
   }
 
   context(): ReconcileContext {
@@ -101,23 +112,22 @@ export class World {
   async queue(id: number, labels: string[], repository = REPO) {
     const job = this.github.queueJob({ id, labels: ['self-hosted', ...labels], repository });
     await this.store.touchRepository(repository, new Date(this.clock.now()).toISOString());
-    return (
-      await this.store.recordJob(jobRecordFrom(job, new Date(this.clock.now()).toISOString()))
-    ).record;
+    return (await this.#recordEvent(jobRecordFrom(job, new Date(this.clock.now()).toISOString())))
+      .record;
   }
 
   /** The run is cancelled while the job is queued: GitHub completes it, the event is recorded. */
   async cancel(jobId: number) {
     const job = this.github.jobs.get(jobId)!;
     Object.assign(job, { status: 'completed', conclusion: 'cancelled' });
-    await this.store.recordJob(jobRecordFrom(job, new Date(this.clock.now()).toISOString()));
+    await this.#recordEvent(jobRecordFrom(job, new Date(this.clock.now()).toISOString()));
   }
 
   /** An environment gate holds the job: queued -> waiting. */
   async hold(jobId: number) {
     const job = this.github.jobs.get(jobId)!;
     Object.assign(job, { status: 'waiting' });
-    await this.store.recordJob(jobRecordFrom(job, new Date(this.clock.now()).toISOString()));
+    await this.#recordEvent(jobRecordFrom(job, new Date(this.clock.now()).toISOString()));
   }
 
   /** Tasks start and their runners connect to GitHub (PROVISIONING -> RUNNING, online). */
@@ -133,7 +143,7 @@ export class World {
   async start(jobId: number, runnerName: string, opts: { lag?: boolean } = {}) {
     this.github.assign(runnerName, jobId, opts.lag);
     const job = this.github.jobs.get(jobId)!;
-    await this.store.recordJob(jobRecordFrom(job, new Date(this.clock.now()).toISOString()));
+    await this.#recordEvent(jobRecordFrom(job, new Date(this.clock.now()).toISOString()));
   }
 
   /** The job ends: the runner deregisters, its task exits 0, the completed event is recorded. */
@@ -148,7 +158,7 @@ export class World {
         exitCode: 0,
         stopCode: 'EssentialContainerExited',
       });
-    await this.store.recordJob(jobRecordFrom(job, new Date(this.clock.now()).toISOString()));
+    await this.#recordEvent(jobRecordFrom(job, new Date(this.clock.now()).toISOString()));
   }
 
   /**

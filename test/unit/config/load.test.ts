@@ -68,6 +68,7 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
       resyncSeconds: 60,
       pacing: { jitPerMinute: 180, runTaskPerSecond: 20, runTaskBurst: 100 },
       leaseSeconds: 15,
+      cache: { relistSeconds: 300 },
     });
   });
 
@@ -123,6 +124,28 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
     expect(unset.pacing).not.toHaveProperty('restPerHour');
   });
 
+  it('reads cache.relistSeconds from the file and RUNNERCTL_CACHE_RELIST_SECONDS, and names a bad one', async () => {
+    const path = await file(
+      'cache.yaml',
+      'github:\n  appId: 1\n  privateKey: { file: /k }\ncache:\n  relistSeconds: 120\n',
+    );
+    expect((await loadControllerConfig({ file: path, env: {} })).cache).toEqual({
+      relistSeconds: 120,
+    });
+    const fromEnv = await loadControllerConfig({
+      file: path,
+      env: { RUNNERCTL_CACHE_RELIST_SECONDS: '600' },
+    });
+    expect(fromEnv.cache?.relistSeconds).toBe(600);
+    const bad = await file(
+      'bad-cache.yaml',
+      'github:\n  appId: 1\n  privateKey: { file: /k }\ncache:\n  relistSeconds: 2\n',
+    );
+    await expect(loadControllerConfig({ file: bad, env: {} })).rejects.toThrow(
+      /cache\.relistSeconds/,
+    );
+  });
+
   it('reads cost.prices from the file and names a bad price', async () => {
     const head = 'github:\n  appId: 1\n  privateKey: { file: /k }\ncost:\n  prices:\n';
     const ok = await file(
@@ -139,7 +162,7 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
     const err = await error(loadControllerConfig({ file: bad, env: {} }));
     expect(err.field).toBe('cost.prices');
     expect(err.message).toMatch(
-      /cost-bad.yaml: cost.prices: cost.prices.eu-central-1.FARGATE.vcpuHour: expected a price in USD >= 0, got "cheap"/,
+      /cost-bad.yaml:\d+:\d+: cost.prices: cost.prices.eu-central-1.FARGATE.vcpuHour: expected a price in USD >= 0, got "cheap"/,
     );
   });
 
@@ -217,7 +240,7 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
       'github:\n  appId: 1\n  privateKey: { file: /k }\nrunnerNamePrefix: rctl-\n',
     );
     const dash = await error(loadControllerConfig({ file: path, env: {} }));
-    expect(dash.message).toMatch(/prefix.yaml: runnerNamePrefix: expected lower-case letters/);
+    expect(dash.message).toMatch(/prefix.yaml:4:1: runnerNamePrefix: expected lower-case letters/);
   });
 
   it('errors name the file or variable and the field', async () => {
@@ -233,19 +256,19 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
       [
         'github:\n  appId: 1\n  privateKey: { file: /k }\nserver:\n  port: 70000\n',
         {},
-        /typo.yaml: server.port: expected an integer from 0 to 65535, got 70000/,
+        /typo.yaml:5:3: server.port: expected an integer from 0 to 65535, got 70000/,
         'server.port',
       ],
       [
         'github:\n  appId: 1\n  privateKey: { file: /k }\nresync: 5\n',
         {},
-        /typo.yaml: unknown setting resync \(expected one of: github, aws/,
+        /typo.yaml:4:1: unknown setting resync \(expected one of: github, aws/,
         'resync',
       ],
       [
         'github:\n  appId: 1\n  privateKey: { file: /k }\n  installationID: 3\n',
         {},
-        /unknown setting github.installationID/,
+        /typo.yaml:4:3: unknown setting github.installationID/,
         'github.installationID',
       ],
       [
@@ -272,7 +295,7 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
         /expected exactly one of/,
         'github.privateKey',
       ],
-      ['github: [1, 2]\n', {}, /github: expected a mapping/, 'github'],
+      ['github: [1, 2]\n', {}, /typo.yaml:1:1: github: expected a mapping/, 'github'],
       [
         'github:\n  appId: 1\n  privateKey: { file: /k }\npacing:\n  jitPerMinute: -5\n',
         {},
@@ -282,7 +305,7 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
       [
         'github:\n  appId: 1\n  privateKey: { file: /k }\npacing:\n  restPerHour: lots\n',
         {},
-        /typo.yaml: pacing.restPerHour: expected an integer >= 1, got "lots"/,
+        /typo.yaml:5:3: pacing.restPerHour: expected an integer >= 1, got "lots"/,
         'pacing.restPerHour',
       ],
       [
@@ -291,7 +314,7 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
         /GITHUB_APP_PRIVATE_KEY and GITHUB_APP_PRIVATE_KEY_FILE both set github.privateKey/,
         'github.privateKey',
       ],
-      ['github: {appId: 1\n', {}, /typo.yaml: not valid YAML/, undefined],
+      ['github: {appId: 1\n', {}, /typo.yaml:\d+:\d+: not valid YAML/, undefined],
     ];
     for (const [yaml, env, message, field] of cases) {
       const path = yaml === undefined ? undefined : await file('typo.yaml', yaml);

@@ -3,7 +3,12 @@
 // `getRunner` and `getJob` (consistent reads of the base table) and every write see the present.
 // Wrap the store before anything is written, so the history is complete.
 
-import type { JobRecord, RunnerRecord, Store } from '../../../controller/store/types.ts';
+import {
+  awaitsSpotDecision,
+  type JobRecord,
+  type RunnerRecord,
+  type Store,
+} from '../../../controller/store/types.ts';
 
 interface Version<T> {
   atMs: number;
@@ -54,7 +59,8 @@ export function lagging(base: Store, now: () => number, lagMs: number): LaggingS
       state.listings++;
       return asOf(runners)
         .filter((r) => filter?.pool === undefined || r.pool === filter.pool)
-        .filter((r) => !filter?.states || filter.states.includes(r.state));
+        .filter((r) => !filter?.states || filter.states.includes(r.state))
+        .filter((r) => !filter?.live || r.state !== 'finished' || awaitsSpotDecision(r));
     },
     async recordJob(job) {
       const result = await base.recordJob(job);
