@@ -14,6 +14,7 @@ import type {
   JitConfig,
   JitConfigRequest,
   RateLimitSnapshot,
+  RunJobs,
   WorkflowJob,
 } from './types.ts';
 
@@ -143,6 +144,10 @@ export class MultiAppGitHubProvider implements GitHubProvider {
 
   getJob(repository: string, jobId: number): Promise<WorkflowJob | undefined> {
     return this.forRepository(repository).getJob(repository, jobId);
+  }
+
+  listRunJobs(repository: string, runId: number): Promise<RunJobs | undefined> {
+    return this.forRepository(repository).listRunJobs(repository, runId);
   }
 
   rerunJob(repository: string, jobId: number): Promise<void> {
