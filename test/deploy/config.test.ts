@@ -205,9 +205,9 @@ describe('parseDeployConfig', () => {
 
 describe('every config error at once', () => {
   it('reports all invalid fields, one per line, not just the first', () => {
-    const raw = withField('queue.maxReceiveCount', 0) as Record<string, Record<string, unknown>>;
+    const raw = withField('queue.maxReceiveCount', 0) as Record<string, unknown>;
     raw.runner = {
-      ...raw.runner,
+      ...(raw.runner as object),
       cpuArchitecture: 'arm',
       sizes: [{ name: 'x', cpu: 3, memory: 1 }],
     };
