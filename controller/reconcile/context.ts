@@ -8,6 +8,7 @@ import type { GitHubProvider, GitHubScope } from '../github/types.ts';
 import type { FencedWrite, Store } from '../store/types.ts';
 import type { ReconcileMetrics } from '../observability/sink.ts';
 import type { Clock } from '../util/clock.ts';
+import type { JobConfirmer } from './confirm.ts';
 import { ownedPrefix } from './names.ts';
 import type { ListedRunners, RunnerListing } from './runner-listing.ts';
 import type { Logger } from './types.ts';
@@ -105,6 +106,8 @@ export interface ReconcileContext {
    * is found finished by its deregistration or its task's exit instead.
    */
   jobHints?: Map<string, number>;
+  /** Confirms jobs first seen in unsigned events with GitHub (absent: a fresh one per use). */
+  confirmer?: JobConfirmer;
   /** Our GitHub runners per scope, shared by the pools of a pass (absent: list every time). */
   runnerListing?: RunnerListing;
 }
