@@ -200,6 +200,62 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
     );
   });
 
+  it('reads github.apps (more Apps, owners optional) and names a bad entry', async () => {
+    const head = 'github:\n  appId: 1\n  privateKey: { file: /k }\n  apps:\n';
+    const ok = await file(
+      'apps.yaml',
+      `${head}    - { appId: 2, privateKey: { env: APP2_KEY } }\n    - { appId: 3, privateKey: { file: /k3 }, owners: [acme] }\n`,
+    );
+    const config = await loadControllerConfig({ file: ok, env: {} });
+    expect(config.github.apps).toEqual([
+      { appId: 2, privateKey: { env: 'APP2_KEY' } },
+      { appId: 3, privateKey: { file: '/k3' }, owners: ['acme'] },
+    ]);
+    const secrets = await resolveControllerSecrets(
+      {
+        ...config,
+        github: { ...config.github, privateKey: { env: 'K1' }, apps: [config.github.apps![0]!] },
+      },
+      { env: { K1: PEM, APP2_KEY: PEM } },
+    );
+    expect(secrets.appKeys).toEqual([PEM.trimEnd()]);
+    const cases: [string, string, RegExp][] = [
+      [
+        '    - { appId: 0, privateKey: { file: /k } }\n',
+        'github.apps[0].appId',
+        /expected an integer >= 1, got 0/,
+      ],
+      [
+        '    - { appId: 2 }\n',
+        'github.apps[0].privateKey',
+        /github.apps\[0\] needs appId and privateKey/,
+      ],
+      [
+        '    - { appId: 1, privateKey: { file: /k } }\n',
+        'github.apps[0].appId',
+        /App 1 is listed twice/,
+      ],
+      [
+        '    - { appId: 2, privateKey: { file: /k }, owner: [a] }\n',
+        'github.apps[0].owner',
+        /unknown setting github.apps\[0\].owner/,
+      ],
+      [
+        '    - { appId: 2, privateKey: { file: /k }, owners: [] }\n',
+        'github.apps[0].owners',
+        /non-empty list of GitHub owner logins/,
+      ],
+    ];
+    for (const [entry, field, message] of cases) {
+      const err = await error(
+        loadControllerConfig({ file: await file('apps-bad.yaml', `${head}${entry}`), env: {} }),
+      );
+      expect(err.field, entry).toBe(field);
+      expect(err.message).toMatch(message);
+      expect(err.message).toContain('apps-bad.yaml');
+    }
+  });
+
   it("caps the runner name prefix so runner names fit GitHub's 64 characters", async () => {
     const env = { GITHUB_APP_ID: '1', GITHUB_APP_PRIVATE_KEY_FILE: '/k' };
     const ok = await loadControllerConfig({
