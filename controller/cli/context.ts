@@ -119,6 +119,28 @@ async function openRealStore(opts: StoreOptions): Promise<Store> {
   return openStore(opts);
 }
 
+/** The AWS SDK's bare "Region is missing", anywhere in the cause chain. */
+function isRegionMissing(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (/Region is missing/.test(e.message)) return true;
+  }
+  return false;
+}
+
+/** "Region is missing" becomes where to set one: the flag, the environment, or the context. */
+function regionHint(err: unknown, where: ResolvedStore): unknown {
+  if (!isRegionMissing(err) || where.options.kind !== 'dynamodb') return err;
+  const named = where.context !== 'flags' && where.context !== LOCAL_CONTEXT;
+  const contextHow = named
+    ? `or the context's region (runnerctl config set-context ${where.context} --region REGION)`
+    : 'or a context with a region (runnerctl config set-context NAME --table TABLE --region REGION)';
+  return new CliError(
+    `no AWS region for DynamoDB table "${where.options.table ?? DEFAULT_TABLE}" ` +
+      `(context "${where.context}": ${where.describe}): set --region, AWS_REGION, ${contextHow}`,
+    { cause: err },
+  );
+}
+
 export function createContext(io: CliIo, deps: Partial<CliDeps> = {}): CliContext {
   const full: CliDeps = { openStore: openRealStore, clock: systemClock, ...deps };
   return {
@@ -155,10 +177,12 @@ export function createContext(io: CliIo, deps: Partial<CliDeps> = {}): CliContex
             { cause: err },
           );
         }
-        throw err;
+        throw regionHint(err, where);
       }
       try {
         return await fn(store, where);
+      } catch (err) {
+        throw regionHint(err, where);
       } finally {
         await store.close();
       }

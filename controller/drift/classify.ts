@@ -509,6 +509,19 @@ export function classifyDrift(snapshot: DriftSnapshot, settings: DriftSettings):
   const readRepos = new Set(snapshot.repositories.map((r) => r.toLowerCase()));
   for (const job of snapshot.storedJobs) {
     if (job.status !== 'queued' || queuedIds.has(job.id)) continue;
+    if (job.confirmation === 'pending') {
+      if (now - Date.parse(job.updatedAt) < grace) continue;
+      findings.push({
+        kind: 'job-record-stale',
+        ...(job.pool ? { pool: job.pool } : {}),
+        message: `job ${job.id} ${job.name ?? ''} in ${job.repository} (run ${job.runId}) is unconfirmed: it came in an unsigned EventBridge event and GitHub does not list it as queued, so it is not demand`,
+        objects: { jobId: job.id, repository: job.repository, labels: job.labels },
+        since: job.updatedAt,
+        actor: 'admin',
+        action: `the resync reads the job from GitHub at ${resync} (a job GitHub does not have is recorded not_found); unconfirmed jobs that keep coming mean someone else puts events on the bus: check who may call events:PutEvents on it`,
+      });
+      continue;
+    }
     if (!readRepos.has(job.repository.toLowerCase())) continue;
     if (now - Date.parse(job.updatedAt) < grace) continue;
     findings.push({

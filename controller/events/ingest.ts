@@ -5,6 +5,7 @@
 // A resolved ingest() means the event is durably recorded; callers acknowledge (delete the
 // SQS message, answer 202) only then.
 
+import { ConflictError } from '../store/errors.ts';
 import type { JobRecord, JobStatus, Store } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
 import { systemClock } from '../util/clock.ts';
@@ -12,7 +13,10 @@ import type { Logger } from '../util/logger.ts';
 import { silentLogger } from '../util/logger.ts';
 import type { WorkflowJobEvent } from './normalise.ts';
 
-export type IngestStore = Pick<Store, 'markSeen' | 'recordJob' | 'touchRepository' | 'getJob'>;
+export type IngestStore = Pick<
+  Store,
+  'markSeen' | 'recordJob' | 'touchRepository' | 'getJob' | 'updateJob'
+>;
 
 export interface IngestDeps {
   store: IngestStore;
@@ -39,6 +43,8 @@ export async function ingest(event: WorkflowJobEvent, deps: IngestDeps): Promise
   const logger = deps.logger ?? silentLogger();
   const log = logger.child({ jobId: event.job.id, repository: event.job.repository });
 
+  // A signed webhook is GitHub's word; an EventBridge event is anyone's who may PutEvents.
+  const trusted = event.source !== 'eventbridge';
   const first = await store.markSeen(
     event.dedupKey,
     deps.dedupTtlSeconds ?? DEFAULT_DEDUP_TTL_SECONDS,
@@ -47,14 +53,22 @@ export async function ingest(event: WorkflowJobEvent, deps: IngestDeps): Promise
     // Seen before. A first delivery may have been marked and then failed to record (and was
     // redelivered): a read tells whether the record already says at least this much.
     const stored = await store.getJob(event.job.id);
-    if (stored && RANK[stored.status] >= RANK[event.action]) {
+    // A signed copy of an event first seen unsigned still confirms the job.
+    const confirms = trusted && stored?.confirmation === 'pending';
+    if (stored && RANK[stored.status] >= RANK[event.action] && !confirms) {
       log.debug({ dedupKey: event.dedupKey }, 'duplicate workflow_job event ignored');
       return { outcome: 'duplicate', job: stored };
     }
   }
 
-  const { changed, record } = await store.recordJob(event.job);
-  await store.touchRepository(event.job.repository, new Date(clock.now()).toISOString());
+  const nowIso = new Date(clock.now()).toISOString();
+  const { changed, record } = trusted
+    ? await store.recordJob({ ...event.job, confirmation: 'confirmed' })
+    : event.action === 'completed'
+      ? await claimCompletion(store, event, nowIso)
+      : await store.recordJob({ ...event.job, confirmation: 'pending' });
+  // Only a repository GitHub vouched for joins the resync's list (confirm.ts adds the others).
+  if (trusted) await store.touchRepository(event.job.repository, nowIso);
   if (!changed) {
     log.debug(
       { action: event.action, status: record.status },
@@ -80,4 +94,51 @@ export async function ingest(event: WorkflowJobEvent, deps: IngestDeps): Promise
     }
   }
   return { outcome: 'recorded', job: record };
+}
+
+/**
+ * An unsigned `completed` does not end the job: it is kept as a claim on the record, settled by
+ * the job's runner exiting (refreshFinishedJobs) or by GitHub's listing of the run (confirm.ts).
+ * So a forged one cannot block a queued job. A job not seen before is recorded as a pending
+ * queued job with the claim: GitHub's listing then says what it really is.
+ */
+async function claimCompletion(
+  store: IngestStore,
+  event: WorkflowJobEvent,
+  nowIso: string,
+): Promise<{ changed: boolean; record: JobRecord }> {
+  const claim = {
+    ...(event.job.conclusion ? { conclusion: event.job.conclusion } : {}),
+    ...(event.job.completedAt ? { completedAt: event.job.completedAt } : {}),
+    claimedAt: nowIso,
+  };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const stored = await store.getJob(event.job.id);
+    if (!stored) {
+      const {
+        runnerName: _n,
+        runnerId: _i,
+        conclusion: _c,
+        completedAt: _a,
+        startedAt: _s,
+        ...job
+      } = event.job;
+      return store.recordJob({
+        ...job,
+        status: 'queued',
+        confirmation: 'pending',
+        claimedCompletion: claim,
+      });
+    }
+    if (stored.status === 'completed' || stored.claimedCompletion) {
+      return { changed: false, record: stored };
+    }
+    try {
+      const record = await store.updateJob({ ...stored, claimedCompletion: claim });
+      return { changed: true, record };
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+    }
+  }
+  throw new ConflictError(`job ${event.job.id}: others kept changing it`, `job#${event.job.id}`);
 }

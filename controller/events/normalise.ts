@@ -15,6 +15,11 @@ export interface WorkflowJobEvent {
    * duplicates are recognised by what they say, not by the delivery id.
    */
   dedupKey: string;
+  /**
+   * Where it came from: `webhook` (a /webhook delivery, HMAC-checked before normalisation) or
+   * `eventbridge` (SQS; unauthenticated: anyone allowed PutEvents could have sent it).
+   */
+  source: 'webhook' | 'eventbridge';
 }
 
 export type NormaliseResult =
@@ -195,7 +200,12 @@ export function normaliseWorkflowJob(body: unknown): NormaliseResult {
 
   return {
     kind: 'job',
-    event: { action: status, job, dedupKey: `workflow_job:${id}:${runAttempt}:${status}` },
+    event: {
+      action: status,
+      job,
+      dedupKey: `workflow_job:${id}:${runAttempt}:${status}`,
+      source: 'webhook',
+    },
   };
 }
 
@@ -221,7 +231,10 @@ export function normaliseEventBridge(envelope: unknown): NormaliseResult {
     );
   }
   try {
-    return normaliseWorkflowJob(envelope.detail);
+    const result = normaliseWorkflowJob(envelope.detail);
+    return result.kind === 'job'
+      ? { kind: 'job', event: { ...result.event, source: 'eventbridge' } }
+      : result;
   } catch (err) {
     if (err instanceof InvalidEventError) {
       const field = err.field ? `detail.${err.field}` : 'detail';

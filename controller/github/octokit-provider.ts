@@ -28,6 +28,7 @@ import type {
   GitHubRunner,
   GitHubScope,
   InstallationRepositories,
+  RunJobs,
   JitConfig,
   JitConfigRequest,
   RateLimitSnapshot,
@@ -419,6 +420,33 @@ export class OctokitGitHubProvider implements GitHubProvider {
       }
     }
     return [...jobs.values()];
+  }
+
+  async listRunJobs(repository: string, runId: number): Promise<RunJobs | undefined> {
+    const { owner, repo } = splitRepository(repository);
+    const client = await this.clientForOwner(owner);
+    const jobs: WorkflowJob[] = [];
+    let notModified = true;
+    try {
+      for (let page = 1; page <= MAX_PAGES; page++) {
+        const res = await this.call(
+          'rest',
+          client,
+          'GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs',
+          { owner, repo, run_id: runId, filter: 'latest', per_page: PER_PAGE, page },
+          { conditional: true },
+        );
+        if (res.status !== 304) notModified = false;
+        const data = res.data as { total_count?: number; jobs?: unknown[] };
+        const batch = (data.jobs ?? []).map((j) => toJob(j, repository));
+        jobs.push(...batch);
+        if (batch.length < PER_PAGE || jobs.length >= (data.total_count ?? 0)) break;
+      }
+    } catch (err) {
+      if (err instanceof GitHubError && err.status === 404) return undefined;
+      throw err;
+    }
+    return { jobs, notModified };
   }
 
   async getJob(repository: string, jobId: number): Promise<WorkflowJob | undefined> {

@@ -58,6 +58,13 @@ export interface InstallationRepositories {
   notModified: boolean;
 }
 
+/** The jobs of one workflow run (latest attempt), as GET .../actions/runs/{run_id}/jobs lists them. */
+export interface RunJobs {
+  jobs: WorkflowJob[];
+  /** GitHub answered 304 for every page: the jobs are the ones the last call returned. */
+  notModified: boolean;
+}
+
 export interface RateLimitSnapshot {
   limit: number;
   remaining: number;
@@ -87,6 +94,13 @@ export interface GitHubProvider {
    */
   listQueuedJobs(repository: string): Promise<WorkflowJob[]>;
   getJob(repository: string, jobId: number): Promise<WorkflowJob | undefined>;
+  /**
+   * Every job of the run's latest attempt (GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs,
+   * filter=latest, per_page=100, every page). Conditional (If-None-Match): an unchanged listing
+   * costs no rate limit and comes back with `notModified`. Undefined when GitHub has no such run
+   * in that repository (404).
+   */
+  listRunJobs(repository: string, runId: number): Promise<RunJobs | undefined>;
   /**
    * Re-runs one completed job (POST /repos/{owner}/{repo}/actions/jobs/{job_id}/rerun, 201; the
    * App needs "Actions: write"). GitHub queues it again as a new job in the run's next attempt

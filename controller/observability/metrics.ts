@@ -101,6 +101,7 @@ export class ControllerMetrics implements ReconcileMetrics {
   readonly isLeader: Gauge;
   readonly collectErrors: Counter<'source'>;
   readonly webhookRefused: Counter<'reason'>;
+  readonly jobConfirmations: Counter<'result'>;
 
   #sources: MetricsSources = {};
   readonly #maxAgeMs: number;
@@ -256,6 +257,12 @@ export class ControllerMetrics implements ReconcileMetrics {
       labelNames: ['reason'],
       registers,
     });
+    this.jobConfirmations = new Counter({
+      name: 'runnerctl_github_job_confirmations_total',
+      help: 'Listings of a run that confirm jobs first seen in unsigned (EventBridge) events, by result (listed, not_modified, not_found, failed).',
+      labelNames: ['result'],
+      registers,
+    });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -282,6 +289,10 @@ export class ControllerMetrics implements ReconcileMetrics {
 
   runnerCost(pool: string, repository: string, usd: number): void {
     if (usd > 0) this.costUsd.inc({ pool, repository }, usd);
+  }
+
+  jobConfirmation(result: string): void {
+    this.jobConfirmations.inc({ result });
   }
 
   spotRerun(pool: string, outcome: string): void {

@@ -11,6 +11,7 @@ import type {
   GitHubRunner,
   GitHubScope,
   InstallationRepositories,
+  RunJobs,
   JitConfig,
   JitConfigRequest,
   RateLimitSnapshot,
@@ -94,6 +95,9 @@ export class InstrumentedGitHubProvider implements GitHubProvider {
   }
   getJob(repository: string, jobId: number): Promise<WorkflowJob | undefined> {
     return this.call('getJob', () => this.inner.getJob(repository, jobId));
+  }
+  listRunJobs(repository: string, runId: number): Promise<RunJobs | undefined> {
+    return this.call('listRunJobs', () => this.inner.listRunJobs(repository, runId));
   }
   rerunJob(repository: string, jobId: number): Promise<void> {
     return this.call('rerunJob', () => this.inner.rerunJob(repository, jobId));

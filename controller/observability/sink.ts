@@ -16,6 +16,8 @@ export interface ReconcileMetrics {
   spotRerun?(pool: string, outcome: string): void;
   /** A finished runner's task cost `usd` (controller/cost), attributed to its job's repository. */
   runnerCost?(pool: string, repository: string, usd: number): void;
+  /** One job-confirmation listing of a run (controller/reconcile/confirm.ts) and its answer. */
+  jobConfirmation?(result: string): void;
   /** Keys waiting for a worker (not counting keys being reconciled or scheduled for later). */
   queueDepth(waiting: number): void;
 }

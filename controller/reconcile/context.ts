@@ -1,6 +1,7 @@
 // What every reconciler gets injected: the store, the two providers, the clock, the logger,
 // the settings, and the lease version to fence writes with.
 
+import type { AllowedNetwork } from '../api/validate.ts';
 import type { Informer } from '../cache/informer.ts';
 import { DEFAULT_PRICES, type PriceTable } from '../cost/prices.ts';
 import type { EcsProvider } from '../ecs/types.ts';
@@ -8,6 +9,7 @@ import type { GitHubProvider, GitHubScope } from '../github/types.ts';
 import type { FencedWrite, Store } from '../store/types.ts';
 import type { ReconcileMetrics } from '../observability/sink.ts';
 import type { Clock } from '../util/clock.ts';
+import type { JobConfirmer } from './confirm.ts';
 import { ownedPrefix } from './names.ts';
 import type { ListedRunners, RunnerListing } from './runner-listing.ts';
 import type { Logger } from './types.ts';
@@ -53,6 +55,8 @@ export interface ReconcileSettings {
   prices: PriceTable;
   /** Region of tasks whose ARN names none (default: none, their cost is not known). */
   region?: string;
+  /** Subnets and security groups pools may launch into (empty or absent: not checked). */
+  allowedNetwork?: AllowedNetwork;
 }
 
 export const DEFAULT_SETTINGS: ReconcileSettings = {
@@ -72,6 +76,7 @@ export const DEFAULT_SETTINGS: ReconcileSettings = {
   spotRerunRetryMs: 60_000,
   prices: DEFAULT_PRICES,
   region: undefined,
+  allowedNetwork: undefined,
 };
 
 export interface ReconcileContext {
@@ -105,6 +110,8 @@ export interface ReconcileContext {
    * is found finished by its deregistration or its task's exit instead.
    */
   jobHints?: Map<string, number>;
+  /** Confirms jobs first seen in unsigned events with GitHub (absent: a fresh one per use). */
+  confirmer?: JobConfirmer;
   /** Our GitHub runners per scope, shared by the pools of a pass (absent: list every time). */
   runnerListing?: RunnerListing;
 }

@@ -13,6 +13,7 @@ import type { JobRecord, LeaseRecord, PoolRecord, Store } from '../store/types.t
 import { LeaseCallTimeoutError, LeaseLostError } from './errors.ts';
 import { runActing } from '../util/acting.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
+import { JobConfirmer } from './confirm.ts';
 import { DEFAULT_SETTINGS, type ReconcileContext, type ReconcileSettings } from './context.ts';
 import { createGarbageCollector } from './gc.ts';
 import { poolServesJob } from './jobs.ts';
@@ -198,6 +199,13 @@ export function createController(options: ControllerOptions): Controller {
     suffix: options.suffix ?? randomSuffix,
     jitConfigs: new Map(),
     jobHints: new Map(),
+    confirmer: new JobConfirmer({
+      github,
+      clock,
+      ...(options.metrics?.jobConfirmation
+        ? { onCall: options.metrics.jobConfirmation.bind(options.metrics) }
+        : {}),
+    }),
     runnerListing: createRunnerListing(
       github,
       clock,

@@ -55,6 +55,8 @@ export function jobRecordFrom(
     owner,
     labels: job.labels,
     status: jobStatusOf(job.status),
+    // GitHub's REST API said so: no unsigned event's claim stands against it.
+    confirmation: 'confirmed',
     ...(job.conclusion ? { conclusion: job.conclusion } : {}),
     name: job.name,
     ...(job.workflowName ? { workflowName: job.workflowName } : {}),

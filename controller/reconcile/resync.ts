@@ -97,7 +97,10 @@ export function createJobResync(
     const found = await discover(new Set(remembered.map((r) => r.toLowerCase())), discovery);
     // One entry per repository, whatever the case of its name in each source.
     const byKey = new Map<string, string>();
-    for (const name of [...remembered, ...stored.map((j) => j.repository), ...found]) {
+    // A job only an unsigned event named does not make its repository known (a forger could
+    // make every resync spend calls on repositories of their choosing).
+    const vouched = stored.filter((j) => j.confirmation !== 'pending').map((j) => j.repository);
+    for (const name of [...remembered, ...vouched, ...found]) {
       if (!byKey.has(name.toLowerCase())) byKey.set(name.toLowerCase(), name);
     }
     const repositories = new Set(byKey.values());

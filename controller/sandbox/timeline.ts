@@ -38,6 +38,7 @@ export class Timeline {
   private readonly records = new Map<string, RunnerRecord>();
   private readonly runnerOfTask = new Map<string, string>();
   private startMs: number;
+  private lastPrintedMs = -Infinity;
   private loop: Promise<void> | undefined;
   private abort: AbortController | undefined;
   private polling: Promise<void> | undefined;
@@ -89,23 +90,31 @@ export class Timeline {
 
   private async pollOnce(): Promise<void> {
     const { sources } = this.options;
-    const [records, jobs, runners] = await Promise.all([
-      sources.records(),
-      sources.jobs(),
-      sources.githubRunners(),
-    ]);
+    // GitHub's runners before the records: the controller writes `draining` before it deletes
+    // the GitHub runner, so a removal seen here always comes with (or after) its draining.
+    const runners = await sources.githubRunners();
+    const [records, jobs] = await Promise.all([sources.records(), sources.jobs()]);
     const tasks = sources.tasks();
     // Changes seen in one look are printed in the order they happen in the world.
     const events: Event[] = [];
-    this.diffRecords(records, events);
+    this.diffRecords(records, events, runners);
     this.diffTasks(tasks, events);
     this.diffRunners(runners, events);
     this.diffJobs(jobs, events);
     events.sort((a, b) => a.phase - b.phase);
-    for (const e of events) this.line(e.subject, e.what, e.atMs);
+    // Times in print order never go back: what comes before a dated event (a task's
+    // PROVISIONING, dated to its creation) happened by then, and nothing is dated before a
+    // line already printed.
+    const now = this.options.clock.now();
+    const times = events.map((e) => e.atMs ?? now);
+    for (let i = times.length - 2; i >= 0; i--) times[i] = Math.min(times[i]!, times[i + 1]!);
+    events.forEach((e, i) => {
+      this.lastPrintedMs = Math.max(this.lastPrintedMs, times[i]!);
+      this.line(e.subject, e.what, this.lastPrintedMs);
+    });
   }
 
-  private diffRecords(records: RunnerRecord[], events: Event[]): void {
+  private diffRecords(records: RunnerRecord[], events: Event[], runners: RunnerView[]): void {
     for (const record of records) {
       if (record.taskArn) this.runnerOfTask.set(record.taskArn, record.name);
       const before = this.records.get(record.name);
@@ -126,10 +135,14 @@ export class Timeline {
         const why = record.lastError ? ` (${record.lastError})` : '';
         events.push({ phase: Phase.Finished, subject, what: `record finished${why}` });
       } else if (record.state === 'draining') {
+        // An ephemeral runner GitHub removed after its job: only the task is left to stop.
+        const gone = !this.runners.has(record.name) && !runners.some((r) => r.name === record.name);
         events.push({
           phase: Phase.Draining,
           subject,
-          what: 'draining: the controller deletes its GitHub runner, then stops its task',
+          what: gone
+            ? 'draining: its GitHub runner is gone; the controller stops its task'
+            : 'draining: the controller deletes its GitHub runner, then stops its task',
         });
       } else if (this.options.verbose) {
         events.push({

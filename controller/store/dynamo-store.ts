@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 
+import { mergeJob, newJob } from './job-merge.ts';
 import type { RunnerPool, RunnerPoolStatus } from '../api/types.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { applyResultFor, canonicalJson } from './apply-result.ts';
@@ -103,6 +104,8 @@ const JOB_OPTIONAL: (keyof JobRecord)[] = [
   'completedAt',
   'spotRerun',
   'spotRerunOf',
+  'confirmation',
+  'claimedCompletion',
 ];
 const RUNNER_OPTIONAL: (keyof RunnerRecord)[] = [
   'size',
@@ -389,16 +392,13 @@ export class DynamoStore implements Store {
       const stored = await this.getJob(job.id);
       try {
         if (!stored) {
-          const record: JobRecord = { ...definedOnly(job), version: 1, updatedAt: this.nowIso() };
+          const record: JobRecord = { ...newJob(job), version: 1, updatedAt: this.nowIso() };
           await this.putNew(key, this.jobItem(record));
           return { changed: true, record };
         }
-        // A late or duplicate event: the stored status is further along, keep it.
-        if (JOB_STATUS_RANK[job.status] < JOB_STATUS_RANK[stored.status]) {
-          return { changed: false, record: stored };
-        }
-        const merged: JobRecord = { ...stored, ...definedOnly(job), createdAt: stored.createdAt };
-        if (canonicalJson(merged) === canonicalJson(stored)) {
+        // A late or duplicate event (the stored status is further along) changes nothing.
+        const merged = mergeJob(stored, job);
+        if (!merged || canonicalJson(merged) === canonicalJson(stored)) {
           return { changed: false, record: stored };
         }
         const record = await this.replaceVersioned(
@@ -917,6 +917,3 @@ const toRunnerRecord = (item: Item) => stripLayout(item) as unknown as RunnerRec
 const toLeaseRecord = (item: Item) => stripLayout(item) as unknown as LeaseRecord;
 
 /** What `apply` compares: the admin's document, not the controller's bookkeeping. */
-function definedOnly<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}

@@ -44,13 +44,17 @@ export class FencingError extends StoreError {
 
 /** The local store's data directory is held by another process (its leveldb lock is taken). */
 export class DataDirLockedError extends StoreError {
+  /** The holder's process id, when it wrote one. */
+  readonly pid: number | undefined;
+
   constructor(
     message: string,
     readonly dataDir: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { pid?: number },
   ) {
     super(message, options);
     this.name = 'DataDirLockedError';
+    this.pid = options?.pid;
   }
 }
 

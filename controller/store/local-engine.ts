@@ -2,7 +2,7 @@
 // under `<dataDir>/dynamodb`, on an ephemeral loopback port, with the real DynamoDB client.
 
 import type { AddressInfo } from 'node:net';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import dynalite from 'dynalite';
@@ -29,6 +29,15 @@ function levelConstructor(): LevelConstructor {
   return (fromDynalite('level') as { Level: LevelConstructor }).Level;
 }
 
+/** The holder's PID, written next to the lock while it is held. */
+const PID_FILE = 'dynamodb.pid';
+
+async function holderPid(file: string): Promise<number | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const pid = Number(text.trim());
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+}
+
 const isLocked = (err: unknown) =>
   (err as { code?: string; cause?: { code?: string } })?.cause?.code === 'LEVEL_LOCKED' ||
   (err as { code?: string })?.code === 'LEVEL_LOCKED';
@@ -51,15 +60,20 @@ export async function startLocalEngine(dataDir: string): Promise<LocalEngine> {
   }
   const Level = levelConstructor();
   const lock = new Level(path.join(dir, 'dynamodb.lock'));
+  const pidFile = path.join(dir, PID_FILE);
   try {
     await lock.open();
   } catch (err) {
     if (isLocked(err)) {
+      const pid = await holderPid(pidFile);
+      const holder = pid
+        ? `process ${pid} holds it (see it with: ps -p ${pid} -o args=; stop it with: kill ${pid})`
+        : `lock ${path.join(dir, 'dynamodb.lock')} is held`;
       throw new DataDirLockedError(
-        `the local store data directory "${dir}" is in use by another runnerctl process ` +
-          `(lock ${path.join(dir, 'dynamodb.lock')} is held); stop that process or use another --data-dir`,
+        `the local store data directory "${dir}" is in use by another runnerctl process: ` +
+          `${holder}; stop that process or use another --data-dir`,
         dir,
-        { cause: err },
+        { cause: err, ...(pid ? { pid } : {}) },
       );
     }
     throw new StoreError(`cannot lock the local store data directory "${dir}": ${String(err)}`, {
@@ -67,13 +81,20 @@ export async function startLocalEngine(dataDir: string): Promise<LocalEngine> {
     });
   }
 
+  // Beside the lock, for the error a second process gets: who holds it.
+  await writeFile(pidFile, `${process.pid}\n`, { mode: 0o600 }).catch(() => {});
+  const releaseLock = async () => {
+    await rm(pidFile, { force: true }).catch(() => {});
+    await lock.close();
+  };
+
   const dbPath = path.join(dir, 'dynamodb');
   try {
     const probe = new Level(dbPath);
     await probe.open();
     await probe.close();
   } catch (err) {
-    await lock.close();
+    await releaseLock();
     throw new StoreError(
       `cannot open the local store database "${dbPath}": ${String((err as Error).cause ?? err)}`,
       { cause: err },
@@ -91,7 +112,7 @@ export async function startLocalEngine(dataDir: string): Promise<LocalEngine> {
       });
     });
   } catch (err) {
-    await lock.close();
+    await releaseLock();
     throw new StoreError(`cannot start the local DynamoDB engine: ${String(err)}`, { cause: err });
   }
   const { port } = server.address() as AddressInfo;
@@ -107,7 +128,7 @@ export async function startLocalEngine(dataDir: string): Promise<LocalEngine> {
         await new Promise<void>((resolve, reject) =>
           server.close((err) => (err ? reject(err) : resolve())),
         );
-        await lock.close();
+        await releaseLock();
       })()),
   };
 }

@@ -43,6 +43,18 @@ export interface JobRecord {
   htmlUrl?: string;
   /** The repository's visibility when the event or GitHub said (webhook `repository.visibility`/`private`). */
   visibility?: RepositoryVisibility;
+  /**
+   * Who vouches for the job: `pending` when it was first seen in an unsigned event (SQS /
+   * EventBridge) and GitHub has not confirmed it yet (docs/reconcile.md "Job confirmation");
+   * `confirmed` (or absent, for older records) when a signed webhook or GitHub's REST API said so.
+   * A pending job is not demand.
+   */
+  confirmation?: 'pending' | 'confirmed';
+  /**
+   * An unsigned `completed` event the controller did not see corroborated yet: the job keeps its
+   * status until GitHub's listing or its runner's exit confirms it (a forged one cannot end a job).
+   */
+  claimedCompletion?: ClaimedCompletion;
   /** Pool chosen for the job by the matching rules, when one matched. */
   pool?: string;
   runnerName?: string;
@@ -56,6 +68,13 @@ export interface JobRecord {
   spotRerun?: SpotRerun;
   /** Set on the job GitHub queued by that re-run: the id of the interrupted job. Launches on-demand. */
   spotRerunOf?: number;
+}
+
+export interface ClaimedCompletion {
+  conclusion?: string;
+  completedAt?: string;
+  /** When the claim arrived (ISO): only a GitHub listing taken after it can confirm or refute it. */
+  claimedAt: string;
 }
 
 /**

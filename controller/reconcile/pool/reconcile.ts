@@ -11,6 +11,8 @@ import type { JobRecord, PoolRecord, RunnerRecord } from '../../store/types.ts';
 import { isoNow, listOurRunners, type ReconcileContext } from '../context.ts';
 import { durationOr } from '../durations.ts';
 import { LeaseLostError, ReconcileError, TerminalReconcileError } from '../errors.ts';
+import { disallowedNetwork, pathToString } from '../../api/validate.ts';
+import { JobConfirmer, needsConfirmation, settleJob } from '../confirm.ts';
 import { poolServesJob, jobRecordFrom } from '../jobs.ts';
 import { githubScope, runnerName } from '../names.ts';
 import {
@@ -84,6 +86,8 @@ interface Demand {
   held: Map<string, number>;
   /** Where this pool's overflow went, and what it took over from paused or full pools. */
   spills: SpillSummary;
+  /** Jobs of unsigned events GitHub has not confirmed (yet): not demand. */
+  unconfirmed: { job: JobRecord; reason: string; retryInMs?: number }[];
 }
 
 /** Queued jobs (not waiting) that the matching rules give to this pool, and refusals. */
@@ -99,9 +103,31 @@ async function demandOf(
     refusals: [],
     held: new Map(),
     spills: { to: [], from: [] },
+    unconfirmed: [],
   };
+  const candidatesOf = (job: JobRecord) => pools.filter((p) => poolServesJob(job, p.spec));
+  // Jobs first seen in unsigned events are not demand anywhere until GitHub confirms them: the
+  // pool they would go to asks (one listing per run), the others leave them out.
+  const ours = routeDemand(queued, candidatesOf).filter(
+    ({ job, match }) => needsConfirmation(job) && match.kind !== 'none' && match.pool === pool.name,
+  );
+  const confirmer = ctx.confirmer ?? new JobConfirmer({ github: ctx.github, clock: ctx.clock });
+  const confirmed = await eachLimited(ours, ctx.settings.launchConcurrency, async ({ job }) => {
+    const result = await settleJob({ ...ctx, confirmer }, job);
+    if (result.demand) return result.job;
+    out.unconfirmed.push({
+      job,
+      reason: result.reason ?? 'not confirmed',
+      ...(result.retryInMs !== undefined ? { retryInMs: result.retryInMs } : {}),
+    });
+    return undefined;
+  });
+  const demand = [
+    ...queued.filter((job) => !needsConfirmation(job)),
+    ...confirmed.filter((job): job is JobRecord => job !== undefined),
+  ];
   // Paused or full pools hand their overflow to the next match (routeDemand).
-  const routed = routeDemand(queued, (job) => pools.filter((p) => poolServesJob(job, p.spec)));
+  const routed = routeDemand(demand, candidatesOf);
   out.spills = summariseSpills(routed, pool.name);
   for (const { job, match } of routed) {
     if (match.kind === 'none' || match.pool !== pool.name) continue;
@@ -293,6 +319,19 @@ async function refreshFinishedJobs(
     const job = observations.get(runner.name)?.job;
     if (!job || job.status !== 'in_progress') continue;
     try {
+      const ended = runner.timeline.findLast((t) => t.event === 'finished')?.detail ?? '';
+      if (job.claimedCompletion && job.runnerName === runner.name && RAN_A_JOB.includes(ended)) {
+        // Our runner ran the job and exited: that corroborates the claimed completion.
+        const { version: _v, updatedAt: _u, claimedCompletion: claim, ...rest } = job;
+        await ctx.store.recordJob({
+          ...rest,
+          status: 'completed',
+          ...(claim.conclusion ? { conclusion: claim.conclusion } : {}),
+          ...(claim.completedAt ? { completedAt: claim.completedAt } : {}),
+          confirmation: 'confirmed',
+        });
+        continue;
+      }
       const fresh = await ctx.github.getJob(job.repository, job.id);
       if (!fresh) continue;
       const { record } = await ctx.store.recordJob({
@@ -478,6 +517,9 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       idleTimeoutMs: timeouts.idleMs,
     });
     requeues.push(plan.nextIdleExpiryMs);
+    for (const u of demand.unconfirmed) {
+      if (u.retryInMs !== undefined) requeues.push(Math.max(1_000, u.retryInMs));
+    }
 
     // 5. Cancel pending records and remove idle runners no job needs.
     const byName = new Map(current.map((r) => [r.name, r]));
@@ -500,7 +542,17 @@ export function createPoolReconciler(ctx: ReconcileContext) {
     // Spot re-runs queued without an on-demand runner starting for them get one.
     const held = recentLaunchFailure(ctx, [...records, ...stepped]);
     const toLaunch: RunnerRecord[] = [];
-    if (held) {
+    // A pool written past apply's check (or before the deployment narrowed its network) never
+    // launches into a subnet or security group the deployment does not allow.
+    const network = disallowedNetwork(pool, ctx.settings.allowedNetwork);
+    if (network.length > 0) {
+      stepErrors.push(
+        new TerminalReconcileError(
+          `pool ${name}: ${network.map((n) => `${pathToString(n.segments)}: ${n.message}`).join('; ')}`,
+          name,
+        ),
+      );
+    } else if (held) {
       requeues.push(held.retryInMs);
     } else {
       toLaunch.push(...[...byName.values()].filter((r) => r.state === 'pending'));

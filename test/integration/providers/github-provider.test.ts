@@ -252,6 +252,29 @@ describe('OctokitGitHubProvider against the GitHub simulator', () => {
     ]);
   });
 
+  it("lists one run's jobs (every page, latest attempt), revalidating with ETags; 404 is undefined", async () => {
+    const run = await sim.control.createWorkflowRun({
+      repo: 'acme/app',
+      jobs: Array.from({ length: 120 }, (_, i) => ({ name: `leg ${i}`, runsOn: ['self-hosted'] })),
+    });
+    const first = await provider.listRunJobs('acme/app', run.runId);
+    expect(first!.notModified).toBe(false);
+    expect(first!.jobs.map((j) => j.id).sort((a, b) => a - b)).toEqual(
+      [...run.jobIds].sort((a, b) => a - b),
+    );
+    expect(first!.jobs.every((j) => j.status === 'queued' && j.runId === run.runId)).toBe(true);
+    const before = provider.rateLimit()!.remaining;
+    const again = await provider.listRunJobs('acme/app', run.runId);
+    expect(again!.notModified).toBe(true);
+    expect(again!.jobs).toHaveLength(120);
+    expect(provider.rateLimit()!.remaining).toBe(before);
+    await sim.control.cancelJob({ jobId: run.jobIds[0]! });
+    const changed = await provider.listRunJobs('acme/app', run.runId);
+    expect(changed!.notModified).toBe(false);
+    expect(changed!.jobs.find((j) => j.id === run.jobIds[0])!.status).toBe('completed');
+    expect(await provider.listRunJobs('acme/app', 987_654_321)).toBeUndefined();
+  });
+
   it("lists the installation's repositories, revalidating with ETags (304s are free)", async () => {
     await sim.control.createRepo({ owner: 'acme', name: 'lib' });
     const first = await provider.listInstallationRepositories('acme');

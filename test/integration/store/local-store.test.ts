@@ -111,6 +111,10 @@ describe('local store (dynalite persisted under --data-dir)', () => {
       expect(err).toBeInstanceOf(DataDirLockedError);
       expect((err as DataDirLockedError).dataDir).toBe(dataDir);
       expect((err as Error).message).toMatch(/in use by another runnerctl process/);
+      // It names the holder and how to stop it.
+      expect((err as DataDirLockedError).pid).toBe(child.pid);
+      expect((err as Error).message).toContain(`process ${child.pid} holds it`);
+      expect((err as Error).message).toContain(`kill ${child.pid}`);
     } finally {
       child.stdin.end();
       await exited;

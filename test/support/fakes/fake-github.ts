@@ -15,6 +15,7 @@ import type {
   InstallationRepositories,
   JitConfig,
   JitConfigRequest,
+  RunJobs,
   WorkflowJob,
 } from '../../../controller/github/types.ts';
 
@@ -32,6 +33,7 @@ export type GitHubCall =
   | 'findRunnerByName'
   | 'listInstallationRepositories'
   | 'listQueuedJobs'
+  | 'listRunJobs'
   | 'rerunJob';
 
 function scopeKey(scope: GitHubScope): string {
@@ -64,6 +66,7 @@ export class FakeGitHub implements GitHubProvider {
   notInstalled = new Set<string>();
   /** What each owner's installation listing last answered, as an ETag would remember it. */
   #lastListing = new Map<string, string>();
+  #lastRunListing = new Map<string, string>();
   #nextId = 100;
   #nextJobId = 900_000;
   /** Jobs re-run through rerunJob: the original id and the new job's id. */
@@ -139,6 +142,22 @@ export class FakeGitHub implements GitHubProvider {
   async getJob(_repository: string, jobId: number) {
     const j = this.jobs.get(jobId);
     return j && { ...j };
+  }
+
+  /** The run's latest attempt; notModified when nothing changed since the last listing of it. */
+  async listRunJobs(repository: string, runId: number): Promise<RunJobs | undefined> {
+    this.#before('listRunJobs', runId);
+    const all = [...this.jobs.values()].filter(
+      (j) => j.runId === runId && j.repository.toLowerCase() === repository.toLowerCase(),
+    );
+    if (!all.length) return undefined;
+    const latest = Math.max(...all.map((j) => j.runAttempt));
+    const jobs = all.filter((j) => j.runAttempt === latest).map((j) => ({ ...j }));
+    const etag = JSON.stringify(jobs);
+    const key = `${repository.toLowerCase()}#${runId}`;
+    const notModified = this.#lastRunListing.get(key) === etag;
+    this.#lastRunListing.set(key, etag);
+    return { jobs, notModified };
   }
 
   /** Re-runs a completed job as GitHub does: a new job (new id) in the run's next attempt. */

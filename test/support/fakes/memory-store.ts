@@ -3,6 +3,7 @@
 // (a write fenced with an older lease version than the newest holder's fails with FencingError).
 // Records are copied in and out, so callers cannot change stored state by mutation.
 
+import { mergeJob, newJob } from '../../../controller/store/job-merge.ts';
 import type { RunnerPool, RunnerPoolStatus } from '../../../controller/api/types.ts';
 import { ConflictError, FencingError, NotFoundError } from '../../../controller/store/errors.ts';
 import { awaitsSpotDecision, type RunnerFilter } from '../../../controller/store/types.ts';
@@ -148,16 +149,13 @@ export class MemoryStore implements Store {
     const existing = this.jobs.get(job.id);
     const updatedAt = this.#iso();
     if (!existing) {
-      const record: JobRecord = { ...clone(job), version: 1, updatedAt };
+      const record: JobRecord = { ...clone(newJob(job)), version: 1, updatedAt };
       this.jobs.set(job.id, record);
       return { changed: true, record: clone(record) };
     }
-    // A late or duplicate event: the stored status is further along, keep it.
-    if (RANK[job.status] < RANK[existing.status])
-      return { changed: false, record: clone(existing) };
-    const defined = Object.fromEntries(Object.entries(job).filter(([, v]) => v !== undefined));
-    const merged: JobRecord = { ...existing, ...clone(defined), createdAt: existing.createdAt };
-    if (JSON.stringify(merged) === JSON.stringify(existing)) {
+    // A late or duplicate event (the stored status is further along) changes nothing.
+    const merged = mergeJob(existing, clone(job));
+    if (!merged || JSON.stringify(merged) === JSON.stringify(existing)) {
       return { changed: false, record: clone(existing) };
     }
     const record: JobRecord = { ...merged, version: existing.version + 1, updatedAt };

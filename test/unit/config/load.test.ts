@@ -124,6 +124,40 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
     expect(unset.pacing).not.toHaveProperty('restPerHour');
   });
 
+  it('reads the allowed runner network from the file or the stack-set variables', async () => {
+    const path = await file(
+      'net.yaml',
+      'github:\n  appId: 1\n  privateKey: { file: /k }\nrunnerNetwork:\n  subnets: [subnet-0a1b2c3d]\n',
+    );
+    expect((await loadControllerConfig({ file: path, env: {} })).runnerNetwork).toEqual({
+      subnets: ['subnet-0a1b2c3d'],
+    });
+    const fromEnv = await loadControllerConfig({
+      env: {
+        GITHUB_APP_ID: '1',
+        GITHUB_APP_PRIVATE_KEY_FILE: '/k',
+        RUNNERCTL_RUNNER_SUBNETS: 'subnet-0a1b2c3d, subnet-0123456789abcdef0',
+        RUNNERCTL_RUNNER_SECURITY_GROUPS: 'sg-0a1b2c3d',
+      },
+    });
+    expect(fromEnv.runnerNetwork).toEqual({
+      subnets: ['subnet-0a1b2c3d', 'subnet-0123456789abcdef0'],
+      securityGroups: ['sg-0a1b2c3d'],
+    });
+    const bad = await error(
+      loadControllerConfig({
+        env: {
+          GITHUB_APP_ID: '1',
+          GITHUB_APP_PRIVATE_KEY_FILE: '/k',
+          RUNNERCTL_RUNNER_SECURITY_GROUPS: 'sg-1,default',
+        },
+      }),
+    );
+    expect(bad.field).toBe('runnerNetwork.securityGroups');
+    expect(bad.message).toContain('RUNNERCTL_RUNNER_SECURITY_GROUPS');
+    expect(bad.message).toContain('item 1');
+  });
+
   it('reads cache.relistSeconds from the file and RUNNERCTL_CACHE_RELIST_SECONDS, and names a bad one', async () => {
     const path = await file(
       'cache.yaml',
@@ -162,8 +196,64 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
     const err = await error(loadControllerConfig({ file: bad, env: {} }));
     expect(err.field).toBe('cost.prices');
     expect(err.message).toMatch(
-      /cost-bad.yaml: cost.prices: cost.prices.eu-central-1.FARGATE.vcpuHour: expected a price in USD >= 0, got "cheap"/,
+      /cost-bad.yaml:\d+:\d+: cost.prices: cost.prices.eu-central-1.FARGATE.vcpuHour: expected a price in USD >= 0, got "cheap"/,
     );
+  });
+
+  it('reads github.apps (more Apps, owners optional) and names a bad entry', async () => {
+    const head = 'github:\n  appId: 1\n  privateKey: { file: /k }\n  apps:\n';
+    const ok = await file(
+      'apps.yaml',
+      `${head}    - { appId: 2, privateKey: { env: APP2_KEY } }\n    - { appId: 3, privateKey: { file: /k3 }, owners: [acme] }\n`,
+    );
+    const config = await loadControllerConfig({ file: ok, env: {} });
+    expect(config.github.apps).toEqual([
+      { appId: 2, privateKey: { env: 'APP2_KEY' } },
+      { appId: 3, privateKey: { file: '/k3' }, owners: ['acme'] },
+    ]);
+    const secrets = await resolveControllerSecrets(
+      {
+        ...config,
+        github: { ...config.github, privateKey: { env: 'K1' }, apps: [config.github.apps![0]!] },
+      },
+      { env: { K1: PEM, APP2_KEY: PEM } },
+    );
+    expect(secrets.appKeys).toEqual([PEM.trimEnd()]);
+    const cases: [string, string, RegExp][] = [
+      [
+        '    - { appId: 0, privateKey: { file: /k } }\n',
+        'github.apps[0].appId',
+        /expected an integer >= 1, got 0/,
+      ],
+      [
+        '    - { appId: 2 }\n',
+        'github.apps[0].privateKey',
+        /github.apps\[0\] needs appId and privateKey/,
+      ],
+      [
+        '    - { appId: 1, privateKey: { file: /k } }\n',
+        'github.apps[0].appId',
+        /App 1 is listed twice/,
+      ],
+      [
+        '    - { appId: 2, privateKey: { file: /k }, owner: [a] }\n',
+        'github.apps[0].owner',
+        /unknown setting github.apps\[0\].owner/,
+      ],
+      [
+        '    - { appId: 2, privateKey: { file: /k }, owners: [] }\n',
+        'github.apps[0].owners',
+        /non-empty list of GitHub owner logins/,
+      ],
+    ];
+    for (const [entry, field, message] of cases) {
+      const err = await error(
+        loadControllerConfig({ file: await file('apps-bad.yaml', `${head}${entry}`), env: {} }),
+      );
+      expect(err.field, entry).toBe(field);
+      expect(err.message).toMatch(message);
+      expect(err.message).toContain('apps-bad.yaml');
+    }
   });
 
   it("caps the runner name prefix so runner names fit GitHub's 64 characters", async () => {
@@ -184,7 +274,7 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
       'github:\n  appId: 1\n  privateKey: { file: /k }\nrunnerNamePrefix: rctl-\n',
     );
     const dash = await error(loadControllerConfig({ file: path, env: {} }));
-    expect(dash.message).toMatch(/prefix.yaml: runnerNamePrefix: expected lower-case letters/);
+    expect(dash.message).toMatch(/prefix.yaml:4:1: runnerNamePrefix: expected lower-case letters/);
   });
 
   it('errors name the file or variable and the field', async () => {
@@ -200,19 +290,19 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
       [
         'github:\n  appId: 1\n  privateKey: { file: /k }\nserver:\n  port: 70000\n',
         {},
-        /typo.yaml: server.port: expected an integer from 0 to 65535, got 70000/,
+        /typo.yaml:5:3: server.port: expected an integer from 0 to 65535, got 70000/,
         'server.port',
       ],
       [
         'github:\n  appId: 1\n  privateKey: { file: /k }\nresync: 5\n',
         {},
-        /typo.yaml: unknown setting resync \(expected one of: github, aws/,
+        /typo.yaml:4:1: unknown setting resync \(expected one of: github, aws/,
         'resync',
       ],
       [
         'github:\n  appId: 1\n  privateKey: { file: /k }\n  installationID: 3\n',
         {},
-        /unknown setting github.installationID/,
+        /typo.yaml:4:3: unknown setting github.installationID/,
         'github.installationID',
       ],
       [
@@ -239,7 +329,7 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
         /expected exactly one of/,
         'github.privateKey',
       ],
-      ['github: [1, 2]\n', {}, /github: expected a mapping/, 'github'],
+      ['github: [1, 2]\n', {}, /typo.yaml:1:1: github: expected a mapping/, 'github'],
       [
         'github:\n  appId: 1\n  privateKey: { file: /k }\npacing:\n  jitPerMinute: -5\n',
         {},
@@ -249,7 +339,7 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
       [
         'github:\n  appId: 1\n  privateKey: { file: /k }\npacing:\n  restPerHour: lots\n',
         {},
-        /typo.yaml: pacing.restPerHour: expected an integer >= 1, got "lots"/,
+        /typo.yaml:5:3: pacing.restPerHour: expected an integer >= 1, got "lots"/,
         'pacing.restPerHour',
       ],
       [
@@ -258,7 +348,7 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
         /GITHUB_APP_PRIVATE_KEY and GITHUB_APP_PRIVATE_KEY_FILE both set github.privateKey/,
         'github.privateKey',
       ],
-      ['github: {appId: 1\n', {}, /typo.yaml: not valid YAML/, undefined],
+      ['github: {appId: 1\n', {}, /typo.yaml:\d+:\d+: not valid YAML/, undefined],
     ];
     for (const [yaml, env, message, field] of cases) {
       const path = yaml === undefined ? undefined : await file('typo.yaml', yaml);

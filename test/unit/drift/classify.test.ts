@@ -338,6 +338,26 @@ describe('drift classification', () => {
     expect(uncapped.map((f) => f.objects.jobId)).toEqual([2]);
   });
 
+  it('a job of an unsigned event GitHub does not list is reported unconfirmed', () => {
+    const forged: JobRecord = {
+      id: 77,
+      runId: 7,
+      runAttempt: 1,
+      repository: 'acme/app',
+      owner: 'acme',
+      labels: ['linux'],
+      status: 'queued',
+      confirmation: 'pending',
+      createdAt: ago(10 * MIN),
+      updatedAt: ago(10 * MIN),
+      version: 1,
+    };
+    const findings = classifyDrift(snapshot({ storedJobs: [forged] }), settings);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.message).toMatch(/job 77 .* is unconfirmed: .*unsigned EventBridge event/);
+    expect(findings[0]!.action).toMatch(/events:PutEvents/);
+  });
+
   it('queued self-hosted jobs no pool matches show their labels; refused sizes name the pool', () => {
     const s = snapshot({
       pools: [

@@ -1,5 +1,6 @@
 // A small in-memory stand-in for the store methods ingestion uses (forward-only recordJob).
 import type { JobRecord, JobStatus } from '../../../controller/store/types.ts';
+import { ConflictError } from '../../../controller/store/errors.ts';
 import type { IngestStore } from '../../../controller/events/ingest.ts';
 
 const RANK: Record<JobStatus, number> = { queued: 0, waiting: 0, in_progress: 1, completed: 2 };
@@ -40,6 +41,17 @@ export class MemoryIngestStore implements IngestStore {
     };
     this.jobs.set(job.id, record);
     return { changed: true, record };
+  }
+
+  async updateJob(job: JobRecord): Promise<JobRecord> {
+    const existing = this.jobs.get(job.id);
+    if (!existing || existing.version !== job.version) {
+      throw new ConflictError(`job ${job.id}: version changed`, `job#${job.id}`);
+    }
+    this.writes += 1;
+    const record = { ...job, version: job.version + 1, updatedAt: new Date().toISOString() };
+    this.jobs.set(job.id, record);
+    return record;
   }
 
   async touchRepository(fullName: string, seenAt: string): Promise<void> {

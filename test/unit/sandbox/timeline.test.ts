@@ -165,4 +165,77 @@ describe('sandbox timeline', () => {
     await w.timeline.poll();
     expect(w.lines).toEqual([]);
   });
+
+  it('prints times in order: a task dated back to its creation never follows a later line', async () => {
+    const w = world();
+    const created = w.now() + 400;
+    w.advance(500);
+    w.state.jobs = [job('queued')];
+    await w.timeline.poll(); // +0.5s
+    w.advance(200);
+    // Seen at +0.7s: the record, and a task created at +0.4s.
+    w.state.records = [record('launching', { taskArn: ARN })];
+    w.state.tasks = [task('PENDING', created)];
+    await w.timeline.poll();
+    const times = w.lines.map((l) => Number(/^\+\s*([\d.]+)s/.exec(l)![1]));
+    expect(w.lines).toHaveLength(3);
+    expect(w.lines[2]).toMatch(/PROVISIONING/);
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+    expect(times[2]).toBeLessThanOrEqual(0.7);
+  });
+
+  it('prints draining before removed from GitHub, even when the controller acts between reads', async () => {
+    const w = world();
+    w.state.records = [record('busy', { taskArn: ARN })];
+    w.state.runners = [gh('online')];
+    // The controller writes draining, then deletes the GitHub runner, between the look's reads.
+    let armed = false;
+    const act = () => {
+      if (!armed) return;
+      armed = false;
+      w.state.records = [record('draining', { taskArn: ARN })];
+      w.state.runners = [];
+    };
+    const timeline = new Timeline({
+      clock: { now: () => w.now(), sleep: async () => {} },
+      startMs: w.now(),
+      print: (l) => w.lines.push(l),
+      sources: {
+        jobs: async () => w.state.jobs,
+        githubRunners: async () => {
+          const seen = [...w.state.runners];
+          act();
+          return seen;
+        },
+        tasks: () => w.state.tasks,
+        records: async () => {
+          const seen = [...w.state.records];
+          act();
+          return seen;
+        },
+      },
+    });
+    await timeline.poll();
+    w.lines.length = 0;
+    armed = true;
+    await timeline.poll();
+    await timeline.poll();
+    const text = w.lines.join('\n');
+    const draining = text.indexOf('draining: the controller deletes its GitHub runner');
+    expect(draining, text).toBeGreaterThanOrEqual(0);
+    expect(text.indexOf('removed from GitHub'), text).toBeGreaterThan(draining);
+  });
+
+  it('says the GitHub runner is gone when GitHub removed it before the controller drained', async () => {
+    const w = world();
+    w.state.records = [record('busy', { taskArn: ARN })];
+    w.state.runners = [gh('online')];
+    await w.timeline.poll();
+    w.state.runners = []; // an ephemeral runner: GitHub removes it after its job
+    await w.timeline.poll();
+    w.state.records = [record('draining', { taskArn: ARN })];
+    await w.timeline.poll();
+    expect(w.lines.at(-2)).toMatch(/removed from GitHub/);
+    expect(w.lines.at(-1)).toMatch(/draining: its GitHub runner is gone; the controller stops/);
+  });
 });

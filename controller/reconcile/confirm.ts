@@ -1,0 +1,231 @@
+// Job confirmation with GitHub (docs/reconcile.md "Job confirmation"). EventBridge events are not
+// authenticated, so a job first seen in one, or an unsigned `completed` the controller did not
+// see corroborated, is checked against GitHub before it launches (or ends) anything: ONE
+// conditional listing of the job's run (GET .../actions/runs/{run_id}/jobs, filter=latest)
+// answers for every job of the run. The listings are kept in a bounded memory (LRU by run), so
+// the other jobs of a matrix cost nothing; a run is listed again at most once per `relistMs`.
+
+import type { GitHubProvider, WorkflowJob } from '../github/types.ts';
+import type { ClaimedCompletion, JobRecord } from '../store/types.ts';
+import type { Clock } from '../util/clock.ts';
+import { ConflictError } from '../store/errors.ts';
+import type { ReconcileContext } from './context.ts';
+import { jobRecordFrom } from './jobs.ts';
+
+/** What a confirmation call answered, for runnerctl_github_job_confirmations_total{result}. */
+export type ConfirmationCallResult = 'listed' | 'not_modified' | 'not_found' | 'failed';
+
+export type ConfirmOutcome =
+  /** GitHub lists the job as queued: it is demand. */
+  | { kind: 'queued'; job: WorkflowJob }
+  /** GitHub lists it with another status (waiting, in_progress, completed): record that. */
+  | { kind: 'moved'; job: WorkflowJob }
+  /** The run's listing does not show the job (or GitHub has no such run): not demand. */
+  | { kind: 'unconfirmed'; retryInMs: number; reason: string }
+  /** GitHub could not be asked (rate limit, error) or was asked too recently: ask later. */
+  | { kind: 'unknown'; retryInMs: number; reason: string };
+
+export interface JobConfirmerOptions {
+  github: Pick<GitHubProvider, 'listRunJobs'>;
+  clock: Clock;
+  /** Runs whose listing is kept. Default 1,000 (a run of 100 jobs is about 100 KB). */
+  maxRuns?: number;
+  /** Least time between two listings of one run. Default 10 s. */
+  relistMs?: number;
+  onCall?: (result: ConfirmationCallResult) => void;
+}
+
+interface RunListing {
+  atMs: number;
+  /** Undefined: GitHub has no such run in that repository. */
+  jobs: Map<number, WorkflowJob> | undefined;
+}
+
+export type ConfirmableJob = Pick<JobRecord, 'id' | 'runId' | 'repository'> & {
+  claimedCompletion?: ClaimedCompletion;
+};
+
+/** Does this job record need GitHub's word before it is demand (or before a claim ends it)? */
+export function needsConfirmation(job: Pick<JobRecord, 'confirmation' | 'claimedCompletion'>) {
+  return job.confirmation === 'pending' || job.claimedCompletion !== undefined;
+}
+
+export const DEFAULT_CONFIRMATION_RUNS = 1_000;
+export const DEFAULT_RELIST_MS = 10_000;
+
+export class JobConfirmer {
+  readonly #runs = new Map<string, RunListing>();
+  readonly #inFlight = new Map<string, Promise<RunListing>>();
+  readonly #maxRuns: number;
+  readonly #relistMs: number;
+
+  constructor(private readonly options: JobConfirmerOptions) {
+    this.#maxRuns = Math.max(1, options.maxRuns ?? DEFAULT_CONFIRMATION_RUNS);
+    this.#relistMs = Math.max(0, options.relistMs ?? DEFAULT_RELIST_MS);
+  }
+
+  /** Runs held now (at most maxRuns). */
+  get size(): number {
+    return this.#runs.size;
+  }
+
+  async confirm(job: ConfirmableJob): Promise<ConfirmOutcome> {
+    const key = `${job.repository.toLowerCase()}#${job.runId}`;
+    const now = this.options.clock.now();
+    // A claim is settled only by a listing taken after it arrived (or one showing the end).
+    const notBefore = job.claimedCompletion ? Date.parse(job.claimedCompletion.claimedAt) : 0;
+    let listing = this.#get(key);
+    if (listing) {
+      const listed = listing.jobs?.get(job.id);
+      if (listed && (listing.atMs >= notBefore || listed.status === 'completed')) {
+        return outcome(listed);
+      }
+      const age = now - listing.atMs;
+      const relistMs = this.#relistAfter(listing);
+      if (age < relistMs) {
+        const retryInMs = relistMs - age;
+        return listing.atMs >= notBefore
+          ? { kind: 'unconfirmed', retryInMs, reason: unlisted(job, listing) }
+          : { kind: 'unknown', retryInMs, reason: 'waiting to list the run again' };
+      }
+    }
+    try {
+      listing = await this.#list(key, job);
+    } catch (err) {
+      return {
+        kind: 'unknown',
+        retryInMs: this.#relistMs,
+        reason: `listing run ${job.runId} of ${job.repository} failed: ${(err as Error).message}`,
+      };
+    }
+    const listed = listing.jobs?.get(job.id);
+    if (listed) return outcome(listed);
+    return {
+      kind: 'unconfirmed',
+      retryInMs: this.#relistAfter(listing),
+      reason: unlisted(job, listing),
+    };
+  }
+
+  /** A run GitHub does not have is asked about less often (forged events name such runs). */
+  #relistAfter(listing: RunListing): number {
+    return listing.jobs ? this.#relistMs : this.#relistMs * 6;
+  }
+
+  #get(key: string): RunListing | undefined {
+    const listing = this.#runs.get(key);
+    if (listing) {
+      // Most recently used last, so the oldest is evicted first.
+      this.#runs.delete(key);
+      this.#runs.set(key, listing);
+    }
+    return listing;
+  }
+
+  /** One listing per run at a time: concurrent confirmations of a matrix share it. */
+  #list(key: string, job: ConfirmableJob): Promise<RunListing> {
+    let pending = this.#inFlight.get(key);
+    if (!pending) {
+      pending = this.#fetch(job).finally(() => this.#inFlight.delete(key));
+      this.#inFlight.set(key, pending);
+    }
+    return pending.then((listing) => {
+      this.#runs.delete(key);
+      this.#runs.set(key, listing);
+      while (this.#runs.size > this.#maxRuns) this.#runs.delete(this.#runs.keys().next().value!);
+      return listing;
+    });
+  }
+
+  async #fetch(job: ConfirmableJob): Promise<RunListing> {
+    const atMs = this.options.clock.now();
+    try {
+      const run = await this.options.github.listRunJobs(job.repository, job.runId);
+      this.options.onCall?.(!run ? 'not_found' : run.notModified ? 'not_modified' : 'listed');
+      return { atMs, jobs: run && new Map(run.jobs.map((j) => [j.id, j])) };
+    } catch (err) {
+      this.options.onCall?.('failed');
+      throw err;
+    }
+  }
+}
+
+function outcome(job: WorkflowJob): ConfirmOutcome {
+  // pending/requested jobs have not started either: GitHub will offer them to a runner.
+  return job.status === 'queued' || job.status === 'pending' || job.status === 'requested'
+    ? { kind: 'queued', job }
+    : { kind: 'moved', job };
+}
+
+function unlisted(job: ConfirmableJob, listing: RunListing): string {
+  return listing.jobs
+    ? `GitHub's listing of run ${job.runId} of ${job.repository} does not show job ${job.id}`
+    : `GitHub has no run ${job.runId} in ${job.repository}`;
+}
+
+export interface Settled {
+  /** The record after GitHub's answer was written (or as it was, when nothing was learnt). */
+  job: JobRecord;
+  /** GitHub lists it queued: it may count as demand. */
+  demand: boolean;
+  /** Not settled yet: look again after this long. */
+  retryInMs?: number;
+  /** Why it is not demand (for the log and drift). */
+  reason?: string;
+}
+
+/**
+ * Asks GitHub about a job that needs confirmation and writes what it said: a queued job becomes
+ * confirmed with GitHub's labels and run (and loses an unconfirmed completion claim); a job
+ * GitHub shows further along is recorded so. Store conflicts leave the job for the next pass.
+ */
+export async function settleJob(
+  ctx: Pick<ReconcileContext, 'store' | 'github' | 'clock' | 'log' | 'fenced' | 'confirmer'> & {
+    confirmer: JobConfirmer;
+  },
+  job: JobRecord,
+): Promise<Settled> {
+  const answer = await ctx.confirmer.confirm(job);
+  const where = { jobId: job.id, repository: job.repository, runId: job.runId };
+  if (answer.kind === 'unconfirmed' || answer.kind === 'unknown') {
+    ctx.log.debug(
+      { ...where, outcome: answer.kind, reason: answer.reason },
+      'job not confirmed by GitHub',
+    );
+    return { job, demand: false, retryInMs: answer.retryInMs, reason: answer.reason };
+  }
+  const nowIso = new Date(ctx.clock.now()).toISOString();
+  const fromGitHub = { ...jobRecordFrom(answer.job, nowIso), owner: job.owner };
+  if (answer.kind === 'moved') {
+    const { record } = await ctx.store.recordJob({
+      ...fromGitHub,
+      ...(job.pool ? { pool: job.pool } : {}),
+    });
+    if (job.claimedCompletion) {
+      ctx.log.info({ ...where, status: record.status }, 'claimed completion settled by GitHub');
+    }
+    return { job: record, demand: false, reason: `GitHub shows it ${answer.job.status}` };
+  }
+  if (job.claimedCompletion) {
+    ctx.log.warn(where, 'completion claimed by an unsigned event refuted by GitHub: still queued');
+  }
+  const { version: _v, updatedAt: _u, claimedCompletion: _c, ...rest } = job;
+  try {
+    const record = await ctx.store.updateJob(
+      {
+        ...rest,
+        labels: fromGitHub.labels,
+        runAttempt: fromGitHub.runAttempt,
+        confirmation: 'confirmed',
+        version: job.version,
+        updatedAt: job.updatedAt,
+      },
+      ctx.fenced(),
+    );
+    await ctx.store.touchRepository(job.repository, nowIso);
+    return { job: record, demand: true };
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+    return { job, demand: false, retryInMs: 0, reason: 'the job record changed meanwhile' };
+  }
+}
