@@ -350,21 +350,32 @@ function readSize(
   return result;
 }
 
-function readEgress(source: string, raw: unknown, field: string): EgressRule {
+function readEgress(
+  source: string,
+  raw: unknown,
+  field: string,
+  issues: DeployConfigError[],
+): EgressRule {
+  const fallback: EgressRule = { protocol: 'tcp', port: 443, cidr: '0.0.0.0/0' };
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new DeployConfigError(`must be an object, got ${JSON.stringify(raw)}`, { source, field });
+    issues.push(
+      new DeployConfigError(`must be an object, got ${JSON.stringify(raw)}`, { source, field }),
+    );
+    return fallback;
   }
-  const rule: FieldReader = new FieldReader(source, raw as Json, field, [
-    'protocol',
-    'port',
-    'cidr',
-  ]);
+  const rule: FieldReader = new FieldReader(
+    source,
+    raw as Json,
+    field,
+    ['protocol', 'port', 'cidr'],
+    issues,
+  );
   const protocol = rule.string('protocol');
   if (protocol !== 'tcp' && protocol !== 'udp') {
-    rule.fail(rule.at('protocol'), `must be "tcp" or "udp", got ${JSON.stringify(protocol)}`);
+    rule.report(rule.at('protocol'), `must be "tcp" or "udp", got ${JSON.stringify(protocol)}`);
   }
   return {
-    protocol,
+    protocol: protocol === 'udp' ? 'udp' : 'tcp',
     port: rule.integer('port', undefined, 1, 65535),
     cidr: rule.string('cidr', '0.0.0.0/0', /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/),
   };
@@ -446,7 +457,7 @@ function readDeployConfig(raw: Json, source: string, issues: DeployConfigError[]
     if (net.has('runnerSubnetIds')) {
       const runnerSubnetIds = strings('runnerSubnetIds', /^subnet-[0-9a-f]+$/);
       if (runnerSubnetIds.length !== availabilityZones.length) {
-        net.fail(
+        net.report(
           net.at('runnerSubnetIds'),
           'needs exactly one subnet per entry of availabilityZones',
         );
@@ -541,7 +552,7 @@ function readDeployConfig(raw: Json, source: string, issues: DeployConfigError[]
   const r: FieldReader = root.object_('runner', ['image', 'sizes', 'cpuArchitecture', 'egress']);
   const rawEgress = r.array('egress');
   const egress = rawEgress
-    ? rawEgress.map((rule, i) => readEgress(source, rule, `runner.egress[${i}]`))
+    ? rawEgress.map((rule, i) => readEgress(source, rule, `runner.egress[${i}]`, issues))
     : DEFAULT_RUNNER_EGRESS.map((rule) => ({ ...rule }));
   const rawSizes = r.array('sizes');
   const sizes = rawSizes
