@@ -3,7 +3,7 @@
 // validation is testable on its own.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { DeployConfigError } from './errors.ts';
+import { DeployConfigError, DeployConfigErrors } from './errors.ts';
 
 /** One runner task definition family: a valid Fargate cpu/memory pair. */
 export interface RunnerSizeConfig {
@@ -25,7 +25,29 @@ export interface ImageConfig {
 /** Create a VPC (default), or use an existing one by id (no lookups at synthesis). */
 export type NetworkConfig =
   | { mode: 'create'; maxAzs: number; natGateways: number }
-  | { mode: 'existing'; vpcId: string; availabilityZones: string[]; privateSubnetIds: string[] };
+  | {
+      mode: 'existing';
+      vpcId: string;
+      availabilityZones: string[];
+      privateSubnetIds: string[];
+      /** Subnets for the runners only (one per zone). Absent: the private subnets. */
+      runnerSubnetIds?: string[];
+    };
+
+/** One egress rule of the runners' security group. */
+export interface EgressRule {
+  protocol: 'tcp' | 'udp';
+  port: number;
+  /** IPv4 CIDR. Default 0.0.0.0/0. */
+  cidr: string;
+}
+
+/** HTTPS (GitHub, registries, AWS APIs) and DNS: what a runner needs to take and run a job. */
+export const DEFAULT_RUNNER_EGRESS: readonly EgressRule[] = [
+  { protocol: 'tcp', port: 443, cidr: '0.0.0.0/0' },
+  { protocol: 'udp', port: 53, cidr: '0.0.0.0/0' },
+  { protocol: 'tcp', port: 53, cidr: '0.0.0.0/0' },
+];
 
 export type CpuArchitecture = 'X86_64' | 'ARM64';
 
@@ -93,6 +115,8 @@ export interface DeployConfig {
     /** One task definition per size. */
     sizes: RunnerSizeConfig[];
     cpuArchitecture: CpuArchitecture;
+    /** The runners' security group allows only this outbound traffic. Default HTTPS and DNS. */
+    egress: EgressRule[];
   };
   /** Retention of every log group the stack creates. Default 30. */
   logRetentionDays: number;
@@ -122,6 +146,8 @@ const MANAGED_ENVIRONMENT = new Set([
   'GITHUB_APP_ID',
   'GITHUB_INSTALLATION_ID',
   'GITHUB_API_URL',
+  'RUNNERCTL_RUNNER_SUBNETS',
+  'RUNNERCTL_RUNNER_SECURITY_GROUPS',
 ]);
 
 /** Valid Fargate task sizes (ECS developer guide, task size). */
@@ -149,17 +175,22 @@ export function isValidFargateSize(cpu: number, memory: number): boolean {
 
 type Json = Record<string, unknown>;
 
-/** Reads typed fields of one JSON object and reports errors with the file and field path. */
+/**
+ * Reads typed fields of one JSON object. A bad field is recorded in `issues` (with the file and
+ * field path) and a harmless stand-in value is returned, so that every error of the config is
+ * reported at once; parseDeployConfig throws them together at the end.
+ */
 class FieldReader {
   constructor(
     private readonly source: string,
     private readonly object: Json,
     private readonly path: string,
     allowed: readonly string[],
+    readonly issues: DeployConfigError[],
   ) {
     for (const key of Object.keys(object)) {
       if (!allowed.includes(key)) {
-        this.fail(this.at(key), `unknown field; allowed: ${allowed.join(', ')}`);
+        this.report(this.at(key), `unknown field; allowed: ${allowed.join(', ')}`);
       }
     }
   }
@@ -168,8 +199,24 @@ class FieldReader {
     return this.path ? `${this.path}.${key}` : key;
   }
 
-  fail(field: string, message: string): never {
+  /** Records an error and goes on. */
+  report(field: string, message: string): void {
+    this.issues.push(new DeployConfigError(message, { source: this.source, field }));
+  }
+
+  private fail(field: string, message: string): never {
     throw new DeployConfigError(message, { source: this.source, field });
+  }
+
+  /** Runs one read; its error is recorded and `fallback` stands in for the value. */
+  private guard<T>(read: () => T, fallback: T): T {
+    try {
+      return read();
+    } catch (err) {
+      if (!(err instanceof DeployConfigError)) throw err;
+      this.issues.push(err);
+      return fallback;
+    }
   }
 
   has(key: string): boolean {
@@ -177,15 +224,17 @@ class FieldReader {
   }
 
   string(key: string, fallback?: string, pattern?: RegExp): string {
-    const value = this.object[key] ?? fallback;
-    if (value === undefined) this.fail(this.at(key), 'is required');
-    if (typeof value !== 'string' || value.length === 0) {
-      this.fail(this.at(key), `must be a non-empty string, got ${JSON.stringify(value)}`);
-    }
-    if (pattern && !pattern.test(value)) {
-      this.fail(this.at(key), `${JSON.stringify(value)} does not match ${pattern}`);
-    }
-    return value;
+    return this.guard(() => {
+      const value = this.object[key] ?? fallback;
+      if (value === undefined) this.fail(this.at(key), 'is required');
+      if (typeof value !== 'string' || value.length === 0) {
+        this.fail(this.at(key), `must be a non-empty string, got ${JSON.stringify(value)}`);
+      }
+      if (pattern && !pattern.test(value)) {
+        this.fail(this.at(key), `${JSON.stringify(value)} does not match ${pattern}`);
+      }
+      return value;
+    }, fallback ?? '');
   }
 
   optionalString(key: string, pattern?: RegExp): string | undefined {
@@ -193,48 +242,53 @@ class FieldReader {
   }
 
   integer(key: string, fallback?: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-    const value = this.object[key] ?? fallback;
-    if (value === undefined) this.fail(this.at(key), 'is required');
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      this.fail(
-        this.at(key),
-        `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
-      );
-    }
-    return value;
+    return this.guard(() => {
+      const value = this.object[key] ?? fallback;
+      if (value === undefined) this.fail(this.at(key), 'is required');
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+        this.fail(
+          this.at(key),
+          `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
+        );
+      }
+      return value;
+    }, fallback ?? min);
   }
 
   boolean(key: string, fallback: boolean): boolean {
-    const value = this.object[key] ?? fallback;
-    if (typeof value !== 'boolean') {
-      this.fail(this.at(key), `must be true or false, got ${JSON.stringify(value)}`);
-    }
-    return value;
+    return this.guard(() => {
+      const value = this.object[key] ?? fallback;
+      if (typeof value !== 'boolean') {
+        this.fail(this.at(key), `must be true or false, got ${JSON.stringify(value)}`);
+      }
+      return value;
+    }, fallback);
   }
 
   object_(key: string, allowed: readonly string[]): FieldReader {
-    const value = this.object[key] ?? {};
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      this.fail(this.at(key), `must be an object, got ${JSON.stringify(value)}`);
-    }
-    return new FieldReader(this.source, value as Json, this.at(key), allowed);
+    const value = this.record(key);
+    return new FieldReader(this.source, value, this.at(key), allowed, this.issues);
   }
 
   /** A free-form object (its keys are checked by the caller). */
   record(key: string): Json {
-    const value = this.object[key] ?? {};
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      this.fail(this.at(key), `must be an object, got ${JSON.stringify(value)}`);
-    }
-    return value as Json;
+    return this.guard(() => {
+      const value = this.object[key] ?? {};
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        this.fail(this.at(key), `must be an object, got ${JSON.stringify(value)}`);
+      }
+      return value as Json;
+    }, {});
   }
 
   array(key: string): unknown[] | undefined {
-    const value = this.object[key];
-    if (value === undefined) return undefined;
-    if (!Array.isArray(value))
-      this.fail(this.at(key), `must be an array, got ${JSON.stringify(value)}`);
-    return value;
+    return this.guard(() => {
+      const value = this.object[key];
+      if (value === undefined) return undefined;
+      if (!Array.isArray(value))
+        this.fail(this.at(key), `must be an array, got ${JSON.stringify(value)}`);
+      return value;
+    }, undefined);
   }
 }
 
@@ -252,26 +306,43 @@ function readImage(parent: FieldReader, key: string, defaultRepository: string):
 function readArchitecture(reader: FieldReader): CpuArchitecture {
   const value = reader.string('cpuArchitecture', 'X86_64');
   if (!ARCHITECTURES.includes(value as CpuArchitecture)) {
-    reader.fail(
+    reader.report(
       reader.at('cpuArchitecture'),
       `must be one of ${ARCHITECTURES.join(', ')}, got ${JSON.stringify(value)}`,
     );
+    return 'X86_64';
   }
   return value as CpuArchitecture;
 }
 
-function readSize(source: string, raw: unknown, field: string): RunnerSizeConfig {
+function readSize(
+  source: string,
+  raw: unknown,
+  field: string,
+  issues: DeployConfigError[],
+): RunnerSizeConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new DeployConfigError(`must be an object, got ${JSON.stringify(raw)}`, { source, field });
+    issues.push(
+      new DeployConfigError(`must be an object, got ${JSON.stringify(raw)}`, { source, field }),
+    );
+    return { name: '', cpu: 0, memory: 0 };
   }
-  const size: FieldReader = new FieldReader(source, raw as Json, field, ['name', 'cpu', 'memory']);
+  const before = issues.length;
+  const size: FieldReader = new FieldReader(
+    source,
+    raw as Json,
+    field,
+    ['name', 'cpu', 'memory'],
+    issues,
+  );
   const result = {
     name: size.string('name', undefined, NAME),
     cpu: size.integer('cpu'),
     memory: size.integer('memory'),
   };
-  if (!isValidFargateSize(result.cpu, result.memory)) {
-    size.fail(
+  // Only sizes whose fields are valid are checked as a whole.
+  if (issues.length === before && !isValidFargateSize(result.cpu, result.memory)) {
+    size.report(
       field,
       `cpu ${result.cpu} with memory ${result.memory} MiB is not a valid Fargate task size`,
     );
@@ -279,32 +350,78 @@ function readSize(source: string, raw: unknown, field: string): RunnerSizeConfig
   return result;
 }
 
+function readEgress(
+  source: string,
+  raw: unknown,
+  field: string,
+  issues: DeployConfigError[],
+): EgressRule {
+  const fallback: EgressRule = { protocol: 'tcp', port: 443, cidr: '0.0.0.0/0' };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    issues.push(
+      new DeployConfigError(`must be an object, got ${JSON.stringify(raw)}`, { source, field }),
+    );
+    return fallback;
+  }
+  const rule: FieldReader = new FieldReader(
+    source,
+    raw as Json,
+    field,
+    ['protocol', 'port', 'cidr'],
+    issues,
+  );
+  const protocol = rule.string('protocol');
+  if (protocol !== 'tcp' && protocol !== 'udp') {
+    rule.report(rule.at('protocol'), `must be "tcp" or "udp", got ${JSON.stringify(protocol)}`);
+  }
+  return {
+    protocol: protocol === 'udp' ? 'udp' : 'tcp',
+    port: rule.integer('port', undefined, 1, 65535),
+    cidr: rule.string('cidr', '0.0.0.0/0', /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/),
+  };
+}
+
 /** Validates a parsed config object and fills in the defaults. `source` names it in errors. */
 export function parseDeployConfig(raw: unknown, source: string): DeployConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new DeployConfigError('the config must be a JSON object', { source });
   }
-  const root: FieldReader = new FieldReader(source, raw as Json, '', [
-    '$comment',
-    'stackName',
-    'account',
-    'region',
-    'namePrefix',
-    'network',
-    'github',
-    'eventBus',
-    'queue',
-    'table',
-    'controller',
-    'runner',
-    'logRetentionDays',
-    'alarmTopicArn',
-  ]);
+  const issues: DeployConfigError[] = [];
+  const config = readDeployConfig(raw as Json, source, issues);
+  if (issues.length === 1) throw issues[0]!;
+  if (issues.length > 1) throw new DeployConfigErrors(source, issues);
+  return config;
+}
+
+function readDeployConfig(raw: Json, source: string, issues: DeployConfigError[]): DeployConfig {
+  const root: FieldReader = new FieldReader(
+    source,
+    raw,
+    '',
+    [
+      '$comment',
+      'stackName',
+      'account',
+      'region',
+      'namePrefix',
+      'network',
+      'github',
+      'eventBus',
+      'queue',
+      'table',
+      'controller',
+      'runner',
+      'logRetentionDays',
+      'alarmTopicArn',
+    ],
+    issues,
+  );
 
   const net: FieldReader = root.object_('network', [
     'vpcId',
     'availabilityZones',
     'privateSubnetIds',
+    'runnerSubnetIds',
     'maxAzs',
     'natGateways',
   ]);
@@ -312,18 +429,21 @@ export function parseDeployConfig(raw: unknown, source: string): DeployConfig {
   if (net.has('vpcId')) {
     const strings = (key: string, pattern: RegExp): string[] => {
       const list = net.array(key);
-      if (!list || list.length === 0) net.fail(net.at(key), 'is required (non-empty) with vpcId');
+      if (!list || list.length === 0) {
+        net.report(net.at(key), 'is required (non-empty) with vpcId');
+        return [];
+      }
       return list.map((item, i) => {
         if (typeof item !== 'string' || !pattern.test(item)) {
-          net.fail(`${net.at(key)}[${i}]`, `${JSON.stringify(item)} does not match ${pattern}`);
+          net.report(`${net.at(key)}[${i}]`, `${JSON.stringify(item)} does not match ${pattern}`);
         }
-        return item;
+        return String(item);
       });
     };
     const availabilityZones = strings('availabilityZones', /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/);
     const privateSubnetIds = strings('privateSubnetIds', /^subnet-[0-9a-f]+$/);
     if (availabilityZones.length !== privateSubnetIds.length) {
-      net.fail(
+      net.report(
         net.at('privateSubnetIds'),
         'needs exactly one subnet per entry of availabilityZones',
       );
@@ -334,6 +454,16 @@ export function parseDeployConfig(raw: unknown, source: string): DeployConfig {
       availabilityZones,
       privateSubnetIds,
     };
+    if (net.has('runnerSubnetIds')) {
+      const runnerSubnetIds = strings('runnerSubnetIds', /^subnet-[0-9a-f]+$/);
+      if (runnerSubnetIds.length !== availabilityZones.length) {
+        net.report(
+          net.at('runnerSubnetIds'),
+          'needs exactly one subnet per entry of availabilityZones',
+        );
+      }
+      network.runnerSubnetIds = runnerSubnetIds;
+    }
   } else {
     network = {
       mode: 'create',
@@ -368,12 +498,12 @@ export function parseDeployConfig(raw: unknown, source: string): DeployConfig {
     // A role, assumed-role session or user: the aws:PrincipalArn forms PutEvents callers have.
     const principal = /^arn:aws[a-z-]*:(iam::\d{12}:(role|user)|sts::\d{12}:assumed-role)\/\S+$/;
     if (typeof arn !== 'string' || !principal.test(arn)) {
-      bus.fail(
+      bus.report(
         `${bus.at('publisherArns')}[${i}]`,
         `${JSON.stringify(arn)} is not an IAM role or user ARN (arn:aws:iam::<account>:role/<name>)`,
       );
     }
-    return arn;
+    return String(arn);
   });
 
   const q: FieldReader = root.object_('queue', [
@@ -394,7 +524,7 @@ export function parseDeployConfig(raw: unknown, source: string): DeployConfig {
   const controllerCpu = c.integer('cpu', 512);
   const controllerMemory = c.integer('memory', 1024);
   if (!isValidFargateSize(controllerCpu, controllerMemory)) {
-    c.fail(
+    c.report(
       c.at('memory'),
       `cpu ${controllerCpu} with memory ${controllerMemory} MiB is not a valid Fargate task size`,
     );
@@ -403,50 +533,43 @@ export function parseDeployConfig(raw: unknown, source: string): DeployConfig {
   const environment: Record<string, string> = {};
   for (const [name, value] of Object.entries(rawEnv)) {
     const field = `controller.environment.${name}`;
-    if (!/^[A-Z][A-Z0-9_]*$/.test(name)) {
-      throw new DeployConfigError('variable names are upper case letters, digits and _', {
-        source,
-        field,
-      });
+    const problem = !/^[A-Z][A-Z0-9_]*$/.test(name)
+      ? 'variable names are upper case letters, digits and _'
+      : MANAGED_ENVIRONMENT.has(name)
+        ? 'is set by the stack itself; use the matching config field'
+        : /(SECRET|PRIVATE_KEY|TOKEN|PASSWORD)/.test(name)
+          ? 'looks like a secret; plain environment variables are visible in the task definition, use Secrets Manager'
+          : typeof value !== 'string'
+            ? `must be a string, got ${JSON.stringify(value)}`
+            : undefined;
+    if (problem) {
+      c.report(field, problem);
+      continue;
     }
-    if (MANAGED_ENVIRONMENT.has(name)) {
-      throw new DeployConfigError('is set by the stack itself; use the matching config field', {
-        source,
-        field,
-      });
-    }
-    if (/(SECRET|PRIVATE_KEY|TOKEN|PASSWORD)/.test(name)) {
-      throw new DeployConfigError(
-        'looks like a secret; plain environment variables are visible in the task definition, use Secrets Manager',
-        { source, field },
-      );
-    }
-    if (typeof value !== 'string') {
-      throw new DeployConfigError(`must be a string, got ${JSON.stringify(value)}`, {
-        source,
-        field,
-      });
-    }
-    environment[name] = value;
+    environment[name] = value as string;
   }
 
-  const r: FieldReader = root.object_('runner', ['image', 'sizes', 'cpuArchitecture']);
+  const r: FieldReader = root.object_('runner', ['image', 'sizes', 'cpuArchitecture', 'egress']);
+  const rawEgress = r.array('egress');
+  const egress = rawEgress
+    ? rawEgress.map((rule, i) => readEgress(source, rule, `runner.egress[${i}]`, issues))
+    : DEFAULT_RUNNER_EGRESS.map((rule) => ({ ...rule }));
   const rawSizes = r.array('sizes');
   const sizes = rawSizes
-    ? rawSizes.map((size, i) => readSize(source, size, `runner.sizes[${i}]`))
+    ? rawSizes.map((size, i) => readSize(source, size, `runner.sizes[${i}]`, issues))
     : DEFAULT_RUNNER_SIZES.map((size) => ({ ...size }));
-  if (sizes.length === 0) r.fail(r.at('sizes'), 'needs at least one size');
+  if (sizes.length === 0) r.report(r.at('sizes'), 'needs at least one size');
   const seen = new Set<string>();
   sizes.forEach((size, i) => {
     if (seen.has(size.name))
-      r.fail(`runner.sizes[${i}].name`, `duplicate size name ${JSON.stringify(size.name)}`);
+      r.report(`runner.sizes[${i}].name`, `duplicate size name ${JSON.stringify(size.name)}`);
     seen.add(size.name);
   });
 
   const namePrefix = root.string('namePrefix', 'runnerctl', NAME);
   const logRetentionDays = root.integer('logRetentionDays', 30, 1);
   if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays)) {
-    root.fail(
+    root.report(
       'logRetentionDays',
       `must be one of ${LOG_RETENTION_DAYS.join(', ')}, got ${logRetentionDays}`,
     );
@@ -489,6 +612,7 @@ export function parseDeployConfig(raw: unknown, source: string): DeployConfig {
       image: readImage(r, 'image', 'runnerctl/runner'),
       sizes,
       cpuArchitecture: readArchitecture(r),
+      egress,
     },
     logRetentionDays,
     alarmTopicArn: root.optionalString(

@@ -23,3 +23,16 @@ export class DeployConfigError extends DeployError {
     this.field = context.field;
   }
 }
+
+/** Several fields of the deployment config are invalid: all of them, one per line. */
+export class DeployConfigErrors extends DeployConfigError {
+  constructor(
+    source: string,
+    readonly issues: readonly DeployConfigError[],
+  ) {
+    super(`${issues.length} errors:\n${issues.map((e) => `  ${e.message}`).join('\n')}`, {
+      source,
+    });
+    this.name = 'DeployConfigErrors';
+  }
+}

@@ -9,7 +9,7 @@ import {
   loadDeployConfig,
   parseDeployConfig,
 } from '../../deploy/config.ts';
-import { DeployConfigError, DeployError } from '../../deploy/errors.ts';
+import { DeployConfigError, DeployConfigErrors, DeployError } from '../../deploy/errors.ts';
 import { MINIMAL_CONFIG } from './helpers.ts';
 
 const EXAMPLE = resolve(import.meta.dirname, '../../deploy/runnerctl.config.example.json');
@@ -62,6 +62,11 @@ describe('parseDeployConfig', () => {
         image: { repository: 'runnerctl/runner', tag: '2.337.0' },
         sizes: DEFAULT_RUNNER_SIZES,
         cpuArchitecture: 'X86_64',
+        egress: [
+          { protocol: 'tcp', port: 443, cidr: '0.0.0.0/0' },
+          { protocol: 'udp', port: 53, cidr: '0.0.0.0/0' },
+          { protocol: 'tcp', port: 53, cidr: '0.0.0.0/0' },
+        ],
       },
       logRetentionDays: 30,
       alarmTopicArn: undefined,
@@ -172,6 +177,20 @@ describe('parseDeployConfig', () => {
       'is not an IAM role or user ARN',
     ],
     ['eventBusName', 'default', 'eventBusName', 'unknown field'],
+    ['runner.egress', [{ protocol: 'icmp', port: 0 }], 'runner.egress[0].protocol', 'must be'],
+    ['runner.egress', [{ protocol: 'tcp', port: 0 }], 'runner.egress[0].port', 'from 1 to 65535'],
+    [
+      'runner.egress',
+      [{ protocol: 'tcp', port: 443, cidr: 'anywhere' }],
+      'runner.egress[0].cidr',
+      'does not match',
+    ],
+    [
+      'controller.environment',
+      { RUNNERCTL_RUNNER_SUBNETS: 'subnet-0a' },
+      'controller.environment.RUNNERCTL_RUNNER_SUBNETS',
+      'set by the stack',
+    ],
     ['queue.maxReceiveCount', 0, 'queue.maxReceiveCount', 'from 1 to 1000'],
     ['runner.cpuArchitecture', 'arm', 'runner.cpuArchitecture', 'must be one of X86_64, ARM64'],
   ])('rejects %s = %j naming the field', (path, value, field, message) => {
@@ -183,7 +202,9 @@ describe('parseDeployConfig', () => {
     }
     expect(error).toBeInstanceOf(DeployConfigError);
     expect(error).toBeInstanceOf(DeployError);
-    const configError = error as DeployConfigError;
+    // (vpcId alone is two errors: both of its lists are missing.)
+    const configError =
+      error instanceof DeployConfigErrors ? error.issues[0]! : (error as DeployConfigError);
     expect(configError.name).toBe('DeployConfigError');
     expect(configError.source).toBe('my.config.json');
     expect(configError.field).toBe(field);
@@ -198,6 +219,35 @@ describe('parseDeployConfig', () => {
         'c.json',
       ),
     ).toThrow(/^(?!.*hunter2).*looks like a secret/);
+  });
+});
+
+describe('every config error at once', () => {
+  it('reports all invalid fields, one per line, not just the first', () => {
+    const raw = withField('queue.maxReceiveCount', 0) as Record<string, unknown>;
+    raw.runner = {
+      ...(raw.runner as object),
+      cpuArchitecture: 'arm',
+      sizes: [{ name: 'x', cpu: 3, memory: 1 }],
+    };
+    raw.typo = true;
+    let error: unknown;
+    try {
+      parseDeployConfig(raw, 'my.config.json');
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(DeployConfigErrors);
+    const all = error as DeployConfigErrors;
+    expect(all.issues.map((e) => e.field).sort()).toEqual(
+      ['queue.maxReceiveCount', 'runner.cpuArchitecture', 'runner.sizes[0]', 'typo'].sort(),
+    );
+    const lines = all.message.split('\n');
+    expect(lines[0]).toBe('my.config.json: 4 errors:');
+    expect(lines).toContain(
+      '  my.config.json (runner.sizes[0]): cpu 3 with memory 1 MiB is not a valid Fargate task size',
+    );
+    expect(all.message).toContain('my.config.json (typo): unknown field');
   });
 });
 
