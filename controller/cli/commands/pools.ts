@@ -9,6 +9,7 @@ import { defaultPoolSchema, validatePoolSources } from '../../api/validate.ts';
 import { readPoolSources } from './apply.ts';
 import { formatAge, renderTable, withoutHeader } from '../format.ts';
 import { verbCommand } from '../groups.ts';
+import { selectorOption, type Selector } from '../selector.ts';
 import { isDocumentFormat, outputOption, printDocument, type OutputFormat } from '../output.ts';
 import { count, poolPhase, poolResource, scopeText } from '../pool-view.ts';
 import { API_VERSION } from '../../api/types.ts';
@@ -177,11 +178,22 @@ export function register(program: Command, ctx: CliContext): void {
     .description('list runner pools (all, or the NAMEs given)')
     .argument('[names...]', 'pool names')
     .addOption(outputOption(['wide', 'yaml', 'json', 'name', 'jsonpath']))
+    .addOption(selectorOption('pools'))
     .option('--no-headers', 'print tables without their header row');
   addStoreOptions(getPools).action(
-    async (names: string[], opts: StoreFlags & { output?: OutputFormat; headers?: boolean }) => {
+    async (
+      names: string[],
+      opts: StoreFlags & { output?: OutputFormat; headers?: boolean; selector?: Selector },
+    ) => {
+      if (names.length > 0 && opts.selector) {
+        throw new UsageError('give pool names or a selector (-l), not both', 'get pools');
+      }
       let missing: string[] = [];
       const records = await ctx.withStore(opts, async (store) => {
+        if (opts.selector) {
+          const match = opts.selector;
+          return (await store.listPools()).filter((r) => match(r.metadata.labels ?? {}));
+        }
         if (names.length === 0) return store.listPools();
         const found = await Promise.all(names.map((n) => store.getPool(n)));
         missing = names.filter((_, i) => !found[i]);

@@ -11,6 +11,7 @@ import type { JobRecord, RunnerRecord, Store } from '../../store/types.ts';
 import { addStoreOptions, type CliContext, type StoreFlags } from '../context.ts';
 import { CliError, UsageError } from '../errors.ts';
 import { verbCommand } from '../groups.ts';
+import { selectorOption, type Selector } from '../selector.ts';
 import { withoutHeader } from '../format.ts';
 import { isDocumentFormat, outputOption, printDocument, type OutputFormat } from '../output.ts';
 import {
@@ -28,6 +29,7 @@ export interface ViewFlags extends StoreFlags {
   pool?: string;
   output?: OutputFormat;
   headers?: boolean;
+  selector?: Selector;
 }
 
 const LIST_FORMATS = ['wide', 'yaml', 'json', 'name', 'jsonpath'];
@@ -97,11 +99,15 @@ export function register(program: Command, ctx: CliContext): void {
     .command('runners')
     .aliases(['runner'])
     .description('list runner records: state, job, GitHub runner id, task (finished ones too)')
-    .option('--pool <name>', 'only this pool');
+    .option('--pool <name>', 'only this pool')
+    .addOption(selectorOption('runners (labels pool, state, size)'));
   addViewOptions(getRunners, LIST_FORMATS).action(async (flags: ViewFlags) => {
-    const records = await withViewStore(ctx, flags, (store) =>
-      store.listRunners(flags.pool ? { pool: flags.pool } : {}),
-    );
+    const match = flags.selector ?? (() => true);
+    const records = (
+      await withViewStore(ctx, flags, (store) =>
+        store.listRunners(flags.pool ? { pool: flags.pool } : {}),
+      )
+    ).filter((r) => match(runnerLabels(r)));
     records.sort((a, b) => a.pool.localeCompare(b.pool) || a.createdAt.localeCompare(b.createdAt));
     if (isDocumentFormat(flags.output)) {
       return printDocument(ctx, listOf('RunnerList', records.map(runnerResource)), flags.output);
@@ -116,14 +122,17 @@ export function register(program: Command, ctx: CliContext): void {
     .command('jobs')
     .aliases(['job'])
     .description('list the jobs the controller knows: status, pool, runner')
-    .option('--pool <name>', 'only jobs this pool counted');
+    .option('--pool <name>', 'only jobs this pool counted')
+    .addOption(selectorOption('jobs (labels pool, repository, owner, status)'));
   addViewOptions(getJobs, LIST_FORMATS).action(async (flags: ViewFlags) => {
     const wide = flags.output?.kind === 'wide';
-    const { jobs, runners } = await withViewStore(ctx, flags, async (store) => ({
+    const { jobs: all, runners } = await withViewStore(ctx, flags, async (store) => ({
       jobs: await store.listJobs(flags.pool ? { pool: flags.pool } : {}),
       // The wide listing shows each job's cost, from its finished runners.
       runners: wide ? await store.listRunners({ states: ['finished'] }) : [],
     }));
+    const match = flags.selector ?? (() => true);
+    const jobs = all.filter((j) => match(jobLabels(j)));
     jobs.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id - b.id);
     if (isDocumentFormat(flags.output)) {
       return printDocument(ctx, listOf('JobList', jobs.map(jobResource)), flags.output);
