@@ -18,6 +18,7 @@ import {
   type SecretsManagerReader,
 } from '../config/load.ts';
 import { githubProviderOptions } from '../config/provider-options.ts';
+import { MultiAppGitHubProvider } from '../github/multi-app.ts';
 import type { ControllerConfig } from '../config/types.ts';
 import { driftHandler } from '../drift/http.ts';
 import { SdkEcsProvider } from '../ecs/sdk-provider.ts';
@@ -123,8 +124,11 @@ export function reconcileConfigOf(
     ...(config.cache ? { relistMs: config.cache.relistSeconds * 1000 } : {}),
     // The queue carries the cluster's ECS task events (the stack's second rule).
     taskEvents: Boolean(config.queueUrl),
+    // A pass never waits for a listing paced by the REST budget (100 pages of 100 at 5,000/h).
+    backgroundListing: true,
     runnerNamePrefix: config.runnerNamePrefix,
     prices: mergePrices(config.cost?.prices),
+    ...(config.runnerNetwork ? { allowedNetwork: config.runnerNetwork } : {}),
     ...(config.aws.region ? { region: config.aws.region } : {}),
     ...tuning,
   };
@@ -181,7 +185,12 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
   }
   const { privateKey, webhookSecret, enterpriseToken } = secrets;
 
-  const redactor = new Redactor([privateKey, webhookSecret ?? '', enterpriseToken ?? '']);
+  const redactor = new Redactor([
+    privateKey,
+    ...(secrets.appKeys ?? []),
+    webhookSecret ?? '',
+    enterpriseToken ?? '',
+  ]);
   const logger = createLogger({
     level: options.log?.level ?? config.logLevel ?? 'info',
     redactor,
@@ -212,14 +221,39 @@ export async function startControllerApp(options: ControllerAppOptions): Promise
     // One Registry per app: two replicas in one process never share series.
     const metrics = new ControllerMetrics({ processMetrics: options.processMetrics ?? true });
 
-    const octokitProvider = new OctokitGitHubProvider({
-      ...githubProviderOptions(config, { privateKey, enterpriseToken }),
-      clock,
-      logger,
-      ...(options.githubRetryBaseMs !== undefined
-        ? { retryBaseMs: options.githubRetryBaseMs }
-        : {}),
-    });
+    const providerOf = (app: { appId: number; privateKey: string; first: boolean }) =>
+      new OctokitGitHubProvider({
+        ...githubProviderOptions(config, { privateKey: app.privateKey, enterpriseToken }),
+        appId: app.appId,
+        privateKey: app.privateKey,
+        // A fixed installation id belongs to the first App; the others discover theirs.
+        ...(app.first ? {} : { installationId: undefined }),
+        clock,
+        logger: logger.child({ app: app.appId }),
+        ...(options.githubRetryBaseMs !== undefined
+          ? { retryBaseMs: options.githubRetryBaseMs }
+          : {}),
+      });
+    const first = providerOf({ appId: config.github.appId, privateKey, first: true });
+    const extra = config.github.apps ?? [];
+    // Several Apps: JIT configs go to the least-used App that serves the owner (multi-app.ts).
+    const octokitProvider = extra.length
+      ? new MultiAppGitHubProvider(
+          [
+            { appId: config.github.appId, provider: first },
+            ...extra.map((app, i) => ({
+              appId: app.appId,
+              provider: providerOf({
+                appId: app.appId,
+                privateKey: secrets.appKeys![i]!,
+                first: false,
+              }),
+              ...(app.owners ? { owners: app.owners } : {}),
+            })),
+          ],
+          { clock },
+        )
+      : first;
     const github = new InstrumentedGitHubProvider(octokitProvider, metrics);
 
     const ecsClient = new ECSClient({

@@ -19,7 +19,7 @@ import { parsePriceTable } from '../cost/prices.ts';
 import { MAX_RUNNER_NAME_PREFIX_LENGTH } from '../reconcile/names.ts';
 import { DEFAULT_TABLE_NAME } from '../store/layout.ts';
 import { awsClientSettings } from '../util/aws-client.ts';
-import type { ControllerConfig, SecretSource } from './types.ts';
+import type { AdditionalApp, ControllerConfig, SecretSource } from './types.ts';
 
 export class ConfigError extends Error {
   constructor(
@@ -107,13 +107,23 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
     'leaseSeconds',
     'logLevel',
     'cost',
+    'runnerNetwork',
     'cache',
   ],
-  github: ['appId', 'installationId', 'privateKey', 'webhookSecret', 'apiUrl', 'enterpriseToken'],
+  github: [
+    'appId',
+    'installationId',
+    'privateKey',
+    'webhookSecret',
+    'apiUrl',
+    'enterpriseToken',
+    'apps',
+  ],
   aws: ['region', 'dynamodbEndpoint', 'ecsEndpoint', 'sqsEndpoint'],
   server: ['port', 'metricsPort', 'metricsHost'],
   pacing: ['jitPerMinute', 'runTaskPerSecond', 'runTaskBurst', 'restPerHour'],
   cost: ['prices'],
+  runnerNetwork: ['subnets', 'securityGroups'],
   cache: ['relistSeconds'],
 };
 
@@ -143,6 +153,8 @@ const ENV_VARS: [string, string][] = [
   ['leaseSeconds', 'RUNNERCTL_LEASE_SECONDS'],
   ['cache.relistSeconds', 'RUNNERCTL_CACHE_RELIST_SECONDS'],
   ['logLevel', 'RUNNERCTL_LOG_LEVEL'],
+  ['runnerNetwork.subnets', 'RUNNERCTL_RUNNER_SUBNETS'],
+  ['runnerNetwork.securityGroups', 'RUNNERCTL_RUNNER_SECURITY_GROUPS'],
 ];
 
 /** Secret field → [variable holding the value itself, ..._FILE, ..._SECRET_ARN / _ARN]. */
@@ -364,6 +376,39 @@ function string(
   return value;
 }
 
+/** A list of ids: a YAML sequence, or a comma-separated string (environment variables). */
+function idList(
+  fields: Map<string, Sourced>,
+  field: string,
+  pattern: { re: RegExp; says: string },
+): string[] | undefined {
+  const s = fields.get(field);
+  if (!s) return undefined;
+  const items =
+    typeof s.value === 'string'
+      ? s.value.split(',').map((item) => item.trim())
+      : Array.isArray(s.value)
+        ? s.value
+        : undefined;
+  if (!items) {
+    throw new ConfigError(
+      `${where(field, s)}: expected a list of ${pattern.says}, got ${shown(s.value)}`,
+      s.source,
+      field,
+    );
+  }
+  return items.map((item, i) => {
+    if (typeof item !== 'string' || !pattern.re.test(item)) {
+      throw new ConfigError(
+        `${where(field, s)}: item ${i + 1}: expected ${pattern.says}, got ${shown(item)}`,
+        s.source,
+        field,
+      );
+    }
+    return item;
+  });
+}
+
 function url(fields: Map<string, Sourced>, field: string): string | undefined {
   const value = string(fields, field);
   if (value === undefined) return undefined;
@@ -460,6 +505,82 @@ function runnerNamePrefix(fields: Map<string, Sourced>): string | undefined {
   return value;
 }
 
+const APP_KEYS = ['appId', 'privateKey', 'owners'];
+
+/** `github.apps`: a list of { appId, privateKey: { file | env | secretArn }, owners? }. */
+function additionalApps(
+  fields: Map<string, Sourced>,
+  firstAppId: number,
+): AdditionalApp[] | undefined {
+  const s = fields.get('github.apps');
+  if (!s) return undefined;
+  if (!Array.isArray(s.value)) {
+    throw new ConfigError(
+      `${where('github.apps', s)}: expected a list of { appId, privateKey, owners? }, got ${shown(s.value)}`,
+      s.source,
+      'github.apps',
+    );
+  }
+  const seen = new Set([firstAppId]);
+  return s.value.map((item: unknown, i) => {
+    const at = `github.apps[${i}]`;
+    if (!isObject(item)) {
+      throw new ConfigError(
+        `${where(at, s)}: expected { appId, privateKey, owners? }, got ${shown(item)}`,
+        s.source,
+        at,
+      );
+    }
+    for (const key of Object.keys(item)) {
+      if (!APP_KEYS.includes(key)) {
+        throw new ConfigError(
+          `${s.source}: unknown setting ${at}.${key} (expected one of: ${APP_KEYS.map((k) => `${at}.${k}`).join(', ')})`,
+          s.source,
+          `${at}.${key}`,
+        );
+      }
+    }
+    // Read each member with the same checks (and messages) as the single App's fields.
+    const one = new Map<string, Sourced>();
+    for (const [key, value] of Object.entries(item)) {
+      if (value !== null && value !== undefined)
+        one.set(`${at}.${key}`, { value, source: s.source });
+    }
+    const appId = integer(one, `${at}.appId`, 1);
+    const privateKey = secret(one, `${at}.privateKey`);
+    if (appId === undefined || !privateKey) {
+      throw new ConfigError(
+        `${s.source}: ${at} needs appId and privateKey ({ file | env | secretArn })`,
+        s.source,
+        appId === undefined ? `${at}.appId` : `${at}.privateKey`,
+      );
+    }
+    if (seen.has(appId)) {
+      throw new ConfigError(
+        `${s.source}: ${at}.appId: App ${appId} is listed twice (github.appId and github.apps hold each App once)`,
+        s.source,
+        `${at}.appId`,
+      );
+    }
+    seen.add(appId);
+    const owners = one.get(`${at}.owners`);
+    if (!owners) return { appId, privateKey };
+    const list = owners.value;
+    if (
+      !Array.isArray(list) ||
+      list.length === 0 ||
+      !list.every((o) => typeof o === 'string' && /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(o))
+    ) {
+      throw new ConfigError(
+        `${s.source}: ${at}.owners: expected a non-empty list of GitHub owner logins, got ${shown(list)}`,
+        s.source,
+        `${at}.owners`,
+      );
+    }
+    return { appId, privateKey, owners: list as string[] };
+  });
+}
+
 function build(fields: Map<string, Sourced>): ControllerConfig {
   const appId = integer(fields, 'github.appId', 1);
   if (appId === undefined) {
@@ -513,6 +634,8 @@ function build(fields: Map<string, Sourced>): ControllerConfig {
       relistSeconds: integer(fields, 'cache.relistSeconds', 10) ?? CONFIG_DEFAULTS.relistSeconds,
     },
   };
+  const apps = additionalApps(fields, appId);
+  if (apps) config.github.apps = apps;
   const prices = fields.get('cost.prices');
   if (prices) {
     try {
@@ -551,6 +674,20 @@ function build(fields: Map<string, Sourced>): ControllerConfig {
     says: LOG_LEVELS.join(', '),
   });
   if (logLevel) config.logLevel = logLevel as (typeof LOG_LEVELS)[number];
+  const subnets = idList(fields, 'runnerNetwork.subnets', {
+    re: /^subnet-[0-9a-f]{8}([0-9a-f]{9})?$/,
+    says: 'subnet IDs (subnet- and 8 or 17 hex digits)',
+  });
+  const securityGroups = idList(fields, 'runnerNetwork.securityGroups', {
+    re: /^sg-[0-9a-f]{8}([0-9a-f]{9})?$/,
+    says: 'security group IDs (sg- and 8 or 17 hex digits)',
+  });
+  if (subnets || securityGroups) {
+    config.runnerNetwork = {
+      ...(subnets ? { subnets } : {}),
+      ...(securityGroups ? { securityGroups } : {}),
+    };
+  }
   return config;
 }
 
@@ -643,35 +780,53 @@ export async function resolveSecret(
 
 export interface ResolvedSecrets {
   privateKey: string;
+  /** The private keys of github.apps, in order. */
+  appKeys?: string[];
   webhookSecret?: string;
   enterpriseToken?: string;
 }
 
-/** Resolves every secret of the config; checks that the private key parses as a PEM key. */
-export async function resolveControllerSecrets(
-  config: ControllerConfig,
-  deps: ResolveSecretDeps = {},
-): Promise<ResolvedSecrets> {
-  const privateKey = await resolveSecret(config.github.privateKey, 'github.privateKey', deps);
-  if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(privateKey)) {
+/** Resolves an App's private key and checks that it parses as a PEM key (never shown). */
+async function resolvePem(
+  source: SecretSource,
+  field: string,
+  deps: ResolveSecretDeps,
+): Promise<string> {
+  const key = await resolveSecret(source, field, deps);
+  if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(key)) {
     throw new ConfigError(
-      `github.privateKey: ${describeSource(config.github.privateKey)} does not hold a PEM private key (expected "-----BEGIN RSA PRIVATE KEY-----")`,
-      describeSource(config.github.privateKey),
-      'github.privateKey',
+      `${field}: ${describeSource(source)} does not hold a PEM private key (expected "-----BEGIN RSA PRIVATE KEY-----")`,
+      describeSource(source),
+      field,
     );
   }
   try {
     // Parsed, not only pattern-matched: a truncated or corrupted key fails here, not at the
     // first GitHub call. Node's own message (never the key) is kept.
-    createPrivateKey(privateKey);
+    createPrivateKey(key);
   } catch (err) {
     throw new ConfigError(
-      `github.privateKey: ${describeSource(config.github.privateKey)} is not a valid PEM private key (truncated or corrupted? ${(err as { code?: string }).code ?? 'parse error'})`,
-      describeSource(config.github.privateKey),
-      'github.privateKey',
+      `${field}: ${describeSource(source)} is not a valid PEM private key (truncated or corrupted? ${(err as { code?: string }).code ?? 'parse error'})`,
+      describeSource(source),
+      field,
     );
   }
+  return key;
+}
+
+/** Resolves every secret of the config; checks that the private keys parse as PEM keys. */
+export async function resolveControllerSecrets(
+  config: ControllerConfig,
+  deps: ResolveSecretDeps = {},
+): Promise<ResolvedSecrets> {
+  const privateKey = await resolvePem(config.github.privateKey, 'github.privateKey', deps);
   const out: ResolvedSecrets = { privateKey };
+  if (config.github.apps?.length) {
+    out.appKeys = [];
+    for (const [i, app] of config.github.apps.entries()) {
+      out.appKeys.push(await resolvePem(app.privateKey, `github.apps[${i}].privateKey`, deps));
+    }
+  }
   if (config.github.webhookSecret) {
     out.webhookSecret = await resolveSecret(
       config.github.webhookSecret,

@@ -7,6 +7,13 @@ import type { PriceTable } from '../cost/prices.ts';
 /** A secret's source: exactly one of a file, an environment variable or a Secrets Manager ARN. */
 export type SecretSource = { file: string } | { env: string } | { secretArn: string };
 
+export interface AdditionalApp {
+  appId: number;
+  privateKey: SecretSource;
+  /** Owners (organizations, users) it serves; absent: shared by every owner. */
+  owners?: string[];
+}
+
 export interface ControllerConfig {
   github: {
     /** GITHUB_APP_ID */
@@ -24,6 +31,11 @@ export interface ControllerConfig {
     apiUrl?: string;
     /** Token with manage_runners:enterprise for enterprise-scoped pools (GITHUB_ENTERPRISE_TOKEN...). */
     enterpriseToken?: SecretSource;
+    /**
+     * More GitHub Apps (config file only). Each has its own JIT limit and REST budget; JIT
+     * configs go to the least-used App that serves the owner. The App above (appId) is shared.
+     */
+    apps?: AdditionalApp[];
   };
   aws: {
     /** AWS_REGION */
@@ -89,4 +101,10 @@ export interface ControllerConfig {
    * { vcpuHour, gbHour, storageGbHour } in USD, laid over the defaults of controller/cost/prices.ts.
    */
   cost?: { prices?: PriceTable };
+  /**
+   * The only subnets and security groups runner tasks may use (the stack's RunnerSubnetIds and
+   * RunnerSecurityGroupId outputs): RUNNERCTL_RUNNER_SUBNETS, RUNNERCTL_RUNNER_SECURITY_GROUPS
+   * (comma-separated). A pool naming others does not launch. Absent: not checked.
+   */
+  runnerNetwork?: { subnets?: string[]; securityGroups?: string[] };
 }

@@ -48,6 +48,11 @@ export interface GitHubSimulatorOptions extends Partial<SimFaults> {
   /** Seed of the fault-injection PRNG. Default 1. */
   seed?: number;
   appId?: number;
+  /**
+   * Several GitHub Apps (ids); the first is `appId`. Each is installed on every account the
+   * control API installs on, with its own installation and so its own rate limits.
+   */
+  appIds?: number[];
   /** Default: random. */
   webhookSecret?: string;
   rateLimits?: Partial<RateLimitOptions>;
@@ -63,6 +68,8 @@ export interface GitHubSimulator {
   appId: number;
   /** Secret: never log it. PKCS#1 PEM, like the keys GitHub hands out. */
   privateKeyPem: string;
+  /** Every App (the first is `appId`), with its key. Secrets: never log the keys. */
+  apps: { appId: number; privateKeyPem: string }[];
   /** Secret: never log it. */
   webhookSecret: string;
   control: GitHubSimControl;
@@ -76,9 +83,15 @@ export async function startGitHubSimulator(
 ): Promise<GitHubSimulator> {
   const clock = options.clock ?? systemClock;
   const apiClock = options.apiClock ?? clock;
-  const app = createAppIdentity(options.appId ?? 424242);
+  const appIds = options.appIds?.length ? options.appIds : [options.appId ?? 424242];
+  if (new Set(appIds).size !== appIds.length) {
+    throw new RangeError(`GitHub simulator: App ids must differ, got ${appIds.join(', ')}`);
+  }
+  const apps = appIds.map((id) => createAppIdentity(id));
+  const app = apps[0]!;
   const webhookSecret = options.webhookSecret ?? randomBytes(24).toString('hex');
   const state = new SimState(clock, { ...DEFAULT_TIMINGS, ...options.timings });
+  state.appIds = appIds;
   const tokens = new TokenStore(apiClock);
   const limiter = new RateLimiter(apiClock, { ...DEFAULT_RATE_LIMITS, ...options.rateLimits });
   const restFaults: RestFaults = {
@@ -109,6 +122,7 @@ export async function startGitHubSimulator(
     clock: apiClock,
     state,
     app,
+    apps,
     tokens,
     limiter,
     faults: restFaults,
@@ -153,6 +167,7 @@ export async function startGitHubSimulator(
     url,
     appId: app.appId,
     privateKeyPem: app.privateKeyPem,
+    apps: apps.map((a) => ({ appId: a.appId, privateKeyPem: a.privateKeyPem })),
     webhookSecret,
     control,
     writePrivateKey: (path) => writePrivateKeyFile(app, path),

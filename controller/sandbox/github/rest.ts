@@ -35,7 +35,10 @@ export interface RestFaults {
 export interface RestDeps {
   clock: Clock;
   state: SimState;
+  /** The first App: the one webhooks and control answers speak for. */
   app: AppIdentity;
+  /** Every App of the simulator (the first is `app`); each has its own installations. */
+  apps: AppIdentity[];
   tokens: TokenStore;
   limiter: RateLimiter;
   faults: RestFaults;
@@ -71,13 +74,20 @@ export function buildRestRouter(
     router.add(method, template, (ctx, caller) => route.handle(ctx, caller));
   };
 
-  const inst = (i: SimInstallation) => installationJson(apiUrl(), app.slug, app.appId, i);
+  const appOf = (caller: Caller) =>
+    deps.apps.find((a) => caller.kind === 'app' && a.appId === caller.appId) ?? app;
+  const inst = (i: SimInstallation) =>
+    installationJson(apiUrl(), appById(deps, i.appId).slug, i.appId, i);
+  /** An App's JWT sees only its own installations. */
+  const own = (caller: Caller, i: SimInstallation | undefined) =>
+    i && caller.kind === 'app' && i.appId === caller.appId ? i : undefined;
 
   // ---- App endpoints (JWT) ---------------------------------------------------------------
   add('GET', '/app', {
     auth: 'jwt',
-    handle: () =>
-      json(200, {
+    handle: (_ctx, caller) => {
+      const app = appOf(caller);
+      return json(200, {
         id: app.appId,
         slug: app.slug,
         client_id: app.clientId,
@@ -95,24 +105,30 @@ export function buildRestRouter(
           organization_self_hosted_runners: 'write',
         },
         events: ['workflow_job'],
-      }),
+      });
+    },
   });
   add('GET', '/app/installations', {
     auth: 'jwt',
-    handle: (ctx) =>
-      paginate(ctx, [...state.installations.values()].map(inst), apiUrl(), (items) => items),
+    handle: (ctx, caller) =>
+      paginate(
+        ctx,
+        [...state.installations.values()].filter((i) => own(caller, i)).map(inst),
+        apiUrl(),
+        (items) => items,
+      ),
   });
   add('GET', '/app/installations/{installation_id}', {
     auth: 'jwt',
-    handle: (ctx) => {
-      const i = state.installations.get(Number(ctx.params.installation_id));
+    handle: (ctx, caller) => {
+      const i = own(caller, state.installations.get(Number(ctx.params.installation_id)));
       return i ? json(200, inst(i)) : notFound();
     },
   });
   add('POST', '/app/installations/{installation_id}/access_tokens', {
     auth: 'jwt',
-    handle: (ctx) => {
-      const i = state.installations.get(Number(ctx.params.installation_id));
+    handle: (ctx, caller) => {
+      const i = own(caller, state.installations.get(Number(ctx.params.installation_id)));
       if (!i) return notFound();
       const { token, expiresAtMs } = tokens.issueInstallationToken(i.id);
       return json(201, {
@@ -123,23 +139,25 @@ export function buildRestRouter(
       });
     },
   });
-  const installationOf = (account: string | undefined): Reply => {
-    const i = account ? state.installationFor(account) : undefined;
+  const installationOf = (caller: Caller, account: string | undefined): Reply => {
+    const appId = caller.kind === 'app' ? caller.appId : undefined;
+    const i = account && appId !== undefined ? state.installationFor(account, appId) : undefined;
     return i ? json(200, inst(i)) : notFound();
   };
   add('GET', '/orgs/{org}/installation', {
     auth: 'jwt',
-    handle: (ctx) => installationOf(state.orgs.get((ctx.params.org ?? '').toLowerCase())?.login),
+    handle: (ctx, caller) =>
+      installationOf(caller, state.orgs.get((ctx.params.org ?? '').toLowerCase())?.login),
   });
   add('GET', '/users/{username}/installation', {
     auth: 'jwt',
-    handle: (ctx) => installationOf(ctx.params.username),
+    handle: (ctx, caller) => installationOf(caller, ctx.params.username),
   });
   add('GET', '/repos/{owner}/{repo}/installation', {
     auth: 'jwt',
-    handle: (ctx) => {
+    handle: (ctx, caller) => {
       const repo = state.repo(`${ctx.params.owner}/${ctx.params.repo}`);
-      return repo ? installationOf(repo.owner) : notFound();
+      return repo ? installationOf(caller, repo.owner) : notFound();
     },
   });
   // ---- the App's webhook deliveries (last 3 days) and redelivery -----------------------------
@@ -605,16 +623,20 @@ export function paginate<T>(
   );
 }
 
+function appById(deps: Pick<RestDeps, 'app' | 'apps'>, appId: number): AppIdentity {
+  return deps.apps.find((a) => a.appId === appId) ?? deps.app;
+}
+
 /** Authenticates the caller of a REST route; answers GitHub's 401 bodies otherwise. */
 export function authenticate(
   ctx: RequestContext,
   auth: Auth,
-  deps: Pick<RestDeps, 'app' | 'tokens' | 'clock' | 'state'>,
+  deps: Pick<RestDeps, 'app' | 'apps' | 'tokens' | 'clock' | 'state'>,
 ): Caller | Reply {
   const token = bearer(ctx);
   if (!token) return fail(401, 'Requires authentication');
   if (isJwtShaped(token)) {
-    const check = verifyAppJwt(token, deps.app, deps.clock);
+    const check = verifyAppJwt(token, jwtIssuer(token, deps.apps) ?? deps.app, deps.clock);
     if (!check.ok) return fail(401, check.message);
     if (auth === 'token') {
       return fail(403, 'Resource not accessible by integration');
@@ -644,4 +666,21 @@ export function etagOf(body: unknown): string {
 
 export function requestId(): string {
   return randomUUID().replace(/-/g, '').slice(0, 20).toUpperCase();
+}
+
+/** The App a JWT names in `iss` (its id or client ID), to verify the signature with its key. */
+function jwtIssuer(token: string, apps: AppIdentity[]): AppIdentity | undefined {
+  try {
+    const payload = JSON.parse(
+      Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'),
+    ) as {
+      iss?: unknown;
+    };
+    return apps.find(
+      (a) =>
+        payload.iss === a.appId || payload.iss === String(a.appId) || payload.iss === a.clientId,
+    );
+  } catch {
+    return undefined;
+  }
 }

@@ -51,6 +51,8 @@ export interface SimRepo {
 
 export interface SimInstallation {
   id: number;
+  /** The App installed: each App has its own installation (and id) on an account. */
+  appId: number;
   account: string;
   accountId: number;
   targetType: 'Organization' | 'User';
@@ -225,6 +227,8 @@ export class SimState {
   readonly orgs = new Map<string, SimOrg>();
   readonly repos = new Map<string, SimRepo>();
   readonly installations = new Map<number, SimInstallation>();
+  /** The simulator's Apps, the first being the one events and control answers speak for. */
+  appIds: number[] = [424242];
   readonly runnerGroups = new Map<string, SimRunnerGroup[]>();
   readonly runners = new Map<number, SimRunner>();
   readonly runs = new Map<number, SimRun>();
@@ -343,16 +347,27 @@ export class SimState {
     return repo;
   }
 
+  /**
+   * Installs an App on an account. Without `appId`, every App of the simulator is installed
+   * (each gets its own installation id, as on GitHub); the first App's installation is returned.
+   */
   createInstallation(
     account: string,
     permissions?: Record<string, 'read' | 'write'>,
+    appId?: number,
   ): SimInstallation {
-    const existing = this.installationFor(account);
+    if (appId === undefined) {
+      const [first, ...others] = this.appIds;
+      for (const other of others) this.createInstallation(account, permissions, other);
+      return this.createInstallation(account, permissions, first);
+    }
+    const existing = this.installationFor(account, appId);
     if (existing) return existing;
     const org = this.orgs.get(account.toLowerCase());
     const id = this.nextIds.installation++;
     const installation: SimInstallation = {
       id,
+      appId,
       account: org?.login ?? account,
       accountId: org?.id ?? this.nextIds.org++,
       targetType: org ? 'Organization' : 'User',
@@ -368,9 +383,10 @@ export class SimState {
     return installation;
   }
 
-  installationFor(account: string): SimInstallation | undefined {
+  /** The installation of `appId` (default: the first App) on `account`. */
+  installationFor(account: string, appId = this.appIds[0]): SimInstallation | undefined {
     for (const i of this.installations.values()) {
-      if (i.account.toLowerCase() === account.toLowerCase()) return i;
+      if (i.account.toLowerCase() === account.toLowerCase() && i.appId === appId) return i;
     }
     return undefined;
   }

@@ -124,6 +124,40 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
     expect(unset.pacing).not.toHaveProperty('restPerHour');
   });
 
+  it('reads the allowed runner network from the file or the stack-set variables', async () => {
+    const path = await file(
+      'net.yaml',
+      'github:\n  appId: 1\n  privateKey: { file: /k }\nrunnerNetwork:\n  subnets: [subnet-0a1b2c3d]\n',
+    );
+    expect((await loadControllerConfig({ file: path, env: {} })).runnerNetwork).toEqual({
+      subnets: ['subnet-0a1b2c3d'],
+    });
+    const fromEnv = await loadControllerConfig({
+      env: {
+        GITHUB_APP_ID: '1',
+        GITHUB_APP_PRIVATE_KEY_FILE: '/k',
+        RUNNERCTL_RUNNER_SUBNETS: 'subnet-0a1b2c3d, subnet-0123456789abcdef0',
+        RUNNERCTL_RUNNER_SECURITY_GROUPS: 'sg-0a1b2c3d',
+      },
+    });
+    expect(fromEnv.runnerNetwork).toEqual({
+      subnets: ['subnet-0a1b2c3d', 'subnet-0123456789abcdef0'],
+      securityGroups: ['sg-0a1b2c3d'],
+    });
+    const bad = await error(
+      loadControllerConfig({
+        env: {
+          GITHUB_APP_ID: '1',
+          GITHUB_APP_PRIVATE_KEY_FILE: '/k',
+          RUNNERCTL_RUNNER_SECURITY_GROUPS: 'sg-1,default',
+        },
+      }),
+    );
+    expect(bad.field).toBe('runnerNetwork.securityGroups');
+    expect(bad.message).toContain('RUNNERCTL_RUNNER_SECURITY_GROUPS');
+    expect(bad.message).toContain('item 1');
+  });
+
   it('reads cache.relistSeconds from the file and RUNNERCTL_CACHE_RELIST_SECONDS, and names a bad one', async () => {
     const path = await file(
       'cache.yaml',
@@ -164,6 +198,62 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
     expect(err.message).toMatch(
       /cost-bad.yaml:\d+:\d+: cost.prices: cost.prices.eu-central-1.FARGATE.vcpuHour: expected a price in USD >= 0, got "cheap"/,
     );
+  });
+
+  it('reads github.apps (more Apps, owners optional) and names a bad entry', async () => {
+    const head = 'github:\n  appId: 1\n  privateKey: { file: /k }\n  apps:\n';
+    const ok = await file(
+      'apps.yaml',
+      `${head}    - { appId: 2, privateKey: { env: APP2_KEY } }\n    - { appId: 3, privateKey: { file: /k3 }, owners: [acme] }\n`,
+    );
+    const config = await loadControllerConfig({ file: ok, env: {} });
+    expect(config.github.apps).toEqual([
+      { appId: 2, privateKey: { env: 'APP2_KEY' } },
+      { appId: 3, privateKey: { file: '/k3' }, owners: ['acme'] },
+    ]);
+    const secrets = await resolveControllerSecrets(
+      {
+        ...config,
+        github: { ...config.github, privateKey: { env: 'K1' }, apps: [config.github.apps![0]!] },
+      },
+      { env: { K1: PEM, APP2_KEY: PEM } },
+    );
+    expect(secrets.appKeys).toEqual([PEM.trimEnd()]);
+    const cases: [string, string, RegExp][] = [
+      [
+        '    - { appId: 0, privateKey: { file: /k } }\n',
+        'github.apps[0].appId',
+        /expected an integer >= 1, got 0/,
+      ],
+      [
+        '    - { appId: 2 }\n',
+        'github.apps[0].privateKey',
+        /github.apps\[0\] needs appId and privateKey/,
+      ],
+      [
+        '    - { appId: 1, privateKey: { file: /k } }\n',
+        'github.apps[0].appId',
+        /App 1 is listed twice/,
+      ],
+      [
+        '    - { appId: 2, privateKey: { file: /k }, owner: [a] }\n',
+        'github.apps[0].owner',
+        /unknown setting github.apps\[0\].owner/,
+      ],
+      [
+        '    - { appId: 2, privateKey: { file: /k }, owners: [] }\n',
+        'github.apps[0].owners',
+        /non-empty list of GitHub owner logins/,
+      ],
+    ];
+    for (const [entry, field, message] of cases) {
+      const err = await error(
+        loadControllerConfig({ file: await file('apps-bad.yaml', `${head}${entry}`), env: {} }),
+      );
+      expect(err.field, entry).toBe(field);
+      expect(err.message).toMatch(message);
+      expect(err.message).toContain('apps-bad.yaml');
+    }
   });
 
   it("caps the runner name prefix so runner names fit GitHub's 64 characters", async () => {
