@@ -25,7 +25,29 @@ export interface ImageConfig {
 /** Create a VPC (default), or use an existing one by id (no lookups at synthesis). */
 export type NetworkConfig =
   | { mode: 'create'; maxAzs: number; natGateways: number }
-  | { mode: 'existing'; vpcId: string; availabilityZones: string[]; privateSubnetIds: string[] };
+  | {
+      mode: 'existing';
+      vpcId: string;
+      availabilityZones: string[];
+      privateSubnetIds: string[];
+      /** Subnets for the runners only (one per zone). Absent: the private subnets. */
+      runnerSubnetIds?: string[];
+    };
+
+/** One egress rule of the runners' security group. */
+export interface EgressRule {
+  protocol: 'tcp' | 'udp';
+  port: number;
+  /** IPv4 CIDR. Default 0.0.0.0/0. */
+  cidr: string;
+}
+
+/** HTTPS (GitHub, registries, AWS APIs) and DNS: what a runner needs to take and run a job. */
+export const DEFAULT_RUNNER_EGRESS: readonly EgressRule[] = [
+  { protocol: 'tcp', port: 443, cidr: '0.0.0.0/0' },
+  { protocol: 'udp', port: 53, cidr: '0.0.0.0/0' },
+  { protocol: 'tcp', port: 53, cidr: '0.0.0.0/0' },
+];
 
 export type CpuArchitecture = 'X86_64' | 'ARM64';
 
@@ -93,6 +115,8 @@ export interface DeployConfig {
     /** One task definition per size. */
     sizes: RunnerSizeConfig[];
     cpuArchitecture: CpuArchitecture;
+    /** The runners' security group allows only this outbound traffic. Default HTTPS and DNS. */
+    egress: EgressRule[];
   };
   /** Retention of every log group the stack creates. Default 30. */
   logRetentionDays: number;
@@ -122,6 +146,8 @@ const MANAGED_ENVIRONMENT = new Set([
   'GITHUB_APP_ID',
   'GITHUB_INSTALLATION_ID',
   'GITHUB_API_URL',
+  'RUNNERCTL_RUNNER_SUBNETS',
+  'RUNNERCTL_RUNNER_SECURITY_GROUPS',
 ]);
 
 /** Valid Fargate task sizes (ECS developer guide, task size). */
@@ -324,6 +350,37 @@ function readSize(
   return result;
 }
 
+function readEgress(
+  source: string,
+  raw: unknown,
+  field: string,
+  issues: DeployConfigError[],
+): EgressRule {
+  const fallback: EgressRule = { protocol: 'tcp', port: 443, cidr: '0.0.0.0/0' };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    issues.push(
+      new DeployConfigError(`must be an object, got ${JSON.stringify(raw)}`, { source, field }),
+    );
+    return fallback;
+  }
+  const rule: FieldReader = new FieldReader(
+    source,
+    raw as Json,
+    field,
+    ['protocol', 'port', 'cidr'],
+    issues,
+  );
+  const protocol = rule.string('protocol');
+  if (protocol !== 'tcp' && protocol !== 'udp') {
+    rule.report(rule.at('protocol'), `must be "tcp" or "udp", got ${JSON.stringify(protocol)}`);
+  }
+  return {
+    protocol: protocol === 'udp' ? 'udp' : 'tcp',
+    port: rule.integer('port', undefined, 1, 65535),
+    cidr: rule.string('cidr', '0.0.0.0/0', /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/),
+  };
+}
+
 /** Validates a parsed config object and fills in the defaults. `source` names it in errors. */
 export function parseDeployConfig(raw: unknown, source: string): DeployConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -364,6 +421,7 @@ function readDeployConfig(raw: Json, source: string, issues: DeployConfigError[]
     'vpcId',
     'availabilityZones',
     'privateSubnetIds',
+    'runnerSubnetIds',
     'maxAzs',
     'natGateways',
   ]);
@@ -396,6 +454,16 @@ function readDeployConfig(raw: Json, source: string, issues: DeployConfigError[]
       availabilityZones,
       privateSubnetIds,
     };
+    if (net.has('runnerSubnetIds')) {
+      const runnerSubnetIds = strings('runnerSubnetIds', /^subnet-[0-9a-f]+$/);
+      if (runnerSubnetIds.length !== availabilityZones.length) {
+        net.report(
+          net.at('runnerSubnetIds'),
+          'needs exactly one subnet per entry of availabilityZones',
+        );
+      }
+      network.runnerSubnetIds = runnerSubnetIds;
+    }
   } else {
     network = {
       mode: 'create',
@@ -481,7 +549,11 @@ function readDeployConfig(raw: Json, source: string, issues: DeployConfigError[]
     environment[name] = value as string;
   }
 
-  const r: FieldReader = root.object_('runner', ['image', 'sizes', 'cpuArchitecture']);
+  const r: FieldReader = root.object_('runner', ['image', 'sizes', 'cpuArchitecture', 'egress']);
+  const rawEgress = r.array('egress');
+  const egress = rawEgress
+    ? rawEgress.map((rule, i) => readEgress(source, rule, `runner.egress[${i}]`, issues))
+    : DEFAULT_RUNNER_EGRESS.map((rule) => ({ ...rule }));
   const rawSizes = r.array('sizes');
   const sizes = rawSizes
     ? rawSizes.map((size, i) => readSize(source, size, `runner.sizes[${i}]`, issues))
@@ -540,6 +612,7 @@ function readDeployConfig(raw: Json, source: string, issues: DeployConfigError[]
       image: readImage(r, 'image', 'runnerctl/runner'),
       sizes,
       cpuArchitecture: readArchitecture(r),
+      egress,
     },
     logRetentionDays,
     alarmTopicArn: root.optionalString(

@@ -31,6 +31,8 @@ export const CONTROLLER_PORT = 8080;
 /** Container name the RunnerPool's `ecs.containerName` defaults to. */
 export const RUNNER_CONTAINER_NAME = 'runner';
 export const TABLE_INDEX_NAME = 'gsi1';
+/** The subnet group of the runners in a VPC the stack creates. */
+export const RUNNER_SUBNET_GROUP = 'runners';
 export const TABLE_TTL_ATTRIBUTE = 'expiresAt';
 /** What the GitHub integration puts on the bus (controller/events/normalise.ts reads it). */
 export const GITHUB_EVENT_SOURCE = 'github.com';
@@ -95,17 +97,31 @@ export class RunnerctlStack extends Stack {
 
     // ---------------------------------------------------------------- network
     const vpc = this.network(config);
-    const privateSubnets: ec2.SubnetSelection = { subnets: vpc.privateSubnets };
+    // The controller's subnets; in a created VPC the runners' group is private too, apart.
+    const privateSubnets: ec2.SubnetSelection =
+      config.network.mode === 'create'
+        ? { subnetGroupName: 'private' }
+        : { subnets: vpc.privateSubnets };
     const controllerSecurityGroup = new ec2.SecurityGroup(this, 'ControllerSecurityGroup', {
       vpc,
       description: 'runnerctl controller: no inbound; outbound to the GitHub and AWS APIs',
       allowAllOutbound: true,
     });
+    const runnerSubnets = this.runnerSubnets(config, vpc);
+    // Only what a runner needs (HTTPS to GitHub, registries and AWS APIs, and DNS) unless the
+    // config says otherwise: a job cannot reach internal services or other ports.
     const runnerSecurityGroup = new ec2.SecurityGroup(this, 'RunnerSecurityGroup', {
       vpc,
-      description: 'runnerctl runners: no inbound; outbound to GitHub and what jobs reach',
-      allowAllOutbound: true,
+      description: 'runnerctl runners: no inbound; outbound only as configured (HTTPS and DNS)',
+      allowAllOutbound: false,
     });
+    for (const rule of config.runner.egress) {
+      runnerSecurityGroup.addEgressRule(
+        ec2.Peer.ipv4(rule.cidr),
+        rule.protocol === 'tcp' ? ec2.Port.tcp(rule.port) : ec2.Port.udp(rule.port),
+        `runners: ${rule.protocol.toUpperCase()} ${rule.port}`,
+      );
+    }
 
     // ---------------------------------------------------------------- state
     this.table = new dynamodb.Table(this, 'Table', {
@@ -346,6 +362,12 @@ export class RunnerctlStack extends Stack {
       RUNNERCTL_PORT: String(CONTROLLER_PORT),
       AWS_REGION: this.region,
       GITHUB_APP_ID: String(config.github.appId),
+      // The controller launches runners only into these (and apply refuses other ones).
+      RUNNERCTL_RUNNER_SUBNETS: Fn.join(
+        ',',
+        runnerSubnets.map((subnet) => subnet.subnetId),
+      ),
+      RUNNERCTL_RUNNER_SECURITY_GROUPS: runnerSecurityGroup.securityGroupId,
     };
     if (config.github.installationId !== undefined) {
       environment.GITHUB_INSTALLATION_ID = String(config.github.installationId);
@@ -418,7 +440,7 @@ export class RunnerctlStack extends Stack {
       description: 'For RunnerPool spec.ecs.subnets',
       value: Fn.join(
         ',',
-        vpc.privateSubnets.map((subnet) => subnet.subnetId),
+        runnerSubnets.map((subnet) => subnet.subnetId),
       ),
     });
     new CfnOutput(this, 'RunnerSecurityGroupId', {
@@ -485,6 +507,28 @@ export class RunnerctlStack extends Stack {
     return bus;
   }
 
+  /** The runners' own subnets: created with the VPC, or given for an existing one. */
+  private runnerSubnets(config: DeployConfig, vpc: ec2.IVpc): ec2.ISubnet[] {
+    const { network } = config;
+    if (network.mode === 'existing') {
+      if (!network.runnerSubnetIds) return vpc.privateSubnets;
+      return network.runnerSubnetIds.map((id, i) => {
+        const subnet = ec2.Subnet.fromSubnetAttributes(this, `RunnerSubnet${i}`, {
+          subnetId: id,
+          availabilityZone: network.availabilityZones[i],
+        });
+        Validations.of(subnet).acknowledge({
+          id: '@aws-cdk/aws-ec2:noSubnetRouteTableId',
+          reason:
+            'Runner tasks are only placed in the existing subnet; the stack never reads or ' +
+            'changes its route table, so its id is not needed.',
+        });
+        return subnet;
+      });
+    }
+    return vpc.selectSubnets({ subnetGroupName: RUNNER_SUBNET_GROUP }).subnets;
+  }
+
   private network(config: DeployConfig): ec2.IVpc {
     const { network } = config;
     if (network.mode === 'existing') {
@@ -512,6 +556,16 @@ export class RunnerctlStack extends Stack {
         { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
         {
           name: 'private',
+          subnetType:
+            network.natGateways > 0
+              ? ec2.SubnetType.PRIVATE_WITH_EGRESS
+              : ec2.SubnetType.PRIVATE_ISOLATED,
+          cidrMask: 20,
+        },
+        // Runners apart from the controller, so that network ACLs, flow logs and endpoint
+        // policies can treat job traffic on its own.
+        {
+          name: RUNNER_SUBNET_GROUP,
           subnetType:
             network.natGateways > 0
               ? ec2.SubnetType.PRIVATE_WITH_EGRESS

@@ -42,6 +42,46 @@ export interface ValidatedPool {
 
 export type Segment = string | number;
 
+/**
+ * The runner network the deployment allows (the stack's RunnerSubnetIds and
+ * RunnerSecurityGroupId outputs). An empty or absent list is not checked.
+ */
+export interface AllowedNetwork {
+  subnets?: readonly string[];
+  securityGroups?: readonly string[];
+}
+
+export interface ValidateOptions {
+  network?: AllowedNetwork;
+}
+
+const NETWORK_FIELDS = [
+  ['subnets', 'runner subnets', 'RUNNERCTL_RUNNER_SUBNETS'],
+  ['securityGroups', 'runner security groups', 'RUNNERCTL_RUNNER_SECURITY_GROUPS'],
+] as const;
+
+/** Subnets and security groups of a pool that the deployment does not allow, by field path. */
+export function disallowedNetwork(
+  pool: Pick<RunnerPool, 'spec'>,
+  allowed: AllowedNetwork | undefined,
+): { segments: Segment[]; message: string }[] {
+  const out: { segments: Segment[]; message: string }[] = [];
+  for (const [field, what, variable] of NETWORK_FIELDS) {
+    const list = allowed?.[field];
+    if (!list || list.length === 0) continue;
+    (pool.spec.ecs[field] ?? []).forEach((id, i) => {
+      if (list.includes(id)) return;
+      out.push({
+        segments: ['spec', 'ecs', field, i],
+        message:
+          `not one of the ${what} the deployment allows: expected one of ` +
+          `${list.join(', ')} (${variable}), got ${JSON.stringify(id)}`,
+      });
+    });
+  }
+  return out;
+}
+
 let cachedSchema: PoolSchema | undefined;
 
 /** The schema of this checkout, loaded once per process. */
@@ -342,6 +382,7 @@ export function yamlErrorIssue(
 export function validatePoolSources(
   sources: readonly PoolSource[],
   schema: PoolSchema = defaultPoolSchema(),
+  options: ValidateOptions = {},
 ): ValidatedPool[] {
   const issues: ValidationIssue[] = [];
   const pools: ValidatedPool[] = [];
@@ -396,6 +437,18 @@ export function validatePoolSources(
           continue;
         }
         const pool = toPool(data as Record<string, unknown>, schema.schema);
+        const network = disallowedNetwork(pool, options.network);
+        if (network.length > 0) {
+          for (const problem of network) {
+            issues.push({
+              file: source.file,
+              ...at(locate(doc, [...prefix, ...problem.segments], 'value')),
+              path: pathToString([...prefix, ...problem.segments]),
+              message: problem.message,
+            });
+          }
+          continue;
+        }
         const position = at(locate(doc, [...prefix, 'metadata', 'name'], 'value'));
         const where = `${source.file}:${position.line}:${position.column}`;
         const first = names.get(pool.metadata.name);

@@ -124,8 +124,11 @@ export function reconcileConfigOf(
     ...(config.cache ? { relistMs: config.cache.relistSeconds * 1000 } : {}),
     // The queue carries the cluster's ECS task events (the stack's second rule).
     taskEvents: Boolean(config.queueUrl),
+    // A pass never waits for a listing paced by the REST budget (100 pages of 100 at 5,000/h).
+    backgroundListing: true,
     runnerNamePrefix: config.runnerNamePrefix,
     prices: mergePrices(config.cost?.prices),
+    ...(config.runnerNetwork ? { allowedNetwork: config.runnerNetwork } : {}),
     ...(config.aws.region ? { region: config.aws.region } : {}),
     ...tuning,
   };

@@ -12,7 +12,7 @@ import type { EcsTaskEvent } from '../events/ecs-task-event.ts';
 import { TASK_STARTED_BY } from '../api/constants.ts';
 import type { EcsProvider } from '../ecs/types.ts';
 import { ConflictError, NotFoundError } from '../store/errors.ts';
-import type { JobRecord, PoolRecord, RunnerRecord, Store } from '../store/types.ts';
+import type { JobRecord, JobStatus, PoolRecord, RunnerRecord, Store } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
 import { needsSpotDecision, OPEN_JOB_STATUSES, RecordCache } from './records.ts';
 import { cachingEcs, TaskCache } from './tasks.ts';
@@ -71,7 +71,8 @@ export interface Informer {
   takeover(): void;
   relist(): Promise<void>;
   relistPools(): Promise<PoolRecord[]>;
-  relistJobs(): Promise<void>;
+  /** Relists the open jobs with these statuses (all open ones by default). */
+  relistJobs(statuses?: readonly JobStatus[]): Promise<void>;
   /** A job record an event (ingestion, possibly on this replica) stored. */
   observeJob(job: JobRecord): void;
   /** An ECS task event: returns the pool of the runner it concerns when that is worth a look. */
@@ -117,9 +118,9 @@ export function createInformer(options: InformerOptions): Informer {
     const startedAt = now();
     records.relistRunners(await base.listRunners({ live: true }), startedAt);
   };
-  const relistJobs = async () => {
+  const relistJobs = async (statuses: readonly JobStatus[] = OPEN_JOB_STATUSES) => {
     const startedAt = now();
-    records.relistJobs(await base.listJobs({ status: [...OPEN_JOB_STATUSES] }), startedAt);
+    records.relistJobs(await base.listJobs({ status: [...statuses] }), startedAt, statuses);
   };
   const relistTasks = async (clusters: Set<string>) => {
     for (const cluster of clusters) {

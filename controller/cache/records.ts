@@ -166,14 +166,22 @@ export class RecordCache {
     return true;
   }
 
-  /** Replaces the open jobs by a full listing of them taken from `startedAtMs` on. */
-  relistJobs(listed: JobRecord[], startedAtMs: number): void {
+  /**
+   * Replaces the open jobs with one of `statuses` by a listing of those taken from
+   * `startedAtMs` on.
+   */
+  relistJobs(
+    listed: JobRecord[],
+    startedAtMs: number,
+    statuses: readonly JobStatus[] = OPEN_JOB_STATUSES,
+  ): void {
     const seen = new Set<number>();
     for (const job of listed) {
       seen.add(job.id);
       this.#putJob(job);
     }
     for (const [id, job] of [...this.#jobs]) {
+      if (!statuses.includes(job.status)) continue;
       if (seen.has(id) || this.#recent(this.#jobTouch.get(id), startedAtMs)) continue;
       this.#jobs.delete(id);
       this.#jobTouch.delete(id);

@@ -107,6 +107,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
     'leaseSeconds',
     'logLevel',
     'cost',
+    'runnerNetwork',
     'cache',
   ],
   github: [
@@ -122,6 +123,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   server: ['port', 'metricsPort', 'metricsHost'],
   pacing: ['jitPerMinute', 'runTaskPerSecond', 'runTaskBurst', 'restPerHour'],
   cost: ['prices'],
+  runnerNetwork: ['subnets', 'securityGroups'],
   cache: ['relistSeconds'],
 };
 
@@ -151,6 +153,8 @@ const ENV_VARS: [string, string][] = [
   ['leaseSeconds', 'RUNNERCTL_LEASE_SECONDS'],
   ['cache.relistSeconds', 'RUNNERCTL_CACHE_RELIST_SECONDS'],
   ['logLevel', 'RUNNERCTL_LOG_LEVEL'],
+  ['runnerNetwork.subnets', 'RUNNERCTL_RUNNER_SUBNETS'],
+  ['runnerNetwork.securityGroups', 'RUNNERCTL_RUNNER_SECURITY_GROUPS'],
 ];
 
 /** Secret field → [variable holding the value itself, ..._FILE, ..._SECRET_ARN / _ARN]. */
@@ -370,6 +374,39 @@ function string(
     );
   }
   return value;
+}
+
+/** A list of ids: a YAML sequence, or a comma-separated string (environment variables). */
+function idList(
+  fields: Map<string, Sourced>,
+  field: string,
+  pattern: { re: RegExp; says: string },
+): string[] | undefined {
+  const s = fields.get(field);
+  if (!s) return undefined;
+  const items =
+    typeof s.value === 'string'
+      ? s.value.split(',').map((item) => item.trim())
+      : Array.isArray(s.value)
+        ? s.value
+        : undefined;
+  if (!items) {
+    throw new ConfigError(
+      `${where(field, s)}: expected a list of ${pattern.says}, got ${shown(s.value)}`,
+      s.source,
+      field,
+    );
+  }
+  return items.map((item, i) => {
+    if (typeof item !== 'string' || !pattern.re.test(item)) {
+      throw new ConfigError(
+        `${where(field, s)}: item ${i + 1}: expected ${pattern.says}, got ${shown(item)}`,
+        s.source,
+        field,
+      );
+    }
+    return item;
+  });
 }
 
 function url(fields: Map<string, Sourced>, field: string): string | undefined {
@@ -637,6 +674,20 @@ function build(fields: Map<string, Sourced>): ControllerConfig {
     says: LOG_LEVELS.join(', '),
   });
   if (logLevel) config.logLevel = logLevel as (typeof LOG_LEVELS)[number];
+  const subnets = idList(fields, 'runnerNetwork.subnets', {
+    re: /^subnet-[0-9a-f]{8}([0-9a-f]{9})?$/,
+    says: 'subnet IDs (subnet- and 8 or 17 hex digits)',
+  });
+  const securityGroups = idList(fields, 'runnerNetwork.securityGroups', {
+    re: /^sg-[0-9a-f]{8}([0-9a-f]{9})?$/,
+    says: 'security group IDs (sg- and 8 or 17 hex digits)',
+  });
+  if (subnets || securityGroups) {
+    config.runnerNetwork = {
+      ...(subnets ? { subnets } : {}),
+      ...(securityGroups ? { securityGroups } : {}),
+    };
+  }
   return config;
 }
 

@@ -101,4 +101,10 @@ export interface ControllerConfig {
    * { vcpuHour, gbHour, storageGbHour } in USD, laid over the defaults of controller/cost/prices.ts.
    */
   cost?: { prices?: PriceTable };
+  /**
+   * The only subnets and security groups runner tasks may use (the stack's RunnerSubnetIds and
+   * RunnerSecurityGroupId outputs): RUNNERCTL_RUNNER_SUBNETS, RUNNERCTL_RUNNER_SECURITY_GROUPS
+   * (comma-separated). A pool naming others does not launch. Absent: not checked.
+   */
+  runnerNetwork?: { subnets?: string[]; securityGroups?: string[] };
 }

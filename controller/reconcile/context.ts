@@ -1,6 +1,7 @@
 // What every reconciler gets injected: the store, the two providers, the clock, the logger,
 // the settings, and the lease version to fence writes with.
 
+import type { AllowedNetwork } from '../api/validate.ts';
 import type { Informer } from '../cache/informer.ts';
 import { DEFAULT_PRICES, type PriceTable } from '../cost/prices.ts';
 import type { EcsProvider } from '../ecs/types.ts';
@@ -54,6 +55,8 @@ export interface ReconcileSettings {
   prices: PriceTable;
   /** Region of tasks whose ARN names none (default: none, their cost is not known). */
   region?: string;
+  /** Subnets and security groups pools may launch into (empty or absent: not checked). */
+  allowedNetwork?: AllowedNetwork;
 }
 
 export const DEFAULT_SETTINGS: ReconcileSettings = {
@@ -73,6 +76,7 @@ export const DEFAULT_SETTINGS: ReconcileSettings = {
   spotRerunRetryMs: 60_000,
   prices: DEFAULT_PRICES,
   region: undefined,
+  allowedNetwork: undefined,
 };
 
 export interface ReconcileContext {

@@ -68,6 +68,11 @@ export interface ControllerConfig extends Partial<ReconcileSettings> {
    * describes the tasks of its live runners.
    */
   taskEvents?: boolean;
+  /**
+   * Passes read GitHub's runner listing from the last completed one while the next is taken
+   * (runner-listing.ts), instead of waiting for it. Default false; the controller app turns it on.
+   */
+  backgroundListing?: boolean;
   /** Keys reconciled at once. Default 4. */
   concurrency?: number;
   /** Backoff of failing keys. */
@@ -206,6 +211,7 @@ export function createController(options: ControllerOptions): Controller {
       clock,
       ownedPrefix(settings.runnerNamePrefix),
       config.listingTtlMs ?? Math.min(5_000, settings.runnerPollMs / 2),
+      { background: config.backgroundListing ?? false },
     ),
   };
 
@@ -265,9 +271,13 @@ export function createController(options: ControllerOptions): Controller {
     listKeys: async () => {
       // A new pass: pools of one GitHub scope share one fresh runner listing.
       ctx.runnerListing?.nextPass();
-      // Pools are applied by the CLI and jobs ingested by any replica: both are read again at
-      // every pass (open jobs only: a range of the index that history never enters).
-      const [pools] = await Promise.all([informer.relistPools(), informer.relistJobs()]);
+      // Pools are applied by the CLI and jobs ingested by any replica: pools and the demand
+      // (queued and waiting jobs: ranges of the index that history never enters) are read again
+      // at every pass; in-progress jobs at the cache's relist.
+      const [pools] = await Promise.all([
+        informer.relistPools(),
+        informer.relistJobs(['queued', 'waiting']),
+      ]);
       return [RESYNC_KEY, ...pools.map((p) => poolKey(p.name)), GC_KEY];
     },
   });

@@ -23,10 +23,14 @@ export interface GcReport {
 }
 
 /**
- * The running tasks we started in `cluster`, listed now (a stray task must not wait for the
- * cache's next relist); the cache takes the listing as one of its relists of the cluster.
+ * The running tasks we started in `cluster`: the cache's last relist of the cluster (an orphan
+ * is found within one relist period; every launch writes its record first, so the cache holds a
+ * record for every task of this process), or, without a cache or before its first listing of
+ * the cluster, a listing now.
  */
 async function runningTasks(ctx: ReconcileContext, cluster: string): Promise<string[]> {
+  const listed = ctx.cache?.tasks.listedRunning(cluster);
+  if (listed) return listed.arns;
   const arns = await ctx.ecs.listTasks(cluster, { startedBy: TASK_STARTED_BY });
   ctx.cache?.tasks.relisted(cluster, arns);
   return arns;

@@ -35,14 +35,27 @@ export interface RunnerListing {
   nextPass(): void;
 }
 
+export interface RunnerListingOptions {
+  /**
+   * Answer from the last completed listing while a newer one is taken (the informer cache's
+   * view of GitHub): a pass never waits for a paginated listing paced by the REST budget. The
+   * answer carries its own times, so a runner that registered after it started is not taken for
+   * deregistered. Without a completed listing yet, callers wait for the first.
+   */
+  background?: boolean;
+}
+
 export function createRunnerListing(
   github: GitHubProvider,
   clock: Clock,
   namePrefix: string,
   ttlMs: number,
+  options: RunnerListingOptions = {},
 ): RunnerListing {
   let pass = 0;
   const entries = new Map<string, Entry>();
+  /** The newest completed listing per scope. */
+  const latest = new Map<string, ListedRunners>();
 
   const fetchFresh = async (scope: GitHubScope): Promise<ListedRunners> => {
     const startedAtMs = clock.now();
@@ -54,9 +67,13 @@ export function createRunnerListing(
     list(scope) {
       const key = scopeKey(scope);
       const cached = entries.get(key);
+      const last = latest.get(key);
       if (cached && cached.pass === pass) {
         // In flight, or completed less than ttlMs ago: share it.
         if (cached.completedAtMs === undefined || clock.now() - cached.completedAtMs < ttlMs) {
+          if (options.background && last && cached.completedAtMs === undefined) {
+            return Promise.resolve(last);
+          }
           return cached.listing;
         }
       }
@@ -72,12 +89,15 @@ export function createRunnerListing(
       entry.listing.then(
         (done) => {
           entry.completedAtMs = done.completedAtMs;
+          const newest = latest.get(key);
+          if (!newest || newest.startedAtMs <= done.startedAtMs) latest.set(key, done);
         },
         () => {
           // A failed listing is not cached: the next caller asks again.
           if (entries.get(key) === entry) entries.delete(key);
         },
       );
+      if (options.background && last) return Promise.resolve(last);
       return entry.listing;
     },
     nextPass() {

@@ -45,6 +45,7 @@ import {
   runnerKey,
   runnerPoolPrefix,
   RUNNERS_PARTITION,
+  FINISHED_RUNNERS_PARTITION,
   TTL_ATTRIBUTE,
   type ItemKey,
 } from './layout.ts';
@@ -469,10 +470,14 @@ export class DynamoStore implements Store {
       ? (expr: Expression) =>
           `${expr.name('state')} IN (${states.map((s) => expr.value(s)).join(', ')})`
       : undefined;
-    const items = await this.queryIndex(RUNNERS_PARTITION, {
+    const query = {
       prefix: pool === undefined ? undefined : runnerPoolPrefix(pool),
       filter: stateFilter,
-    });
+    };
+    const items = await this.queryIndex(RUNNERS_PARTITION, query);
+    // Finished history only when asked for (a live listing, or live states only, never reads it).
+    const wantsFinished = !live && (!states || states.includes('finished'));
+    if (wantsFinished) items.push(...(await this.queryIndex(FINISHED_RUNNERS_PARTITION, query)));
     const records = items.map(toRunnerRecord);
     return live ? records.filter((r) => r.state !== 'finished' || awaitsSpotDecision(r)) : records;
   }
@@ -673,7 +678,8 @@ export class DynamoStore implements Store {
   }
 
   private runnerItem(record: RunnerRecord): Item {
-    return { type: 'runner', ...runnerIndexKey(record.pool, record.name), ...record };
+    const live = record.state !== 'finished' || awaitsSpotDecision(record);
+    return { type: 'runner', ...runnerIndexKey(record.pool, record.name, live), ...record };
   }
 
   private normaliseRunner(record: RunnerRecord): RunnerRecord {

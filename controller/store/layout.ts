@@ -40,6 +40,8 @@ export const leaseKey = (name: string): ItemKey => ({ pk: `LEASE#${name}`, sk: '
 export const POOLS_PARTITION = 'POOLS';
 export const JOBS_PARTITION = 'JOBS';
 export const RUNNERS_PARTITION = 'RUNNERS';
+/** Finished runner records: history, never read by the controller's passes. */
+export const FINISHED_RUNNERS_PARTITION = 'RUNNERS_FINISHED';
 export const REPOSITORIES_PARTITION = 'REPOS';
 
 export const poolIndexKey = (name: string) => ({ gsi1pk: POOLS_PARTITION, gsi1sk: name });
@@ -52,16 +54,19 @@ export const jobIndexKey = (status: JobStatus, createdAt: string, id: number) =>
 export const jobStatusPrefix = (status: JobStatus) => `${status}#`;
 
 /**
- * Runners sort by pool, then name: a pool is a `begins_with` range. The sort key never changes
- * after the record is created (pool and name are fixed), so a state change rewrites the index
- * entry in place: a listing may show a runner's previous state but never leaves it out. A sort
- * key with the state in it would move on every transition, and an index moves a key as a delete
- * and a put: a listing between the two, or one whose later pages the key moved behind, would
- * miss a runner that exists (and garbage collection would take its task for an orphan).
- * Items written by older versions (`<pool>#<state>#<name>`) still match the pool's prefix.
+ * Runners sort by pool, then name: a pool is a `begins_with` range. Live records (and finished
+ * ones whose spot interruption awaits its re-run decision) sit in the `RUNNERS` partition;
+ * finished ones move to `RUNNERS_FINISHED` with their final write, so finished history costs
+ * nothing to a listing of live records, however much of it there is. The sort key never changes
+ * (pool and name are fixed) and the partition changes only with that final write, so a live
+ * listing may show a runner's previous state but never leaves out a live runner: an index
+ * moves a key as a delete and a put, and with the state in the key a listing in between, or one
+ * whose later pages the key moved behind, would miss a runner that exists. Items written by
+ * older versions (`<pool>#<state>#<name>`, finished ones still in `RUNNERS`) still match the
+ * pool's prefix; the live listing filters such finished ones out until their TTL.
  */
-export const runnerIndexKey = (pool: string, name: string) => ({
-  gsi1pk: RUNNERS_PARTITION,
+export const runnerIndexKey = (pool: string, name: string, live = true) => ({
+  gsi1pk: live ? RUNNERS_PARTITION : FINISHED_RUNNERS_PARTITION,
   gsi1sk: `${pool}#${name}`,
 });
 export const runnerPoolPrefix = (pool: string) => `${pool}#`;

@@ -29,6 +29,7 @@ import {
   SANDBOX_REGION,
   writeSecretFile,
 } from '../../controller/sandbox/local-cloud.ts';
+import { forwardEcsTaskEvents } from '../../controller/sandbox/ecs-event-rule.ts';
 import { startSqsSimulator, type SqsSimulator } from '../../controller/sandbox/sqs/index.ts';
 import { openStore } from '../../controller/store/factory.ts';
 import { DEFAULT_TABLE_NAME } from '../../controller/store/layout.ts';
@@ -163,6 +164,16 @@ export async function startBenchCloud(options: BenchCloudOptions): Promise<Bench
         region: SANDBOX_REGION,
         credentials: sandboxCredentials(),
       });
+      // The stack's second rule: the cluster's ECS Task State Change events into the same queue.
+      const rule = forwardEcsTaskEvents({
+        ecs,
+        clusterArn: `arn:aws:ecs:${SANDBOX_REGION}:${ecs.accountId}:cluster/${SANDBOX_CLUSTER}`,
+        queueUrl,
+        sqsEndpoint: sqs.url,
+        region: SANDBOX_REGION,
+        credentials: sandboxCredentials(),
+      });
+      closers.push(() => rule.close());
     }
 
     await github.control.createOrg({ login: BENCH_ORG });

@@ -3,10 +3,12 @@
 //
 //   npm run bench                         # 1,000-job burst over 10 pools; 10,000 live records
 //   npm run bench -- --jobs 200 --records 2000 --speed 5 --out /tmp/r.json
+//   npm run bench -- --only scale          # the scale run alone; keeps the file's burst figures
+//   npm run bench -- --only burst          # the bursts (1 and 3 GitHub Apps) alone; keeps the scale figures
 //
 // See docs/benchmark.md for what is measured and how. (An entry point: it runs when imported.)
 
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,6 +31,13 @@ export interface BenchOptions {
   jobMs: number;
   passes: number;
   burstTimeoutMs: number;
+  /** Finished runner records in the table during the scale run. */
+  history: number;
+  /** In-progress job records seeded (one per busy runner) and churn per scale pass. */
+  inProgressJobs: boolean;
+  churn: number;
+  /** The REST budget of the scale run (the burst keeps its own). */
+  restPerHour: number;
   log: (line: string) => void;
 }
 
@@ -59,16 +68,16 @@ export const DEFAULT_OPTIONS: Omit<BenchOptions, 'log'> = {
   jobMs: 30_000,
   passes: 3,
   burstTimeoutMs: 360_000,
+  history: 20_000,
+  inProgressJobs: true,
+  churn: 10,
+  restPerHour: 5_000,
 };
 
 const mib = (bytes: number) => `${round(bytes / 2 ** 20, 0)} MiB`;
 
-export async function runBench(options: BenchOptions): Promise<BenchResults> {
-  const started = Date.now();
-  const loadAverageBefore = loadavg().map((n) => round(n, 2));
-  options.log(
-    `burst: ${options.jobs} jobs across ${options.pools} pools, clock ${options.speed}x real time`,
-  );
+/** The burst with one GitHub App, then with three (the JIT limit is per App). */
+export async function runBursts(options: BenchOptions): Promise<BenchResults['burst']> {
   const burstWith = (apps: number, speed: number) =>
     runBurst({
       jobs: options.jobs,
@@ -85,15 +94,32 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     `burst again with 3 GitHub Apps (binding limit 3 x 180 JIT configs a minute), clock ${options.apps3Speed}x`,
   );
   const apps3 = await burstWith(3, options.apps3Speed);
-  const burst = { apps1, apps3 };
+  return { apps1, apps3 };
+}
+
+export async function runScaleOnly(options: BenchOptions): Promise<ScaleResult> {
   options.log(`scale: ${options.records} live runner records across ${options.pools} pools`);
-  const scale = await runScale({
+  return runScale({
     records: options.records,
     pools: options.pools,
     busyShare: 0.8,
     passes: options.passes,
+    restPerHour: options.restPerHour,
+    history: options.history,
+    inProgressJobs: options.inProgressJobs,
+    churn: options.churn,
     log: options.log,
   });
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchResults> {
+  const started = Date.now();
+  const loadAverageBefore = loadavg().map((n) => round(n, 2));
+  options.log(
+    `burst: ${options.jobs} jobs across ${options.pools} pools, clock ${options.speed}x real time`,
+  );
+  const burst = await runBursts(options);
+  const scale = await runScaleOnly(options);
   const { log: _log, ...rest } = options;
   return {
     machine: {
@@ -159,6 +185,15 @@ export function table(r: BenchResults): string {
       '  calls per pass',
       `GitHub ${s.callsPerPass.github}, ECS ${s.callsPerPass.ecs}, DynamoDB ${s.callsPerPass.dynamodb}`,
     ],
+    [
+      '  store floor',
+      `median ${round((s.floorMsMedian ?? 0) / 1000, 2)} s (raw Query of the live records); pass/floor ${s.passToFloorRatio}`,
+    ],
+    ['  first pass (cache sync)', `${round((s.firstPassMs ?? 0) / 1000, 2)} s`],
+    [
+      '  settings',
+      `REST ${s.restPerHour}/h, ${s.inProgressJobs} in-progress jobs, ${s.history} finished records, ${s.churnPerPass} launches + removals per pass`,
+    ],
     ['  records live after', String(s.liveAfter)],
     [
       '  controller RSS',
@@ -183,6 +218,8 @@ async function main(): Promise<void> {
       speed: { type: 'string' },
       'apps3-speed': { type: 'string' },
       passes: { type: 'string' },
+      history: { type: 'string' },
+      only: { type: 'string' },
       out: { type: 'string' },
     },
   });
@@ -205,10 +242,58 @@ async function main(): Promise<void> {
     speed: num('speed', values.speed, DEFAULT_OPTIONS.speed),
     apps3Speed: num('apps3-speed', values['apps3-speed'], DEFAULT_OPTIONS.apps3Speed),
     passes: num('passes', values.passes, DEFAULT_OPTIONS.passes),
+    history: num('history', values.history, DEFAULT_OPTIONS.history),
     log: (line) => process.stdout.write(`${line}\n`),
   };
-  const results = await runBench(options);
   const out = values.out ?? fileURLToPath(new URL('./results.json', import.meta.url));
+  if (values.only !== undefined && values.only !== 'scale' && values.only !== 'burst') {
+    process.stderr.write(
+      `bench: --only takes "scale" or "burst", got ${JSON.stringify(values.only)}\n`,
+    );
+    process.exit(2);
+  }
+  let results: BenchResults;
+  if (values.only === 'scale') {
+    // The burst figures of the file stay; the scale figures and the machine facts are replaced.
+    const previous = JSON.parse(await readFile(out, 'utf8')) as BenchResults;
+    const started = Date.now();
+    const before = loadavg().map((n) => round(n, 2));
+    const scale = await runScaleOnly(options);
+    const { log: _log, ...rest } = options;
+    results = {
+      ...previous,
+      machine: {
+        ...previous.machine,
+        date: new Date().toISOString(),
+        loadAverageBefore: before,
+        loadAverageAfter: loadavg().map((n) => round(n, 2)),
+      },
+      options: { ...previous.options, ...rest },
+      scale,
+      totalSeconds: round((Date.now() - started) / 1000),
+    };
+  } else if (values.only === 'burst') {
+    // The scale figures of the file stay; the bursts and the machine facts are replaced.
+    const previous = JSON.parse(await readFile(out, 'utf8')) as BenchResults;
+    const started = Date.now();
+    const before = loadavg().map((n) => round(n, 2));
+    const burst = await runBursts(options);
+    const { log: _log, ...rest } = options;
+    results = {
+      ...previous,
+      machine: {
+        ...previous.machine,
+        date: new Date().toISOString(),
+        loadAverageBefore: before,
+        loadAverageAfter: loadavg().map((n) => round(n, 2)),
+      },
+      options: { ...previous.options, ...rest },
+      burst,
+      totalSeconds: round((Date.now() - started) / 1000),
+    };
+  } else {
+    results = await runBench(options);
+  }
   // Formatted as `npm run lint` (prettier) wants it, so a fresh results.json passes the check.
   await writeFile(out, await format(JSON.stringify(results), { parser: 'json' }));
   process.stdout.write(`\n${table(results)}\n\nwrote ${out}\n`);

@@ -1,5 +1,9 @@
 // Scale: R live runner records (and their GitHub runners and ECS tasks) across P pools; how long
-// one full reconcile pass takes and the controller's peak memory. The world is seeded in bulk,
+// one full reconcile pass takes, against the store floor (a raw paginated Query of the same live
+// records on the same engine, alternated with the passes), and the controller's peak memory. At
+// production settings: the REST budget of one installation (5,000/h), an in-progress job record
+// per busy runner, finished history in the table, ECS task and workflow_job events through SQS,
+// and launches (queued jobs) and removals (idle runners whose task exited) during every pass. The world is seeded in bulk,
 // not through R launches: GitHub runners through generate-jitconfig with the simulator's limits
 // lifted (64 at a time), tasks through RunTask by 10, the idle runners' broker sessions opened
 // (they show online), and the records written straight through the store. Busy records are busy
@@ -8,7 +12,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
+import { DynamoDBClient, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { ECSClient, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { TASK_STARTED_BY, TASK_TAG_POOL } from '../../controller/api/constants.ts';
 import { OctokitGitHubProvider } from '../../controller/github/octokit-provider.ts';
 import { randomSuffix, runnerName } from '../../controller/reconcile/names.ts';
@@ -22,7 +27,8 @@ import {
 } from '../../controller/sandbox/local-cloud.ts';
 import type { Clock } from '../../controller/util/clock.ts';
 import { benchClock } from './clock.ts';
-import { BENCH_ORG, RUNNER_PREFIX, startBenchCloud } from './cloud.ts';
+import { BENCH_ORG, BENCH_REPO, RUNNER_PREFIX, startBenchCloud } from './cloud.ts';
+import { DEFAULT_TABLE_NAME, GSI1, RUNNERS_PARTITION } from '../../controller/store/layout.ts';
 import { eachLimited, percentile, round } from './stats.ts';
 
 export interface ScaleOptions {
@@ -32,6 +38,14 @@ export interface ScaleOptions {
   busyShare: number;
   /** Full reconcile passes to time. */
   passes: number;
+  /** The installation's REST budget per hour (simulator and controller). Default 5,000. */
+  restPerHour?: number;
+  /** Finished runner records written as history (they must cost a pass nothing). Default 0. */
+  history?: number;
+  /** An in_progress job record per busy runner. Default false. */
+  inProgressJobs?: boolean;
+  /** Jobs queued (launches) and idle runners whose task exits (removals) before each pass. */
+  churn?: number;
   log: (line: string) => void;
 }
 
@@ -45,6 +59,20 @@ export interface ScaleResult {
   passMs: number[];
   passMsMedian: number;
   passMsMax: number;
+  /** The first pass after the controller started: includes the cache's first relist. */
+  firstPassMs: number;
+  /** Raw paginated Query of the live runner records, alternated with the passes. */
+  floorMs: number[];
+  floorMsMedian: number;
+  /** Items the last floor Query read (the live records, churn included). */
+  floorItems: number;
+  /** Median pass over median floor. */
+  passToFloorRatio: number;
+  restPerHour: number;
+  history: number;
+  inProgressJobs: number;
+  churnPerPass: number;
+  peakRssMiB: number;
   /** Records still live after the passes (all of them: the seeded world is steady). */
   liveAfter: number;
   calls: Record<string, number>;
@@ -116,7 +144,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     maxRunners: perPool,
     idleTimeout: '6h',
     restPerHour: 1_000_000,
-    events: false,
+    events: true,
     resyncSeconds: 60,
   });
   try {
@@ -196,12 +224,33 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       ecsClient.destroy();
     }
     log(`  tasks started (${round((Date.now() - seedStart) / 1000)} s)`);
-    // 4. The records, through the store.
+    // 4. The records, through the store (busy ones with their in-progress job).
     const now = new Date(clock.now()).toISOString();
     let done = 0;
+    const idleTasks: string[] = [];
+    let jobs = 0;
     await eachLimited(runners, 64, async (r, i) => {
       const busy = isBusy.get(i)!;
       const taskArn = taskArns.get(r.pool)!.pop()!;
+      if (!busy) idleTasks.push(taskArn);
+      const jobId = 1_000_000 + i;
+      if (busy && options.inProgressJobs) {
+        await cloud.store.recordJob({
+          id: jobId,
+          runId: 500_000 + Math.floor(i / 4),
+          runAttempt: 1,
+          repository: BENCH_REPO,
+          owner: BENCH_ORG,
+          labels: ['self-hosted', r.pool],
+          status: 'in_progress',
+          pool: r.pool,
+          runnerName: r.name,
+          runnerId: r.id,
+          createdAt: now,
+          startedAt: now,
+        });
+        jobs++;
+      }
       await cloud.store.createRunner({
         name: r.name,
         pool: r.pool,
@@ -211,6 +260,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
         taskArn,
         capacityProvider: 'FARGATE',
         attempts: 1,
+        ...(busy && options.inProgressJobs ? { jobId } : {}),
         createdAt: now,
         timeline: [
           { at: now, event: 'created' },
@@ -223,24 +273,119 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       done++;
       if (done % 2500 === 0) log(`  ${done}/${options.records} records written`);
     });
+    // 5. History: finished records of other runners (written as the controller writes them).
+    const history = options.history ?? 0;
+    const historyStart = Date.now();
+    await eachLimited(
+      Array.from({ length: history }, (_, i) => i),
+      64,
+      async (i) => {
+        const pool = cloud.pools[i % options.pools]!;
+        await cloud.store.createRunner({
+          name: runnerName(RUNNER_PREFIX, pool, `h${String(i).padStart(7, '0')}`),
+          pool,
+          state: 'finished',
+          labels: ['self-hosted', pool],
+          attempts: 1,
+          createdAt: now,
+          timeline: [
+            { at: now, event: 'created' },
+            { at: now, event: 'finished', detail: 'task stopped after its job' },
+          ],
+        });
+        if ((i + 1) % 25_000 === 0) log(`  ${i + 1}/${history} finished records written`);
+      },
+    );
+    if (history) log(`  history written in ${round((Date.now() - historyStart) / 1000)} s`);
     // Every task RUNNING before the controller looks.
     while (cloud.ecs.tasks().some((t) => t.lastStatus !== 'RUNNING')) {
       await new Promise((r) => setTimeout(r, 200));
     }
     const seedSeconds = (Date.now() - seedStart) / 1000;
     log(`  seeded ${options.records} runners, tasks and records in ${round(seedSeconds)} s`);
-    // Back to the simulators' own limits for the controller.
-    await cloud.github.control.setRateLimits({ jitPointsPerMinute: 900, primaryLimit: 1_000_000 });
+    // Back to the simulators' own limits for the controller, at the production REST budget.
+    const restPerHour = options.restPerHour ?? 5_000;
+    await cloud.github.control.setRateLimits({
+      jitPointsPerMinute: 900,
+      primaryLimit: restPerHour,
+    });
     cloud.ecs.setFaults({ throttle: { enabled: true } });
+
+    const dynamo = new DynamoDBClient({
+      endpoint: cloud.engine.endpoint,
+      region: SANDBOX_REGION,
+      credentials: sandboxCredentials(),
+    });
+    const ecsDuring = new ECSClient({
+      endpoint: cloud.ecs.url,
+      region: SANDBOX_REGION,
+      credentials: sandboxCredentials(),
+    });
+    let floorItems = 0;
+    /** The floor: every live runner record by a raw paginated Query of the same index. */
+    const floor = async (): Promise<number> => {
+      const started = performance.now();
+      let start: Record<string, AttributeValue> | undefined;
+      let items = 0;
+      do {
+        const out = await dynamo.send(
+          new QueryCommand({
+            TableName: DEFAULT_TABLE_NAME,
+            IndexName: GSI1,
+            KeyConditionExpression: 'gsi1pk = :p',
+            ExpressionAttributeValues: { ':p': { S: RUNNERS_PARTITION } },
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        items += out.Items?.length ?? 0;
+        start = out.LastEvaluatedKey;
+      } while (start);
+      floorItems = items;
+      return performance.now() - started;
+    };
+    const churn = options.churn ?? 0;
+    /** Launches and removals for the next pass: queued jobs, idle runners whose task exits. */
+    const stir = async (pass: number) => {
+      if (!churn) return;
+      await cloud.github.control.createWorkflowRun({
+        repo: BENCH_REPO,
+        workflowName: `scale churn ${pass}`,
+        event: 'push',
+        headBranch: 'main',
+        jobs: Array.from({ length: churn }, (_, i) => ({
+          name: `churn ${i + 1}`,
+          runsOn: ['self-hosted', cloud.pools[i % options.pools]!],
+          durationMs: 3_600_000,
+        })),
+      });
+      for (const task of idleTasks.splice(0, churn)) {
+        await ecsDuring.send(
+          new StopTaskCommand({ cluster: SANDBOX_CLUSTER, task, reason: 'bench: runner exited' }),
+        );
+      }
+    };
 
     const child = await cloud.startController();
     const atStart = await child.stats(true);
+    const first = await child.reconcileOnce();
+    if (!first.leader) throw new Error('the controller did not take the lease');
+    log(`  first pass (with the cache's first relist): ${round(first.ms / 1000, 2)} s`);
     const passMs: number[] = [];
-    for (let i = 0; i < options.passes; i++) {
-      const { ms, leader } = await child.reconcileOnce();
-      if (!leader) throw new Error('the controller did not take the lease');
-      passMs.push(round(ms, 0));
-      log(`  full pass ${i + 1}: ${round(ms / 1000, 2)} s`);
+    const floorMs: number[] = [];
+    try {
+      for (let i = 0; i < options.passes; i++) {
+        floorMs.push(round(await floor(), 0));
+        await stir(i + 1);
+        const { ms, leader } = await child.reconcileOnce();
+        if (!leader) throw new Error('the controller did not take the lease');
+        passMs.push(round(ms, 0));
+        log(
+          `  floor ${i + 1}: ${round(floorMs[i]! / 1000, 2)} s, full pass ${i + 1}: ${round(ms / 1000, 2)} s`,
+        );
+      }
+    } finally {
+      dynamo.destroy();
+      ecsDuring.destroy();
     }
     const stats = await child.stats();
     const live = (await cloud.store.listRunners()).filter((r) => r.state !== 'finished').length;
@@ -260,6 +405,16 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       passMs,
       passMsMedian: percentile(passMs, 50),
       passMsMax: Math.max(...passMs),
+      firstPassMs: round(first.ms, 0),
+      floorMs,
+      floorMsMedian: percentile(floorMs, 50),
+      floorItems,
+      passToFloorRatio: round(percentile(passMs, 50) / Math.max(1, percentile(floorMs, 50)), 2),
+      restPerHour,
+      history,
+      inProgressJobs: jobs,
+      churnPerPass: churn,
+      peakRssMiB: round(stats.peakRssBytes / 2 ** 20, 0),
       liveAfter: live,
       calls: stats.calls,
       callsPerPass: { github: per('github '), ecs: per('ecs '), dynamodb: per('dynamodb ') },

@@ -61,7 +61,13 @@ describe('deploy/bin/app.ts', () => {
         CDK_OUTDIR: join(scratch, 'bad-out'),
       });
       expect(result.status).toBe(1);
-      expect(result.stderr.trim()).toBe(`runnerctl deploy: ${path} (github.appId): is required`);
+      // Every bad field at once, one line each.
+      expect(result.stderr.trim().split('\n')).toEqual([
+        `runnerctl deploy: ${path}: 3 errors:`,
+        `  ${path} (github.appId): is required`,
+        `  ${path} (controller.image.tag): is required`,
+        `  ${path} (runner.image.tag): is required`,
+      ]);
     },
   );
 });

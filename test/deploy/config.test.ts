@@ -62,6 +62,11 @@ describe('parseDeployConfig', () => {
         image: { repository: 'runnerctl/runner', tag: '2.337.0' },
         sizes: DEFAULT_RUNNER_SIZES,
         cpuArchitecture: 'X86_64',
+        egress: [
+          { protocol: 'tcp', port: 443, cidr: '0.0.0.0/0' },
+          { protocol: 'udp', port: 53, cidr: '0.0.0.0/0' },
+          { protocol: 'tcp', port: 53, cidr: '0.0.0.0/0' },
+        ],
       },
       logRetentionDays: 30,
       alarmTopicArn: undefined,
@@ -172,6 +177,20 @@ describe('parseDeployConfig', () => {
       'is not an IAM role or user ARN',
     ],
     ['eventBusName', 'default', 'eventBusName', 'unknown field'],
+    ['runner.egress', [{ protocol: 'icmp', port: 0 }], 'runner.egress[0].protocol', 'must be'],
+    ['runner.egress', [{ protocol: 'tcp', port: 0 }], 'runner.egress[0].port', 'from 1 to 65535'],
+    [
+      'runner.egress',
+      [{ protocol: 'tcp', port: 443, cidr: 'anywhere' }],
+      'runner.egress[0].cidr',
+      'does not match',
+    ],
+    [
+      'controller.environment',
+      { RUNNERCTL_RUNNER_SUBNETS: 'subnet-0a' },
+      'controller.environment.RUNNERCTL_RUNNER_SUBNETS',
+      'set by the stack',
+    ],
     ['queue.maxReceiveCount', 0, 'queue.maxReceiveCount', 'from 1 to 1000'],
     ['runner.cpuArchitecture', 'arm', 'runner.cpuArchitecture', 'must be one of X86_64, ARM64'],
   ])('rejects %s = %j naming the field', (path, value, field, message) => {

@@ -30,6 +30,7 @@ beforeAll(() => {
       vpcId: 'vpc-0abc',
       availabilityZones: ['eu-west-1a', 'eu-west-1b'],
       privateSubnetIds: ['subnet-0a', 'subnet-0b'],
+      runnerSubnetIds: ['subnet-0c', 'subnet-0d'],
     },
     github: {
       appId: 42,
@@ -48,6 +49,7 @@ beforeAll(() => {
       image: { repository: 'ci/runner', tag: '2.337.0-ci.1' },
       sizes: [{ name: 'xl', cpu: 8192, memory: 32768 }],
       cpuArchitecture: 'ARM64',
+      egress: [{ protocol: 'tcp', port: 443, cidr: '10.0.0.0/8' }],
     },
     logRetentionDays: 90,
     alarmTopicArn: TOPIC_ARN,
@@ -64,7 +66,28 @@ describe('variant stack', () => {
         AwsvpcConfiguration: { AssignPublicIp: 'DISABLED', Subnets: ['subnet-0a', 'subnet-0b'] },
       },
     });
-    s.template.hasOutput('RunnerSubnetIds', { Value: 'subnet-0a,subnet-0b' });
+    s.template.hasOutput('RunnerSubnetIds', { Value: 'subnet-0c,subnet-0d' });
+  });
+
+  it('uses the configured runner subnets and egress, and tells the controller', () => {
+    const group = s.resources[logicalId(s, 'AWS::EC2::SecurityGroup', 'RunnerSecurityGroup')]!;
+    expect(group.Properties!.SecurityGroupEgress).toEqual([
+      expect.objectContaining({
+        IpProtocol: 'tcp',
+        FromPort: 443,
+        ToPort: 443,
+        CidrIp: '10.0.0.0/8',
+      }),
+    ]);
+    const definition =
+      s.resources[logicalId(s, 'AWS::ECS::TaskDefinition', 'ControllerTaskDefinition')]!;
+    const container = (
+      definition.Properties!.ContainerDefinitions as Record<string, unknown>[]
+    )[0]!;
+    const environment = Object.fromEntries(
+      (container.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]),
+    );
+    expect(environment.RUNNERCTL_RUNNER_SUBNETS).toBe('subnet-0c,subnet-0d');
   });
 
   it('puts the rule on the named bus and honours maxReceiveCount', () => {

@@ -266,14 +266,20 @@ describe('cluster and controller service', () => {
     const environment = Object.fromEntries(
       (container.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]),
     );
-    expect(environment).toEqual({
+    expect(environment).toMatchObject({
       RUNNERCTL_TABLE: { Ref: id.Table },
       RUNNERCTL_QUEUE_URL: { Ref: id.EventQueue },
       RUNNERCTL_DEAD_LETTER_QUEUE_URL: { Ref: id.DeadLetterQueue },
       RUNNERCTL_PORT: '8080',
       AWS_REGION: { Ref: 'AWS::Region' },
       GITHUB_APP_ID: '123456',
+      RUNNERCTL_RUNNER_SUBNETS: expect.anything(),
+      RUNNERCTL_RUNNER_SECURITY_GROUPS: getAtt(
+        logicalId(s, 'AWS::EC2::SecurityGroup', 'RunnerSecurityGroup'),
+        'GroupId',
+      ),
     });
+    expect(Object.keys(environment)).toHaveLength(8);
     const secrets = container.Secrets as { Name: string; ValueFrom: unknown }[];
     expect(secrets.map((secret) => secret.Name).sort()).toEqual([
       'GITHUB_APP_PRIVATE_KEY',
@@ -281,6 +287,47 @@ describe('cluster and controller service', () => {
     ]);
     expect(JSON.stringify(secrets)).toContain(':secret:runnerctl/github-app-private-key');
     expect(JSON.stringify(secrets)).toContain(':secret:runnerctl/github-webhook-secret');
+  });
+});
+
+describe('runner network', () => {
+  const subnetsOf = (group: string) =>
+    Object.entries(s.resources)
+      .filter(([, r]) => r.Type === 'AWS::EC2::Subnet')
+      .filter(([, r]) =>
+        (r.Properties!.Tags as { Key: string; Value: string }[]).some(
+          (t) => t.Key === 'aws-cdk:subnet-name' && t.Value === group,
+        ),
+      )
+      .map(([logical]) => logical);
+
+  it('gives the runners subnets of their own, apart from the controller', () => {
+    const runners = subnetsOf('runners');
+    const controller = subnetsOf('private');
+    expect(runners).toHaveLength(2);
+    expect(controller).toHaveLength(2);
+    const service = s.resources[id.ControllerService!]!.Properties!;
+    const serviceSubnets = JSON.stringify(service.NetworkConfiguration);
+    for (const subnet of controller) expect(serviceSubnets).toContain(subnet);
+    for (const subnet of runners) expect(serviceSubnets).not.toContain(subnet);
+    s.template.hasOutput('RunnerSubnetIds', {
+      Value: { 'Fn::Join': [',', runners.map((subnet) => ({ Ref: subnet }))] },
+    });
+  });
+
+  it('lets runners out only on TCP 443 and TCP/UDP 53, and never in', () => {
+    const group = s.resources[logicalId(s, 'AWS::EC2::SecurityGroup', 'RunnerSecurityGroup')]!;
+    const egress = (group.Properties!.SecurityGroupEgress as Record<string, unknown>[]).map(
+      (rule) => [rule.IpProtocol, rule.FromPort, rule.ToPort, rule.CidrIp],
+    );
+    expect(egress.sort()).toEqual(
+      [
+        ['tcp', 443, 443, '0.0.0.0/0'],
+        ['tcp', 53, 53, '0.0.0.0/0'],
+        ['udp', 53, 53, '0.0.0.0/0'],
+      ].sort(),
+    );
+    expect(group.Properties!.SecurityGroupIngress).toBeUndefined();
   });
 });
 

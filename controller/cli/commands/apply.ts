@@ -4,7 +4,12 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { validatePoolSources, type PoolSource, type ValidatedPool } from '../../api/validate.ts';
+import {
+  validatePoolSources,
+  type AllowedNetwork,
+  type PoolSource,
+  type ValidatedPool,
+} from '../../api/validate.ts';
 import { applyResultFor } from '../../store/apply-result.ts';
 import type { PoolRecord } from '../../store/types.ts';
 import { defaultPoolSchema } from '../../api/validate.ts';
@@ -121,6 +126,25 @@ export interface PoolFileFlags {
   maxBytes?: string;
 }
 
+/** A comma-separated list of a variable; empty or unset: none. */
+function listVariable(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+/**
+ * The runner network the deployment allows, from RUNNERCTL_RUNNER_SUBNETS and
+ * RUNNERCTL_RUNNER_SECURITY_GROUPS (the stack's RunnerSubnetIds / RunnerSecurityGroupId outputs).
+ */
+export function allowedNetworkFromEnv(env: Record<string, string | undefined>): AllowedNetwork {
+  return {
+    subnets: listVariable(env.RUNNERCTL_RUNNER_SUBNETS),
+    securityGroups: listVariable(env.RUNNERCTL_RUNNER_SECURITY_GROUPS),
+  };
+}
+
 /** The validated pools of -f arguments, within the per-call limits; `command` for usage errors. */
 export async function loadPools(
   ctx: CliContext,
@@ -134,7 +158,9 @@ export async function loadPools(
   const maxDocuments = limit('--max-documents', opts.maxDocuments, DEFAULT_MAX_DOCUMENTS);
   const maxBytes = limit('--max-bytes', opts.maxBytes, DEFAULT_MAX_BYTES);
   const sources = await readPoolSources(filenames, ctx.io, { maxBytes });
-  const pools = validatePoolSources(sources, ctx.deps.poolSchema ?? defaultPoolSchema());
+  const pools = validatePoolSources(sources, ctx.deps.poolSchema ?? defaultPoolSchema(), {
+    network: allowedNetworkFromEnv(ctx.io.env),
+  });
   if (pools.length === 0) {
     throw new CliError(`no RunnerPool documents in ${filenames.join(', ')}`);
   }

@@ -11,6 +11,7 @@ import type { JobRecord, PoolRecord, RunnerRecord } from '../../store/types.ts';
 import { isoNow, listOurRunners, type ReconcileContext } from '../context.ts';
 import { durationOr } from '../durations.ts';
 import { LeaseLostError, ReconcileError, TerminalReconcileError } from '../errors.ts';
+import { disallowedNetwork, pathToString } from '../../api/validate.ts';
 import { JobConfirmer, needsConfirmation, settleJob } from '../confirm.ts';
 import { poolServesJob, jobRecordFrom } from '../jobs.ts';
 import { githubScope, runnerName } from '../names.ts';
@@ -541,7 +542,17 @@ export function createPoolReconciler(ctx: ReconcileContext) {
     // Spot re-runs queued without an on-demand runner starting for them get one.
     const held = recentLaunchFailure(ctx, [...records, ...stepped]);
     const toLaunch: RunnerRecord[] = [];
-    if (held) {
+    // A pool written past apply's check (or before the deployment narrowed its network) never
+    // launches into a subnet or security group the deployment does not allow.
+    const network = disallowedNetwork(pool, ctx.settings.allowedNetwork);
+    if (network.length > 0) {
+      stepErrors.push(
+        new TerminalReconcileError(
+          `pool ${name}: ${network.map((n) => `${pathToString(n.segments)}: ${n.message}`).join('; ')}`,
+          name,
+        ),
+      );
+    } else if (held) {
       requeues.push(held.retryInMs);
     } else {
       toLaunch.push(...[...byName.values()].filter((r) => r.state === 'pending'));

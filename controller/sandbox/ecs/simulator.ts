@@ -206,7 +206,15 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
   const region = options.region ?? 'us-east-1';
   const accountId = options.accountId ?? '000000000000';
   const latencies: EcsLatencies = { ...DEFAULT_LATENCIES, ...options.latencies };
-  const random = seededRandom(options.seed ?? 1);
+  // One stream per kind of draw: a fault's draws then do not shift when another feature (say,
+  // placement by strategy) draws more or fewer numbers, so a seeded scenario stays reproducible.
+  const seed = options.seed ?? 1;
+  const streams = {
+    placement: seededRandom(seed),
+    spotShortage: seededRandom(seed ^ 0x5bd1e995),
+    failToStart: seededRandom(seed ^ 0x27d4eb2f),
+    spotInterruption: seededRandom(seed ^ 0x165667b1),
+  };
   let faults: EcsFaults = mergeFaults(DEFAULT_FAULTS, options.faults);
 
   const tasks = new Map<string, Task>();
@@ -424,7 +432,7 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
 
   const maybeScheduleSpotInterruption = (task: Task) => {
     if (task.capacityProvider !== 'FARGATE_SPOT') return;
-    if (!(random() < faults.spotInterruption)) return;
+    if (!(streams.spotInterruption() < faults.spotInterruption)) return;
     void clock
       .sleep(
         faults.spotInterruptionAfterMs,
@@ -538,7 +546,7 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
       if (new Set(strategy.map((i) => ec2.isEc2Provider(i.capacityProvider))).size > 1) {
         throw invalidParameter(MIXED_STRATEGY_MESSAGE);
       }
-      placements = placeByStrategy(strategy, count, random);
+      placements = placeByStrategy(strategy, count, streams.placement);
       viaStrategy = true;
     }
     // ECS on EC2: an Auto Scaling group provider, or launch type EC2.
@@ -651,7 +659,11 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
     const created: Task[] = [];
     const failures: unknown[] = [];
     placements.forEach((provider, index) => {
-      if (provider === 'FARGATE_SPOT' && !onEc2 && random() < faults.spotCapacityShortage) {
+      if (
+        provider === 'FARGATE_SPOT' &&
+        !onEc2 &&
+        streams.spotShortage() < faults.spotCapacityShortage
+      ) {
         failures.push({ reason: SPOT_CAPACITY_UNAVAILABLE });
         return;
       }
@@ -684,7 +696,7 @@ export async function startEcsSimulator(options: EcsSimulatorOptions = {}): Prom
         createdAt: clock.now(),
         containerStatus: 'PENDING',
         stopController: new AbortController(),
-        willFailToStart: random() < faults.failToStart,
+        willFailToStart: streams.failToStart() < faults.failToStart,
         watchers: new Set(),
       };
       if (startedBy !== undefined) task.startedBy = startedBy;

@@ -1,4 +1,5 @@
-// `apply` input limits: documents and bytes per call, and binary input refused without echo.
+// `apply` input limits: documents and bytes per call, binary input refused without echo, and
+// the runner network the deployment allows.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ const tmpRoot = mkdtempSync(join(tmpdir(), 'runnerctl-limits-'));
 afterAll(() => rmSync(tmpRoot, { recursive: true, force: true }));
 let n = 0;
 
-async function cli(argv: string[], stdin?: string | Buffer) {
+async function cli(argv: string[], stdin?: string | Buffer, env: Record<string, string> = {}) {
   let out = '';
   let err = '';
   const dataDir = join(tmpRoot, `data-${++n}`);
@@ -20,7 +21,7 @@ async function cli(argv: string[], stdin?: string | Buffer) {
     stdout: { write: (s: string) => (out += s) },
     stderr: { write: (s: string) => (err += s) },
     stdin: Readable.from(stdin === undefined ? [] : [stdin]),
-    env: { RUNNERCTL_DATA_DIR: dataDir },
+    env: { RUNNERCTL_DATA_DIR: dataDir, ...env },
     cwd: ROOT,
   });
   return { code, out, err };
@@ -73,5 +74,25 @@ describe('apply limits', () => {
     const bad = await cli(['apply', '-f', '-'], Buffer.from([0xc3, 0x28, 0x41]));
     expect(bad.err).toContain('<stdin>: binary input');
     expect((await cli(['apply', '-f', '-', '--max-documents', 'lots'])).code).toBe(2);
+  });
+});
+
+describe('apply and the allowed runner network', () => {
+  const network = { RUNNERCTL_RUNNER_SUBNETS: 'subnet-11111111, subnet-22222222' };
+
+  it('refuses a pool whose subnet the deployment does not allow, naming the field', async () => {
+    const r = await cli(['apply', '-f', '-'], pools(1), network);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toContain('<stdin>:8:');
+    expect(r.err).toContain('spec.ecs.subnets[0]: not one of the runner subnets');
+    expect(r.err).toContain('got "subnet-0a1b2c3d"');
+  });
+
+  it('applies it once the subnet is allowed', async () => {
+    const r = await cli(['apply', '-f', '-', '--dry-run'], pools(1), {
+      RUNNERCTL_RUNNER_SUBNETS: 'subnet-0a1b2c3d',
+    });
+    expect(r.code).toBe(0);
   });
 });

@@ -452,6 +452,50 @@ describe.each(ENGINES)('store on $name', (factory) => {
         'r2',
       ]);
     });
+
+    test('finished records leave the live partition: a live listing never reads history', async () => {
+      const store = await freshStore();
+      const partitionOf = async (partition: string) => {
+        const out = await client.send(
+          new QueryCommand({
+            TableName: store.table,
+            IndexName: 'gsi1',
+            KeyConditionExpression: 'gsi1pk = :p',
+            ExpressionAttributeValues: marshall({ ':p': partition }),
+          }),
+        );
+        return (out.Items ?? []).map((i) => String(i.name?.S)).sort();
+      };
+      const live = await store.createRunner(runner('r1', 'linux', { state: 'idle' }));
+      const done = await store.createRunner(runner('r2', 'linux', { state: 'busy' }));
+      const spot = await store.createRunner(runner('r3', 'linux', { state: 'busy' }));
+      await store.updateRunner({ ...done, state: 'finished' });
+      const interrupted = await store.updateRunner({
+        ...spot,
+        state: 'finished',
+        spotInterruption: { at: '2026-01-01T00:01:00.000Z' },
+      });
+      const names = (rs: RunnerRecord[]) => rs.map((r) => r.name).sort();
+
+      // The one awaiting its spot re-run decision stays live until the decision is written.
+      expect(await partitionOf('RUNNERS')).toEqual(['r1', 'r3']);
+      expect(await partitionOf('RUNNERS_FINISHED')).toEqual(['r2']);
+      expect(names(await store.listRunners({ live: true }))).toEqual(['r1', 'r3']);
+      expect(names(await store.listRunners({ pool: 'linux', live: true }))).toEqual(['r1', 'r3']);
+      expect(names(await store.listRunners({ states: ['idle', 'busy'] }))).toEqual(['r1']);
+      // History is still there for the tools that show it.
+      expect(names(await store.listRunners())).toEqual(['r1', 'r2', 'r3']);
+      expect(names(await store.listRunners({ states: ['finished'] }))).toEqual(['r2', 'r3']);
+
+      await store.updateRunner({
+        ...interrupted,
+        spotInterruption: { ...interrupted.spotInterruption!, handled: 'rerun requested' },
+      });
+      await store.updateRunner({ ...live, state: 'busy' });
+      expect(await partitionOf('RUNNERS')).toEqual(['r1']);
+      expect(await partitionOf('RUNNERS_FINISHED')).toEqual(['r2', 'r3']);
+      expect(names(await store.listRunners({ live: true }))).toEqual(['r1']);
+    });
   });
 
   describe('fencing', () => {

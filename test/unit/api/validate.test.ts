@@ -313,3 +313,49 @@ describe('maxRunnersPerRepository', () => {
     ]);
   });
 });
+
+describe('the runner network the deployment allows', () => {
+  const networked = (subnets: string, groups: string) =>
+    pool('net').replace(
+      'subnets: [subnet-12345678]',
+      `subnets: ${subnets}, securityGroups: ${groups}`,
+    );
+
+  it('refuses a subnet or security group outside the allowed lists, naming each by position', () => {
+    const found = issues(() =>
+      validatePoolSources(
+        [
+          {
+            file: 'net.yaml',
+            text: networked('[subnet-12345678, subnet-0bad0bad]', '[sg-0bad0bad]'),
+          },
+        ],
+        undefined,
+        { network: { subnets: ['subnet-12345678'], securityGroups: ['sg-11111111'] } },
+      ),
+    );
+    expect(found).toHaveLength(2);
+    expect(found[0]).toMatch(
+      /^net\.yaml:9:\d+: spec\.ecs\.subnets\[1\]: not one of the runner subnets/,
+    );
+    expect(found[0]).toContain('subnet-12345678 (RUNNERCTL_RUNNER_SUBNETS), got "subnet-0bad0bad"');
+    expect(found[1]).toMatch(
+      /spec\.ecs\.securityGroups\[0\]: not one of the runner security groups/,
+    );
+  });
+
+  it('accepts pools inside the lists, and checks nothing when no list is given', () => {
+    const text = networked('[subnet-12345678]', '[sg-11111111]');
+    const allowed = { subnets: ['subnet-12345678'], securityGroups: ['sg-11111111'] };
+    expect(
+      validatePoolSources([{ file: 'a.yaml', text }], undefined, { network: allowed }),
+    ).toHaveLength(1);
+    const other = networked('[subnet-0bad0bad]', '[sg-0bad0bad]');
+    expect(validatePoolSources([{ file: 'b.yaml', text: other }])).toHaveLength(1);
+    expect(
+      validatePoolSources([{ file: 'b.yaml', text: other }], undefined, {
+        network: { subnets: [] },
+      }),
+    ).toHaveLength(1);
+  });
+});

@@ -124,6 +124,40 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
     expect(unset.pacing).not.toHaveProperty('restPerHour');
   });
 
+  it('reads the allowed runner network from the file or the stack-set variables', async () => {
+    const path = await file(
+      'net.yaml',
+      'github:\n  appId: 1\n  privateKey: { file: /k }\nrunnerNetwork:\n  subnets: [subnet-0a1b2c3d]\n',
+    );
+    expect((await loadControllerConfig({ file: path, env: {} })).runnerNetwork).toEqual({
+      subnets: ['subnet-0a1b2c3d'],
+    });
+    const fromEnv = await loadControllerConfig({
+      env: {
+        GITHUB_APP_ID: '1',
+        GITHUB_APP_PRIVATE_KEY_FILE: '/k',
+        RUNNERCTL_RUNNER_SUBNETS: 'subnet-0a1b2c3d, subnet-0123456789abcdef0',
+        RUNNERCTL_RUNNER_SECURITY_GROUPS: 'sg-0a1b2c3d',
+      },
+    });
+    expect(fromEnv.runnerNetwork).toEqual({
+      subnets: ['subnet-0a1b2c3d', 'subnet-0123456789abcdef0'],
+      securityGroups: ['sg-0a1b2c3d'],
+    });
+    const bad = await error(
+      loadControllerConfig({
+        env: {
+          GITHUB_APP_ID: '1',
+          GITHUB_APP_PRIVATE_KEY_FILE: '/k',
+          RUNNERCTL_RUNNER_SECURITY_GROUPS: 'sg-1,default',
+        },
+      }),
+    );
+    expect(bad.field).toBe('runnerNetwork.securityGroups');
+    expect(bad.message).toContain('RUNNERCTL_RUNNER_SECURITY_GROUPS');
+    expect(bad.message).toContain('item 1');
+  });
+
   it('reads cache.relistSeconds from the file and RUNNERCTL_CACHE_RELIST_SECONDS, and names a bad one', async () => {
     const path = await file(
       'cache.yaml',

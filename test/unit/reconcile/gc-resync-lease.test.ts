@@ -172,6 +172,7 @@ describe('lease', () => {
     release();
     await aDone; // a's RunTask goes through, but it may not record it
     expect(a.isLeader()).toBe(false);
+    await b.cache.relist(); // b's next relist lists the cluster's tasks
     await b.reconcileOnce(); // garbage collection stops a's stray task
     const live = await w.live();
     expect(live).toHaveLength(1);

@@ -9,6 +9,24 @@ const SIZES = [
 ];
 
 describe('pool reconcile', () => {
+  it('never launches into a subnet or security group the deployment does not allow', async () => {
+    const w = new World();
+    await w.pool('linux', {
+      ecs: { cluster: 'runners', taskDefinition: 'runner:1', subnets: ['subnet-0bad0bad'] },
+    });
+    await w.pool('allowed', {
+      labels: ['allowed'],
+      ecs: { cluster: 'runners', taskDefinition: 'runner:1', subnets: ['subnet-11111111'] },
+    });
+    await w.queue(1, ['linux']);
+    await w.queue(2, ['allowed']);
+    const c = w.controller({ allowedNetwork: { subnets: ['subnet-11111111'] } });
+    await c.reconcileOnce();
+    const live = await w.live();
+    expect(live.map((r) => r.pool)).toEqual(['allowed']);
+    expect(w.ecs.running().every((t) => JSON.stringify(t).includes('subnet-11111111'))).toBe(true);
+  });
+
   it('launches one JIT runner per queued job, then converges through its lifecycle', async () => {
     const w = new World();
     await w.pool('linux');

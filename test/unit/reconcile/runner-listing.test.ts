@@ -95,6 +95,33 @@ describe('runner listing', () => {
     expect(gh.maxInFlight).toBe(1);
   });
 
+  it('in the background mode answers from the last completed listing while the next is taken', async () => {
+    const clock = manualClock();
+    const gh = gatedGitHub();
+    const listing = createRunnerListing(gh.github, clock, 'rc-', 5_000, { background: true });
+    // Nothing completed yet: the first callers wait for the first listing.
+    const first = listing.list(scope);
+    await tick();
+    gh.pending[0]!.resolve([runner('rc-a')]);
+    const old = await first;
+    expect(old.runners.map((r) => r.name)).toEqual(['rc-a']);
+
+    listing.nextPass();
+    clock.advance(1_000);
+    // A new pass: the old listing answers at once, with its own times; one refresh is taken.
+    const during = await listing.list(scope);
+    expect(during).toBe(old);
+    expect(await listing.list(scope)).toBe(old);
+    await tick();
+    expect(gh.pending).toHaveLength(2);
+    gh.pending[1]!.resolve([runner('rc-a'), runner('rc-b')]);
+    await tick();
+    const fresh = await listing.list(scope);
+    expect(fresh.runners.map((r) => r.name)).toEqual(['rc-a', 'rc-b']);
+    expect(fresh.startedAtMs).toBeGreaterThan(old.startedAtMs);
+    expect(gh.maxInFlight).toBe(1);
+  });
+
   it('does not keep a failed listing', async () => {
     const clock = manualClock();
     let calls = 0;
