@@ -4,6 +4,7 @@
 // sliding JIT window and REST budget (one OctokitGitHubProvider each); this class only picks the
 // App for each call among those that serve the owner.
 
+import type { RepositoryVisibility } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
 import { systemClock } from '../util/clock.ts';
 import type {
@@ -158,6 +159,10 @@ export class MultiAppGitHubProvider implements GitHubProvider {
 
   listRunJobs(repository: string, runId: number): Promise<RunJobs | undefined> {
     return this.forRepository(repository).listRunJobs(repository, runId);
+  }
+
+  getRepositoryVisibility(repository: string): Promise<RepositoryVisibility | undefined> {
+    return this.forRepository(repository).getRepositoryVisibility(repository);
   }
 
   rerunJob(repository: string, jobId: number): Promise<void> {
