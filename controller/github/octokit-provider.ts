@@ -7,6 +7,7 @@
 import { App } from '@octokit/app';
 import { Octokit } from '@octokit/core';
 import { retry } from '@octokit/plugin-retry';
+import type { RepositoryVisibility } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
 import { systemClock } from '../util/clock.ts';
 import type { Logger } from '../util/logger.ts';
@@ -447,6 +448,27 @@ export class OctokitGitHubProvider implements GitHubProvider {
       throw err;
     }
     return { jobs, notModified };
+  }
+
+  async getRepositoryVisibility(repository: string): Promise<RepositoryVisibility | undefined> {
+    const { owner, repo } = splitRepository(repository);
+    const client = await this.clientForOwner(owner);
+    try {
+      const res = await this.call(
+        'rest',
+        client,
+        'GET /repos/{owner}/{repo}',
+        { owner, repo },
+        { conditional: true },
+      );
+      const data = res.data as { visibility?: unknown; private?: unknown };
+      if (data.visibility === 'public' || data.visibility === 'private') return data.visibility;
+      if (data.visibility === 'internal') return 'internal';
+      return data.private === false ? 'public' : 'private';
+    } catch (err) {
+      if (err instanceof GitHubError && err.status === 404) return undefined;
+      throw err;
+    }
   }
 
   async getJob(repository: string, jobId: number): Promise<WorkflowJob | undefined> {

@@ -317,6 +317,15 @@ describe('OctokitGitHubProvider against the GitHub simulator', () => {
     );
   });
 
+  it('reads a repository visibility with GET /repos/{owner}/{repo}; 404 is undefined', async () => {
+    await sim.control.createRepo({ owner: 'acme', name: 'open', private: false });
+    await sim.control.createRepo({ owner: 'acme', name: 'inner', visibility: 'internal' });
+    expect(await provider.getRepositoryVisibility('acme/app')).toBe('private');
+    expect(await provider.getRepositoryVisibility('acme/open')).toBe('public');
+    expect(await provider.getRepositoryVisibility('acme/inner')).toBe('internal');
+    expect(await provider.getRepositoryVisibility('acme/missing')).toBeUndefined();
+  });
+
   it('an owner the App is not installed on is a GitHubAuthError', async () => {
     await expect(provider.listQueuedJobs('nobody/repo')).rejects.toThrow(/not installed on nobody/);
   });

@@ -276,6 +276,7 @@ describe('drift classification', () => {
       owner: 'acme',
       labels: ['linux'],
       status: 'queued',
+      visibility: 'private',
       createdAt: ago(8 * MIN),
       updatedAt: ago(8 * MIN),
       version: 1,
