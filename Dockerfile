@@ -3,11 +3,21 @@
 #
 #   docker build -t runnerctl-controller .
 #
-# It runs `node bin/runnerctl.js controller` (TypeScript through tsx, no build step) as the
-# unprivileged `node` user. No HEALTHCHECK here: the ECS task definition probes /healthz.
+# A build stage compiles controller/ to JavaScript (`npm run build`, tsc -p tsconfig.build.json);
+# the image runs that with production dependencies only (no tsx, no TypeScript, no dynalite) as
+# the unprivileged `node` user: `node bin/runnerctl.js controller` finds the compiled
+# controller/cli/main.js. No HEALTHCHECK here: the ECS task definition probes /healthz.
 # NODE_VERSION is the Node.js LTS line; for repeatable builds pin the base image by digest
 # (node:26-slim@sha256:...).
 ARG NODE_VERSION=26
+
+FROM node:${NODE_VERSION}-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY controller ./controller
+RUN npm run build
 
 FROM node:${NODE_VERSION}-slim AS dependencies
 WORKDIR /app
@@ -21,7 +31,7 @@ WORKDIR /app
 COPY --from=dependencies /app/node_modules ./node_modules
 COPY package.json package-lock.json ./
 COPY bin ./bin
-COPY controller ./controller
+COPY --from=build /app/dist/controller ./controller
 COPY crds ./crds
 USER node
 EXPOSE 8080

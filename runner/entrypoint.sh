@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Entrypoint of the runnerctl runner image: start one single-use (JIT) GitHub Actions runner.
 #
-# The controller passes the encoded JIT config as a container environment override. We move it
-# out of the environment before the runner starts, so the jobs the runner executes cannot read
-# it from their inherited environment, and hand it to run.sh as its argument instead.
+# The controller passes the encoded JIT config as a container environment override. A process's
+# initial environment (/proc/<pid>/environ) is fixed when it is exec'd, so unsetting the
+# variable is not enough: the entrypoint writes the config to a private file (mode 0600, in a
+# directory of its own) and re-execs itself without the variable; the new image reads the file,
+# removes it and hands the config to run.sh as its argument (the only way GitHub's runner takes
+# it). The jobs the runner executes then find it neither in their inherited environment nor in
+# the entrypoint's environ, nor on disk. docs/deploy.md says what stays visible.
 # ECS stops a task with SIGTERM (then SIGKILL after the stop timeout): we forward SIGTERM and
 # SIGINT to the runner and exit with the runner's own exit code.
 set -euo pipefail
@@ -15,15 +19,37 @@ log() {
   printf 'runnerctl-entrypoint: %s\n' "$*" >&2
 }
 
-if [[ -z "${RUNNERCTL_JIT_CONFIG:-}" ]]; then
+readonly JIT_CONFIG_FILE_ENV_NAME=RUNNERCTL_JIT_CONFIG_FILE
+
+if [[ -n "${RUNNERCTL_JIT_CONFIG:-}" ]]; then
+  # First pass: move the config into a file only this user can read, then start again with an
+  # environment that no longer holds it.
+  umask 077
+  jit_dir="$(mktemp -d "${TMPDIR:-/tmp}/runnerctl-jit.XXXXXXXX")"
+  printf '%s' "${RUNNERCTL_JIT_CONFIG}" >"${jit_dir}/config"
+  exec env -u "${JIT_CONFIG_ENV_NAME}" "${JIT_CONFIG_FILE_ENV_NAME}=${jit_dir}/config" "$0" "$@"
+fi
+
+# Only a file the first pass made: the variable never names an arbitrary file to read and delete.
+jit_file_pattern="${TMPDIR:-/tmp}/runnerctl-jit.*/config"
+# shellcheck disable=SC2053 # the right-hand side is a glob on purpose
+if [[ -z "${RUNNERCTL_JIT_CONFIG_FILE:-}" || "${RUNNERCTL_JIT_CONFIG_FILE}" != ${jit_file_pattern} ||
+  ! -f "${RUNNERCTL_JIT_CONFIG_FILE}" ]]; then
   # Never print the value, only whether it is there.
   log "the environment variable ${JIT_CONFIG_ENV_NAME} is missing or empty;" \
     "this image must be started by the runnerctl controller, which passes the runner's JIT config in it"
   exit 64
 fi
 
-jit_config="${RUNNERCTL_JIT_CONFIG}"
-unset RUNNERCTL_JIT_CONFIG
+# Second pass: read the config and remove every trace of it before the runner starts.
+jit_config="$(<"${RUNNERCTL_JIT_CONFIG_FILE}")"
+rm -f -- "${RUNNERCTL_JIT_CONFIG_FILE}"
+rmdir -- "$(dirname -- "${RUNNERCTL_JIT_CONFIG_FILE}")" 2>/dev/null || true
+unset RUNNERCTL_JIT_CONFIG_FILE
+if [[ -z "${jit_config}" ]]; then
+  log "the JIT config passed in ${JIT_CONFIG_ENV_NAME} was empty"
+  exit 64
+fi
 
 if [[ ! -x "${RUNNER_HOME}/run.sh" ]]; then
   log "no executable run.sh in RUNNER_HOME=${RUNNER_HOME}"

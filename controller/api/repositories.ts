@@ -21,7 +21,8 @@ export function repositoryPatternMatches(pattern: string, fullName: string): boo
 
 /**
  * Why `spec` does not serve jobs of this repository, or undefined when it does. A repository of
- * unknown visibility is not treated as public (events without `repository` visibility fields).
+ * unknown visibility may be public: only a pool with allowPublicRepositories serves it until
+ * its visibility is known (the resync and the job confirmation read it from GitHub).
  */
 export function repositoryRefusal(
   job: RepositoryOfJob,
@@ -35,6 +36,9 @@ export function repositoryRefusal(
   }
   if (job.visibility === 'public' && spec.allowPublicRepositories !== true) {
     return `repository ${job.repository} is public and the pool does not set allowPublicRepositories`;
+  }
+  if (job.visibility === undefined && spec.allowPublicRepositories !== true) {
+    return `the visibility of repository ${job.repository} is not known yet (it may be public) and the pool does not set allowPublicRepositories`;
   }
   return undefined;
 }

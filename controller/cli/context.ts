@@ -34,6 +34,8 @@ export interface CliDeps {
   clock: Clock;
   /** Pool schema to validate against; default crds/runnerpool.yaml of this checkout. */
   poolSchema?: PoolSchema;
+  /** Ends long-running commands (`get -w`): main.ts aborts it on SIGINT. */
+  signal?: AbortSignal;
 }
 
 /** The flags `addStoreOptions` adds, as commander parses them. */

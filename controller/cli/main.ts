@@ -6,10 +6,23 @@ import { run } from './run.ts';
 // maintainers, not for people running commands, so the CLI keeps stderr for real errors.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-process.exitCode = await run(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  stdin: process.stdin,
-  env: process.env,
-  cwd: process.cwd(),
+// Ctrl-C ends `get -w` cleanly (exit 0, the store closed); a second one exits at once.
+const interrupt = new AbortController();
+process.once('SIGINT', () => {
+  interrupt.abort();
+  process.once('SIGINT', () => process.exit(130));
 });
+
+process.exitCode = await run(
+  process.argv.slice(2),
+  {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+  },
+  { signal: interrupt.signal },
+);
+// Nothing is left to wait for (a watch ended): do not linger on the SIGINT listener.
+process.removeAllListeners('SIGINT');

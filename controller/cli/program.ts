@@ -14,7 +14,8 @@ const COMMANDS_DIR = fileURLToPath(new URL('./commands/', import.meta.url));
 
 export async function loadCommandModules(dir = COMMANDS_DIR): Promise<RegisterCommands[]> {
   const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.endsWith('.d.ts'))
+    // .ts from the sources, .js from the compiled build (dist/, the controller image).
+    .filter((f) => /\.(ts|js)$/.test(f) && !/\.(test|d)\.ts$/.test(f))
     .sort();
   const modules: RegisterCommands[] = [];
   for (const file of files) {

@@ -359,8 +359,14 @@ export function classifyDrift(snapshot: DriftSnapshot, settings: DriftSettings):
       jobInScope({ owner, repository: job.repository }, p.spec.github),
     );
   };
+  // A job the store has not recorded yet gets its visibility when the resync records it; drift
+  // then reports it as not recorded rather than as of unknown visibility.
+  const repositoryOf = (job: WorkflowJob) => {
+    const stored = storedById.get(job.id);
+    return { repository: job.repository, visibility: stored ? stored.visibility : 'private' };
+  };
   const candidatesOf = (job: WorkflowJob) => {
-    const repo = { repository: job.repository, visibility: storedById.get(job.id)?.visibility };
+    const repo = repositoryOf(job);
     return inScopeOf(job).filter((p) => repositoryRefusal(repo, p.spec) === undefined);
   };
   // Routed as the controller routes them: a paused or full pool's overflow goes to the next match.
@@ -370,7 +376,7 @@ export function classifyDrift(snapshot: DriftSnapshot, settings: DriftSettings):
   );
   const routeOf = new Map(routed.map((r) => [r.job.id, r]));
   for (const { job, match } of routed) {
-    const repo = { repository: job.repository, visibility: storedById.get(job.id)?.visibility };
+    const repo = repositoryOf(job);
     const inScope = inScopeOf(job);
     const candidates = candidatesOf(job);
     if (match.kind === 'match') {

@@ -4,6 +4,7 @@
 // sliding JIT window and REST budget (one OctokitGitHubProvider each); this class only picks the
 // App for each call among those that serve the owner.
 
+import type { RepositoryVisibility } from '../store/types.ts';
 import type { Clock } from '../util/clock.ts';
 import { systemClock } from '../util/clock.ts';
 import type {
@@ -47,6 +48,8 @@ export function ownerOfScope(scope: GitHubScope): string {
 
 export class MultiAppGitHubProvider implements GitHubProvider {
   private readonly clock: Clock;
+  /** JIT POSTs handed to each App and not answered yet: they wait in (or hold) its window. */
+  private readonly jitInFlight = new Map<number, number>();
 
   constructor(
     private readonly apps: AppRoute[],
@@ -72,7 +75,8 @@ export class MultiAppGitHubProvider implements GitHubProvider {
 
   /**
    * The App for a JIT config: the least-used sliding window first (most JIT POSTs left in its
-   * minute, not paused by a rate limit), so a burst fills every App's window at once.
+   * minute less those already handed to it and not answered, not paused by a rate limit), so a
+   * burst fills every App's window at once and, once all are full, queues evenly behind them.
    */
   jitApp(owner: string): AppRoute {
     return this.pick(this.appsFor(owner), 'jit');
@@ -84,8 +88,9 @@ export class MultiAppGitHubProvider implements GitHubProvider {
     let bestScore = -Infinity;
     for (const app of candidates) {
       const state = app.provider.pacingState()[kind];
+      const queued = kind === 'jit' ? (this.jitInFlight.get(app.appId) ?? 0) : 0;
       // A paused App (rate limited) goes last; among the others the most headroom wins.
-      const score = state.pausedUntil > now ? -1e9 - state.pausedUntil : state.available;
+      const score = state.pausedUntil > now ? -1e9 - state.pausedUntil : state.available - queued;
       if (score > bestScore) {
         best = app;
         bestScore = score;
@@ -114,8 +119,14 @@ export class MultiAppGitHubProvider implements GitHubProvider {
     return this.restApp(repository.split('/')[0] ?? repository);
   }
 
-  generateJitConfig(scope: GitHubScope, request: JitConfigRequest): Promise<JitConfig> {
-    return this.jitApp(ownerOfScope(scope)).provider.generateJitConfig(scope, request);
+  async generateJitConfig(scope: GitHubScope, request: JitConfigRequest): Promise<JitConfig> {
+    const app = this.jitApp(ownerOfScope(scope));
+    this.jitInFlight.set(app.appId, (this.jitInFlight.get(app.appId) ?? 0) + 1);
+    try {
+      return await app.provider.generateJitConfig(scope, request);
+    } finally {
+      this.jitInFlight.set(app.appId, (this.jitInFlight.get(app.appId) ?? 1) - 1);
+    }
   }
 
   getRunner(scope: GitHubScope, id: number): Promise<GitHubRunner | undefined> {
@@ -148,6 +159,10 @@ export class MultiAppGitHubProvider implements GitHubProvider {
 
   listRunJobs(repository: string, runId: number): Promise<RunJobs | undefined> {
     return this.forRepository(repository).listRunJobs(repository, runId);
+  }
+
+  getRepositoryVisibility(repository: string): Promise<RepositoryVisibility | undefined> {
+    return this.forRepository(repository).getRepositoryVisibility(repository);
   }
 
   rerunJob(repository: string, jobId: number): Promise<void> {

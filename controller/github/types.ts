@@ -1,6 +1,8 @@
 // The narrow GitHub interface the controller needs. The Octokit implementation and the
 // local cloud both satisfy it and pass the same contract tests.
 
+import type { RepositoryVisibility } from '../store/types.ts';
+
 /** Which runner endpoints to call: /orgs/{org}, /repos/{owner}/{repo} or /enterprises/{enterprise}. */
 export type GitHubScope =
   | { kind: 'org'; org: string }
@@ -101,6 +103,11 @@ export interface GitHubProvider {
    * in that repository (404).
    */
   listRunJobs(repository: string, runId: number): Promise<RunJobs | undefined>;
+  /**
+   * The repository's visibility (GET /repos/{owner}/{repo}: `visibility`, else `private`),
+   * conditional. Undefined when GitHub has no such repository for the installation (404).
+   */
+  getRepositoryVisibility(repository: string): Promise<RepositoryVisibility | undefined>;
   /**
    * Re-runs one completed job (POST /repos/{owner}/{repo}/actions/jobs/{job_id}/rerun, 201; the
    * App needs "Actions: write"). GitHub queues it again as a new job in the run's next attempt

@@ -3,6 +3,7 @@
 // the same narrow interface and forwards to the real (or simulated) provider. Results and
 // errors pass through unchanged.
 
+import type { RepositoryVisibility } from '../store/types.ts';
 import { EcsError } from '../ecs/errors.ts';
 import type { EcsProvider, RunnerLaunch, RunnerTask } from '../ecs/types.ts';
 import { GitHubError } from '../github/errors.ts';
@@ -98,6 +99,11 @@ export class InstrumentedGitHubProvider implements GitHubProvider {
   }
   listRunJobs(repository: string, runId: number): Promise<RunJobs | undefined> {
     return this.call('listRunJobs', () => this.inner.listRunJobs(repository, runId));
+  }
+  getRepositoryVisibility(repository: string): Promise<RepositoryVisibility | undefined> {
+    return this.call('getRepositoryVisibility', () =>
+      this.inner.getRepositoryVisibility(repository),
+    );
   }
   rerunJob(repository: string, jobId: number): Promise<void> {
     return this.call('rerunJob', () => this.inner.rerunJob(repository, jobId));

@@ -11,6 +11,7 @@ import type { Clock } from '../util/clock.ts';
 import { ConflictError } from '../store/errors.ts';
 import type { ReconcileContext } from './context.ts';
 import { jobRecordFrom } from './jobs.ts';
+import { RepositoryVisibilities } from './visibility.ts';
 
 /** What a confirmation call answered, for runnerctl_github_job_confirmations_total{result}. */
 export type ConfirmationCallResult = 'listed' | 'not_modified' | 'not_found' | 'failed';
@@ -180,7 +181,10 @@ export interface Settled {
  * GitHub shows further along is recorded so. Store conflicts leave the job for the next pass.
  */
 export async function settleJob(
-  ctx: Pick<ReconcileContext, 'store' | 'github' | 'clock' | 'log' | 'fenced' | 'confirmer'> & {
+  ctx: Pick<
+    ReconcileContext,
+    'store' | 'github' | 'clock' | 'log' | 'fenced' | 'confirmer' | 'visibilities'
+  > & {
     confirmer: JobConfirmer;
   },
   job: JobRecord,
@@ -209,11 +213,16 @@ export async function settleJob(
   if (job.claimedCompletion) {
     ctx.log.warn(where, 'completion claimed by an unsigned event refuted by GitHub: still queued');
   }
-  const { version: _v, updatedAt: _u, claimedCompletion: _c, ...rest } = job;
+  // The unsigned event's `repository` object is not evidence: GitHub's REST API says (cached).
+  const visibilities =
+    ctx.visibilities ?? new RepositoryVisibilities({ github: ctx.github, clock: ctx.clock });
+  const visibility = await visibilities.get(job.repository);
+  const { version: _v, updatedAt: _u, claimedCompletion: _c, visibility: _s, ...rest } = job;
   try {
     const record = await ctx.store.updateJob(
       {
         ...rest,
+        ...(visibility ? { visibility } : {}),
         labels: fromGitHub.labels,
         runAttempt: fromGitHub.runAttempt,
         confirmation: 'confirmed',

@@ -10,6 +10,7 @@ import type { FencedWrite, Store } from '../store/types.ts';
 import type { ReconcileMetrics } from '../observability/sink.ts';
 import type { Clock } from '../util/clock.ts';
 import type { JobConfirmer } from './confirm.ts';
+import type { RepositoryVisibilities } from './visibility.ts';
 import { ownedPrefix } from './names.ts';
 import type { ListedRunners, RunnerListing } from './runner-listing.ts';
 import type { Logger } from './types.ts';
@@ -112,6 +113,8 @@ export interface ReconcileContext {
   jobHints?: Map<string, number>;
   /** Confirms jobs first seen in unsigned events with GitHub (absent: a fresh one per use). */
   confirmer?: JobConfirmer;
+  /** Repository visibility from REST, cached (absent: a fresh one per use). */
+  visibilities?: RepositoryVisibilities;
   /** Our GitHub runners per scope, shared by the pools of a pass (absent: list every time). */
   runnerListing?: RunnerListing;
 }

@@ -19,6 +19,7 @@ import { createGarbageCollector } from './gc.ts';
 import { poolServesJob } from './jobs.ts';
 import { ownedPrefix, randomSuffix, runnerNamePrefixProblem } from './names.ts';
 import { createRunnerListing } from './runner-listing.ts';
+import { RepositoryVisibilities } from './visibility.ts';
 import { createPoolReconciler } from './pool/reconcile.ts';
 import { createJobResync } from './resync.ts';
 import type { Logger, ReconcileResult } from './types.ts';
@@ -206,6 +207,7 @@ export function createController(options: ControllerOptions): Controller {
         ? { onCall: options.metrics.jobConfirmation.bind(options.metrics) }
         : {}),
     }),
+    visibilities: new RepositoryVisibilities({ github, clock }),
     runnerListing: createRunnerListing(
       github,
       clock,

@@ -14,6 +14,7 @@
 import type { JobRecord } from '../store/types.ts';
 import { isoNow, type ReconcileContext } from './context.ts';
 import { jobRecordFrom } from './jobs.ts';
+import { RepositoryVisibilities } from './visibility.ts';
 
 export interface ResyncReport {
   repositories: number;
@@ -39,6 +40,8 @@ export function createJobResync(
   options: ResyncOptions = {},
 ) {
   const discoveryIntervalMs = options.discoveryIntervalMs ?? 60_000;
+  const visibilities =
+    ctx.visibilities ?? new RepositoryVisibilities({ github: ctx.github, clock: ctx.clock });
   /** Per organization (lower case): when it was last listed and what the listing said. */
   const listings = new Map<string, { atMs: number; repositories: string[] }>();
 
@@ -124,7 +127,14 @@ export function createJobResync(
       try {
         const queued = await ctx.github.listQueuedJobs(repository);
         const ids = new Set(queued.map((j) => j.id));
-        for (const job of queued) await record(jobRecordFrom(job, isoNow(ctx)));
+        // REST jobs carry no repository object: its visibility comes from GET /repos (cached).
+        const visibility = queued.length ? await visibilities.get(repository) : undefined;
+        for (const job of queued) {
+          await record({
+            ...jobRecordFrom(job, isoNow(ctx)),
+            ...(visibility ? { visibility } : {}),
+          });
+        }
         const gone = stored.filter(
           (j) => j.repository.toLowerCase() === repository.toLowerCase() && !ids.has(j.id),
         );

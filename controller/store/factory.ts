@@ -6,7 +6,6 @@ import { awsClientSettings } from '../util/aws-client.ts';
 import type { Clock } from '../util/clock.ts';
 import { DynamoStore, type RetentionOptions } from './dynamo-store.ts';
 import { DEFAULT_TABLE_NAME } from './layout.ts';
-import { startLocalEngine } from './local-engine.ts';
 import { requireTable } from './table.ts';
 import type { Store } from './types.ts';
 
@@ -60,6 +59,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   const table = opts.table ?? DEFAULT_TABLE_NAME;
 
   if (opts.kind === 'local') {
+    // Loaded only here: dynalite is a development dependency, absent from the controller image.
+    const { startLocalEngine } = await import('./local-engine.ts');
     const engine = await startLocalEngine(opts.dataDir);
     const client = new DynamoDBClient({
       endpoint: engine.endpoint,

@@ -26,10 +26,14 @@ export interface BurstOptions {
   timeoutMs: number;
   /** The installation's REST budget per hour (simulator and controller pacing). */
   restPerHour: number;
+  /** GitHub Apps the controller spreads JIT configs over (default 1): the JIT limit is per App. */
+  apps?: number;
   log: (line: string) => void;
 }
 
 export interface BurstResult {
+  /** GitHub Apps the controller used. */
+  apps: number;
   jobs: number;
   pools: number;
   speed: number;
@@ -76,6 +80,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstResult> {
   const clockSpec = { factor: options.speed, realStartMs: Date.now() };
   const clock = benchClock(clockSpec);
   const perPool = Math.ceil(options.jobs / options.pools);
+  const apps = Math.max(1, options.apps ?? 1);
   const cloud = await startBenchCloud({
     dir,
     clock,
@@ -89,6 +94,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstResult> {
     restPerHour: options.restPerHour,
     events: true,
     resyncSeconds: 60,
+    apps: apps,
   });
   try {
     const child = await cloud.startController();
@@ -188,13 +194,14 @@ export async function runBurst(options: BurstOptions): Promise<BurstResult> {
     const lastLaunch = Math.max(...tasks.map((t) => t.createdAt));
     const launchesPerMinute = tasks.length / ((lastLaunch - firstQueued) / 60_000);
 
+    // GitHub counts the JIT limit per App installation: N Apps give N times 180 a minute.
     const githubJit =
-      DEFAULT_RATE_LIMITS.jitPointsPerMinute / DEFAULT_RATE_LIMITS.jitPointsPerRequest;
+      (apps * DEFAULT_RATE_LIMITS.jitPointsPerMinute) / DEFAULT_RATE_LIMITS.jitPointsPerRequest;
     const limits = {
       githubJitPerMinute: githubJit,
       ecsRunTaskPerMinute: DEFAULT_FAULTS.throttle.runTaskPerSecond * 60,
       ecsLaunchPerMinute: DEFAULT_FAULTS.throttle.launchPerSecond * 60,
-      controllerJitPerMinute: DEFAULT_JIT_PER_MINUTE,
+      controllerJitPerMinute: apps * DEFAULT_JIT_PER_MINUTE,
       controllerRunTaskPerMinute: DEFAULT_RUN_TASK_PER_SECOND * 60,
     };
     const candidates: [string, number][] = [
@@ -207,6 +214,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstResult> {
     const ghRunners = (await control.listRunners()).filter((r) => r.name.startsWith('rctl-'));
     const rateLimitErrors = Object.values(stats.rateLimited).reduce((a, b) => a + b, 0);
     return {
+      apps,
       jobs: options.jobs,
       pools: options.pools,
       speed: options.speed,

@@ -65,6 +65,8 @@ export interface BenchCloudOptions {
    */
   events: boolean;
   resyncSeconds: number;
+  /** GitHub Apps the controller spreads JIT configs over (default 1), each installed on the org. */
+  apps?: number;
   reconcile?: Partial<ReconcileConfig>;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -112,9 +114,11 @@ export async function startBenchCloud(options: BenchCloudOptions): Promise<Bench
   try {
     const engine = await startLocalEngine(join(options.dir, 'db'));
     closers.push(() => engine.close());
+    const appIds = Array.from({ length: Math.max(1, options.apps ?? 1) }, (_, i) => 424242 + i);
     const github = await startGitHubSimulator({
       clock,
       seed: 1,
+      appIds,
       rateLimits: { primaryLimit: options.restPerHour },
       onError: (e) => process.stderr.write(`GitHub simulator: ${e.name}: ${e.message}\n`),
     });
@@ -184,6 +188,12 @@ export async function startBenchCloud(options: BenchCloudOptions): Promise<Bench
     await github.control.createRepo({ owner: BENCH_ORG, name: 'app' });
     const privateKeyFile = join(options.dir, 'github-app.pem');
     await writeSecretFile(privateKeyFile, github.privateKeyPem);
+    const moreApps: NonNullable<ControllerConfig['github']['apps']> = [];
+    for (const app of github.apps.slice(1)) {
+      const file = join(options.dir, `github-app-${app.appId}.pem`);
+      await writeSecretFile(file, app.privateKeyPem);
+      moreApps.push({ appId: app.appId, privateKey: { file } });
+    }
     const secretFile = join(options.dir, 'webhook-secret');
     await writeSecretFile(secretFile, github.webhookSecret);
 
@@ -210,6 +220,7 @@ export async function startBenchCloud(options: BenchCloudOptions): Promise<Bench
         privateKey: { file: privateKeyFile },
         webhookSecret: { file: secretFile },
         apiUrl: github.url,
+        ...(moreApps.length ? { apps: moreApps } : {}),
       },
       aws: {
         region: SANDBOX_REGION,

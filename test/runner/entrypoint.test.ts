@@ -21,6 +21,9 @@ set -u
 rec="\${FAKE_RECORD_DIR}"
 printf '%s\\0' "$@" > "$rec/args"
 env -0 > "$rec/env"
+# What a job could read of the entrypoint (this script's parent) and of the temporary folder.
+cat "/proc/$PPID/environ" > "$rec/parent-environ" 2>/dev/null || true
+ls -A "\${TMPDIR}" > "$rec/tmp-listing"
 on_signal() {
   echo "$1" >> "$rec/signals"
   exit "\${FAKE_ON_SIGNAL}"
@@ -52,6 +55,10 @@ interface Run {
   env?: Map<string, string>;
   /** Signals run.sh trapped, in order. */
   signals: string[];
+  /** /proc/<entrypoint pid>/environ as run.sh could read it. */
+  parentEnviron?: string;
+  /** The temporary folder's entries when run.sh started. */
+  tmpListing?: string;
 }
 
 let root: string;
@@ -76,8 +83,11 @@ async function runEntrypoint(options: {
 }): Promise<Run> {
   const recordDir = join(root, `run-${++runCount}`);
   spawnSync('mkdir', ['-p', recordDir]);
+  const tmp = join(recordDir, 'tmp');
+  spawnSync('mkdir', ['-p', tmp]);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
+    TMPDIR: tmp,
     RUNNER_HOME: runnerHome,
     FAKE_RECORD_DIR: recordDir,
     FAKE_MODE: 'exit',
@@ -128,6 +138,8 @@ async function runEntrypoint(options: {
               ]),
           ),
     signals: (read('signals') ?? '').split('\n').filter(Boolean),
+    parentEnviron: read('parent-environ'),
+    tmpListing: read('tmp-listing'),
   };
 }
 
@@ -149,6 +161,29 @@ describe('runner entrypoint', () => {
     // The rest of the environment is passed through untouched.
     expect(run.env!.get('FAKE_MODE')).toBe('exit');
     expectNoLeak(run);
+  });
+
+  it("keeps the JIT config out of the entrypoint's /proc environ and off the disk", async () => {
+    const run = await runEntrypoint({ jitConfig: JIT_CONFIG, fake: {} });
+    expect(run.code).toBe(0);
+    expect(run.args).toEqual(['--jitconfig', JIT_CONFIG]);
+    expect(run.parentEnviron).toBeDefined();
+    expect(run.parentEnviron).toContain('RUNNER_HOME=');
+    expect(run.parentEnviron).not.toContain(JIT_CONFIG);
+    expect(run.parentEnviron).not.toContain(`${JIT_CONFIG_ENV}=`);
+    // The file that carried it across the re-exec is gone before the runner starts.
+    expect(run.tmpListing).toBe('');
+    expect(run.env!.has('RUNNERCTL_JIT_CONFIG_FILE')).toBe(false);
+    expectNoLeak(run);
+  });
+
+  it('never reads a file that RUNNERCTL_JIT_CONFIG_FILE names outside its own folder', async () => {
+    const outside = join(root, 'not-a-jit-config');
+    writeFileSync(outside, 'precious');
+    const run = await runEntrypoint({ fake: { RUNNERCTL_JIT_CONFIG_FILE: outside } });
+    expect(run.code).toBe(64);
+    expect(run.args).toBeUndefined();
+    expect(readFileSync(outside, 'utf8')).toBe('precious');
   });
 
   it("exits with the runner's exit code", async () => {

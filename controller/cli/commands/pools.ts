@@ -9,6 +9,8 @@ import { defaultPoolSchema, validatePoolSources } from '../../api/validate.ts';
 import { readPoolSources } from './apply.ts';
 import { formatAge, renderTable, withoutHeader } from '../format.ts';
 import { verbCommand } from '../groups.ts';
+import { selectorOption, type Selector } from '../selector.ts';
+import { addWatchOptions, checkWatchable, watchChanges, type WatchFlags } from '../watch.ts';
 import { isDocumentFormat, outputOption, printDocument, type OutputFormat } from '../output.ts';
 import { count, poolPhase, poolResource, scopeText } from '../pool-view.ts';
 import { API_VERSION } from '../../api/types.ts';
@@ -177,37 +179,76 @@ export function register(program: Command, ctx: CliContext): void {
     .description('list runner pools (all, or the NAMEs given)')
     .argument('[names...]', 'pool names')
     .addOption(outputOption(['wide', 'yaml', 'json', 'name', 'jsonpath']))
+    .addOption(selectorOption('pools'))
     .option('--no-headers', 'print tables without their header row');
-  addStoreOptions(getPools).action(
-    async (names: string[], opts: StoreFlags & { output?: OutputFormat; headers?: boolean }) => {
-      let missing: string[] = [];
-      const records = await ctx.withStore(opts, async (store) => {
-        if (names.length === 0) return store.listPools();
-        const found = await Promise.all(names.map((n) => store.getPool(n)));
-        missing = names.filter((_, i) => !found[i]);
-        return found.filter((r): r is PoolRecord => !!r);
+  addStoreOptions(addWatchOptions(getPools)).action(
+    async (
+      names: string[],
+      opts: StoreFlags &
+        WatchFlags & { output?: OutputFormat; headers?: boolean; selector?: Selector },
+    ) => {
+      if (names.length > 0 && opts.selector) {
+        throw new UsageError('give pool names or a selector (-l), not both', 'get pools');
+      }
+      checkWatchable(opts, opts.output, 'get pools');
+      const list = async (store: Store) => {
+        let records: PoolRecord[];
+        let missing: string[] = [];
+        if (opts.selector) {
+          const match = opts.selector;
+          records = (await store.listPools()).filter((r) => match(r.metadata.labels ?? {}));
+        } else if (names.length === 0) {
+          records = await store.listPools();
+        } else {
+          const found = await Promise.all(names.map((n) => store.getPool(n)));
+          missing = names.filter((_, i) => !found[i]);
+          records = found.filter((r): r is PoolRecord => !!r);
+        }
+        if (names.length === 0) records.sort((a, b) => a.name.localeCompare(b.name));
+        return { records, missing };
+      };
+      const lines = (records: PoolRecord[]) =>
+        opts.output?.kind === 'name'
+          ? records.map((r) => `runnerpool/${r.name}`)
+          : withoutHeader(table(records, opts.output?.kind === 'wide', ctx.deps.clock.now()))
+              .split('\n')
+              .filter((_, i) => i < records.length);
+      await ctx.withStore(opts, async (store) => {
+        const { records, missing } = await list(store);
+        // As kubectl: list what exists, then an error for each name that does not (exit 1).
+        if (names.length > 0 && records.length === 0) throw notFound(missing.join('", "'));
+        const single = names.length === 1 ? records[0] : undefined;
+        const doc = single
+          ? poolResource(single)
+          : { apiVersion: API_VERSION, kind: 'RunnerPoolList', items: records.map(poolResource) };
+        if (isDocumentFormat(opts.output)) {
+          printDocument(ctx, doc, opts.output);
+        } else if (opts.output?.kind === 'name') {
+          for (const line of lines(records)) ctx.out(line);
+        } else if (records.length === 0) {
+          ctx.err('No runner pools found.');
+        } else {
+          const text = table(records, opts.output?.kind === 'wide', ctx.deps.clock.now());
+          ctx.out(opts.headers === false ? withoutHeader(text) : text);
+        }
+        if (missing.length > 0) {
+          for (const name of missing) ctx.err(`error: ${notFound(name).message}`);
+          throw new ExitStatus(1);
+        }
+        if (!opts.watch) return;
+        await watchChanges(
+          ctx,
+          {
+            kind: 'runnerpool',
+            list: async () => (await list(store)).records,
+            name: (r) => r.name,
+            version: (r) => r.resourceVersion,
+            lines,
+          },
+          records,
+          opts.pollInterval!,
+        );
       });
-      // As kubectl: list what exists, then an error for each name that does not (exit 1).
-      if (names.length > 0 && records.length === 0) throw notFound(missing.join('", "'));
-      records.sort((a, b) => (names.length > 0 ? 0 : a.name.localeCompare(b.name)));
-      const single = names.length === 1 ? records[0] : undefined;
-      const doc = single
-        ? poolResource(single)
-        : { apiVersion: API_VERSION, kind: 'RunnerPoolList', items: records.map(poolResource) };
-      if (isDocumentFormat(opts.output)) {
-        printDocument(ctx, doc, opts.output);
-      } else if (opts.output?.kind === 'name') {
-        for (const r of records) ctx.out(`runnerpool/${r.name}`);
-      } else if (records.length === 0) {
-        ctx.err('No runner pools found.');
-      } else {
-        const text = table(records, opts.output?.kind === 'wide', ctx.deps.clock.now());
-        ctx.out(opts.headers === false ? withoutHeader(text) : text);
-      }
-      if (missing.length > 0) {
-        for (const name of missing) ctx.err(`error: ${notFound(name).message}`);
-        throw new ExitStatus(1);
-      }
     },
   );
 

@@ -11,6 +11,8 @@ import type { JobRecord, RunnerRecord, Store } from '../../store/types.ts';
 import { addStoreOptions, type CliContext, type StoreFlags } from '../context.ts';
 import { CliError, UsageError } from '../errors.ts';
 import { verbCommand } from '../groups.ts';
+import { selectorOption, type Selector } from '../selector.ts';
+import { addWatchOptions, checkWatchable, watchChanges, type WatchFlags } from '../watch.ts';
 import { withoutHeader } from '../format.ts';
 import { isDocumentFormat, outputOption, printDocument, type OutputFormat } from '../output.ts';
 import {
@@ -28,6 +30,7 @@ export interface ViewFlags extends StoreFlags {
   pool?: string;
   output?: OutputFormat;
   headers?: boolean;
+  selector?: Selector;
 }
 
 const LIST_FORMATS = ['wide', 'yaml', 'json', 'name', 'jsonpath'];
@@ -97,43 +100,109 @@ export function register(program: Command, ctx: CliContext): void {
     .command('runners')
     .aliases(['runner'])
     .description('list runner records: state, job, GitHub runner id, task (finished ones too)')
-    .option('--pool <name>', 'only this pool');
-  addViewOptions(getRunners, LIST_FORMATS).action(async (flags: ViewFlags) => {
-    const records = await withViewStore(ctx, flags, (store) =>
-      store.listRunners(flags.pool ? { pool: flags.pool } : {}),
-    );
-    records.sort((a, b) => a.pool.localeCompare(b.pool) || a.createdAt.localeCompare(b.createdAt));
-    if (isDocumentFormat(flags.output)) {
-      return printDocument(ctx, listOf('RunnerList', records.map(runnerResource)), flags.output);
-    }
-    if (flags.output?.kind === 'name') return records.forEach((r) => ctx.out(`runner/${r.name}`));
-    if (!records.length) return ctx.err('No runner records found.');
-    const text = runnersTable(records, flags.output?.kind === 'wide', ctx.deps.clock.now());
-    ctx.out(flags.headers === false ? withoutHeader(text) : text);
-  });
+    .option('--pool <name>', 'only this pool')
+    .addOption(selectorOption('runners (labels pool, state, size)'));
+  addWatchOptions(addViewOptions(getRunners, LIST_FORMATS)).action(
+    async (flags: ViewFlags & WatchFlags) => {
+      checkWatchable(flags, flags.output, 'get runners');
+      const match = flags.selector ?? (() => true);
+      const wide = flags.output?.kind === 'wide';
+      const list = async (store: Store) => {
+        const records = (await store.listRunners(flags.pool ? { pool: flags.pool } : {})).filter(
+          (r) => match(runnerLabels(r)),
+        );
+        return records.sort(
+          (a, b) => a.pool.localeCompare(b.pool) || a.createdAt.localeCompare(b.createdAt),
+        );
+      };
+      const lines = (records: RunnerRecord[]) =>
+        flags.output?.kind === 'name'
+          ? records.map((r) => `runner/${r.name}`)
+          : rowsOf(runnersTable(records, wide, ctx.deps.clock.now()), records.length);
+      await withViewStore(ctx, flags, async (store) => {
+        const records = await list(store);
+        if (isDocumentFormat(flags.output)) {
+          return printDocument(
+            ctx,
+            listOf('RunnerList', records.map(runnerResource)),
+            flags.output,
+          );
+        }
+        if (flags.output?.kind === 'name') lines(records).forEach((l) => ctx.out(l));
+        else if (!records.length) ctx.err('No runner records found.');
+        else {
+          const text = runnersTable(records, wide, ctx.deps.clock.now());
+          ctx.out(flags.headers === false ? withoutHeader(text) : text);
+        }
+        if (!flags.watch) return;
+        await watchChanges(
+          ctx,
+          {
+            kind: 'runner',
+            list: () => list(store),
+            name: (r) => r.name,
+            version: (r) => r.version,
+            lines,
+          },
+          records,
+          flags.pollInterval!,
+        );
+      });
+    },
+  );
 
   const getJobs = get
     .command('jobs')
     .aliases(['job'])
     .description('list the jobs the controller knows: status, pool, runner')
-    .option('--pool <name>', 'only jobs this pool counted');
-  addViewOptions(getJobs, LIST_FORMATS).action(async (flags: ViewFlags) => {
-    const wide = flags.output?.kind === 'wide';
-    const { jobs, runners } = await withViewStore(ctx, flags, async (store) => ({
-      jobs: await store.listJobs(flags.pool ? { pool: flags.pool } : {}),
-      // The wide listing shows each job's cost, from its finished runners.
-      runners: wide ? await store.listRunners({ states: ['finished'] }) : [],
-    }));
-    jobs.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id - b.id);
-    if (isDocumentFormat(flags.output)) {
-      return printDocument(ctx, listOf('JobList', jobs.map(jobResource)), flags.output);
-    }
-    if (flags.output?.kind === 'name') return jobs.forEach((j) => ctx.out(`job/${j.id}`));
-    if (!jobs.length) return ctx.err('No jobs found.');
-    const costs = wide ? costsByJob(runners) : undefined;
-    const text = jobsTable(jobs, wide, ctx.deps.clock.now(), costs);
-    ctx.out(flags.headers === false ? withoutHeader(text) : text);
-  });
+    .option('--pool <name>', 'only jobs this pool counted')
+    .addOption(selectorOption('jobs (labels pool, repository, owner, status)'));
+  addWatchOptions(addViewOptions(getJobs, LIST_FORMATS)).action(
+    async (flags: ViewFlags & WatchFlags) => {
+      checkWatchable(flags, flags.output, 'get jobs');
+      const wide = flags.output?.kind === 'wide';
+      const match = flags.selector ?? (() => true);
+      const list = async (store: Store) => {
+        const jobs = (await store.listJobs(flags.pool ? { pool: flags.pool } : {})).filter((j) =>
+          match(jobLabels(j)),
+        );
+        return jobs.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id - b.id);
+      };
+      await withViewStore(ctx, flags, async (store) => {
+        const jobs = await list(store);
+        // The wide listing shows each job's cost, from its finished runners.
+        const costs = wide
+          ? costsByJob(await store.listRunners({ states: ['finished'] }))
+          : undefined;
+        const lines = (items: JobRecord[]) =>
+          flags.output?.kind === 'name'
+            ? items.map((j) => `job/${j.id}`)
+            : rowsOf(jobsTable(items, wide, ctx.deps.clock.now(), costs), items.length);
+        if (isDocumentFormat(flags.output)) {
+          return printDocument(ctx, listOf('JobList', jobs.map(jobResource)), flags.output);
+        }
+        if (flags.output?.kind === 'name') lines(jobs).forEach((l) => ctx.out(l));
+        else if (!jobs.length) ctx.err('No jobs found.');
+        else {
+          const text = jobsTable(jobs, wide, ctx.deps.clock.now(), costs);
+          ctx.out(flags.headers === false ? withoutHeader(text) : text);
+        }
+        if (!flags.watch) return;
+        await watchChanges(
+          ctx,
+          {
+            kind: 'job',
+            list: () => list(store),
+            name: (j) => String(j.id),
+            version: (j) => j.version,
+            lines,
+          },
+          jobs,
+          flags.pollInterval!,
+        );
+      });
+    },
+  );
 
   const describe = verbCommand(program, 'describe', 'show details of a resource');
   const describeRunnerCmd = describe
@@ -179,6 +248,13 @@ export function register(program: Command, ctx: CliContext): void {
     if (flags.output?.kind === 'json') return json(ctx, { ...job, runners });
     ctx.out(describeJob(job, runners, ctx.deps.clock.now()));
   });
+}
+
+/** A table's rows without its header: one line per item. */
+function rowsOf(table: string, count: number): string[] {
+  return withoutHeader(table)
+    .split('\n')
+    .filter((_, i) => i < count);
 }
 
 function listOf(kind: string, items: unknown[]) {

@@ -15,6 +15,7 @@ import {
   runnerGroupJson,
   runnerJson,
   webhookRepository,
+  fullRepository,
   workflowRunJson,
 } from './shapes.ts';
 import type { RunnerScope, SimInstallation, SimState } from './state.ts';
@@ -456,6 +457,18 @@ export function buildRestRouter(
     'timed_out',
   ]);
 
+  // A repository the installation can access (its visibility tells public repositories apart).
+  add('GET', '/repos/{owner}/{repo}', {
+    auth: 'token',
+    handle: (ctx, caller) => {
+      if (caller.kind !== 'installation') return forbiddenIntegration();
+      const repo = state.repo(`${ctx.params.owner}/${ctx.params.repo}`);
+      if (!repo || caller.installation.account.toLowerCase() !== repo.owner.toLowerCase()) {
+        return notFound();
+      }
+      return json(200, fullRepository(apiUrl(), repo));
+    },
+  });
   add('GET', '/repos/{owner}/{repo}/actions/runs', {
     auth: 'token',
     handle: (ctx, caller) => {

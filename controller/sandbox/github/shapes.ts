@@ -156,6 +156,11 @@ export function webhookRepository(api: string, repo: SimRepo) {
   };
 }
 
+/** The REST "full-repository" shape (GET /repos/{owner}/{repo}). */
+export function fullRepository(api: string, repo: SimRepo) {
+  return { ...webhookRepository(api, repo), network_count: 0, subscribers_count: 0 };
+}
+
 export function webhookOrganization(api: string, org: SimOrg) {
   const o = `${api}/orgs/${org.login}`;
   return {

@@ -1,7 +1,7 @@
 // kubectl's output and argument habits: -o jsonpath=, TYPE/NAME arguments, get runners|jobs
 // -o yaml|json as List documents, delete -f FILE.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -165,6 +165,54 @@ describe('get runners|jobs -o yaml|json', () => {
       kind: 'JobList',
       items: [{ kind: 'Job', metadata: { name: '41' }, id: 41, repository: 'acme/web' }],
     });
+  });
+});
+
+describe('-l/--selector', () => {
+  it('selects pools by metadata.labels', async () => {
+    const label = (file: string, name: string, labels: string) =>
+      readFileSync(join(ROOT, 'crds/examples', file), 'utf8').replace(
+        `  name: ${name}\n`,
+        `  name: ${name}\n  labels: ${labels}\n`,
+      );
+    const docs = [
+      label('seed-org-pool.yaml', 'seed', '{ team: ci, tier: gold }'),
+      label('docker.yaml', 'docker', '{ team: infra }'),
+    ].join('\n---\n');
+    expect((await cli(['apply', '-f', '-'], docs)).out).toBe(
+      'runnerpool/seed configured\nrunnerpool/docker configured\n',
+    );
+    const names = async (selector: string) =>
+      (await cli(['get', 'pools', '-l', selector, '-o', 'name'])).out.trim().split('\n');
+    expect(await names('team=ci')).toEqual(['runnerpool/seed']);
+    expect(await names('team')).toEqual(['runnerpool/docker', 'runnerpool/seed']);
+    expect(await names('team!=ci,team')).toEqual(['runnerpool/docker']);
+    expect(await names('!team')).toEqual(['runnerpool/jit-fargate-test', 'runnerpool/linux-x64']);
+    expect(await names('team in (ci, infra),tier!=gold')).toEqual(['runnerpool/docker']);
+    expect((await cli(['get', 'pools', '-l', 'team=nobody'])).err).toBe('No runner pools found.\n');
+  });
+
+  it('selects runners and jobs by their pool, state, repository labels', async () => {
+    expect((await cli(['get', 'runners', '-l', 'pool=seed', '-o', 'name'])).out).toBe(
+      'runner/rctl-seed-a\n',
+    );
+    expect((await cli(['get', 'runners', '-l', 'state!=finished', '-o', 'name'])).out).toBe(
+      'runner/rctl-linux-b\n',
+    );
+    expect((await cli(['get', 'jobs', '-l', 'repository=acme/web', '-o', 'name'])).out).toBe(
+      'job/41\n',
+    );
+    expect((await cli(['get', 'jobs', '-l', 'status=completed', '-o', 'name'])).out).toBe('');
+  });
+
+  it('a bad selector, or names with a selector, is a usage error', async () => {
+    const bad = await cli(['get', 'pools', '-l', 'team=(x']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('bad selector "team=(x"');
+    expect((await cli(['get', 'pools', '-l', 'a=b,', '-o', 'name'])).code).toBe(2);
+    const both = await cli(['get', 'pools', 'seed', '-l', 'team=ci']);
+    expect(both.code).toBe(2);
+    expect(both.err).toContain('not both');
   });
 });
 

@@ -1,6 +1,9 @@
 // Contract tests: the Octokit provider against the GitHub simulator, through real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OctokitGitHubProvider } from '../../../controller/github/octokit-provider.ts';
+import {
+  MAX_MISSING_OWNERS,
+  OctokitGitHubProvider,
+} from '../../../controller/github/octokit-provider.ts';
 import {
   GitHubAuthError,
   JobRerunRefusedError,
@@ -317,8 +320,28 @@ describe('OctokitGitHubProvider against the GitHub simulator', () => {
     );
   });
 
+  it('reads a repository visibility with GET /repos/{owner}/{repo}; 404 is undefined', async () => {
+    await sim.control.createRepo({ owner: 'acme', name: 'open', private: false });
+    await sim.control.createRepo({ owner: 'acme', name: 'inner', visibility: 'internal' });
+    expect(await provider.getRepositoryVisibility('acme/app')).toBe('private');
+    expect(await provider.getRepositoryVisibility('acme/open')).toBe('public');
+    expect(await provider.getRepositoryVisibility('acme/inner')).toBe('internal');
+    expect(await provider.getRepositoryVisibility('acme/missing')).toBeUndefined();
+  });
+
   it('an owner the App is not installed on is a GitHubAuthError', async () => {
     await expect(provider.listQueuedJobs('nobody/repo')).rejects.toThrow(/not installed on nobody/);
+  });
+
+  it('remembers at most MAX_MISSING_OWNERS owners without an installation (events name any owner)', async () => {
+    const owners = Array.from({ length: MAX_MISSING_OWNERS + 50 }, (_, i) => `ghost-${i}`);
+    for (let i = 0; i < owners.length; i += 100) {
+      const batch = owners.slice(i, i + 100);
+      const results = await Promise.allSettled(batch.map((o) => provider.getJob(`${o}/x`, 1)));
+      expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    }
+    expect(provider.missingOwnerCount()).toBeGreaterThan(0);
+    expect(provider.missingOwnerCount()).toBeLessThanOrEqual(MAX_MISSING_OWNERS);
   });
 });
 

@@ -323,6 +323,24 @@ describe('GitHub simulator REST', () => {
     expect(cancelled.data.workflow_runs.map((r) => r.id)).not.toContain(run.runId);
   });
 
+  it('serves GET /repos/{owner}/{repo} with private and visibility; 404 for another account', async () => {
+    await sim.control.createRepo({ owner: 'acme', name: 'site', private: false });
+    const site = await octokit.request('GET /repos/{owner}/{repo}', {
+      owner: 'acme',
+      repo: 'site',
+    });
+    expect(site.data).toMatchObject({
+      full_name: 'acme/site',
+      private: false,
+      visibility: 'public',
+    });
+    const app = await octokit.request('GET /repos/{owner}/{repo}', { owner: 'acme', repo: 'app' });
+    expect(app.data).toMatchObject({ private: true, visibility: 'private' });
+    expect(
+      await status(octokit.request('GET /repos/{owner}/{repo}', { owner: 'other', repo: 'x' })),
+    ).toBe(404);
+  });
+
   it('served only bodies that match the OpenAPI description', () => {
     expect(log.checked.length).toBeGreaterThan(20);
     expect(log.failures).toEqual([]);

@@ -18,6 +18,7 @@ import type {
   RunJobs,
   WorkflowJob,
 } from '../../../controller/github/types.ts';
+import type { RepositoryVisibility } from '../../../controller/store/types.ts';
 
 interface StoredRunner extends GitHubRunner {
   scope: string;
@@ -34,6 +35,7 @@ export type GitHubCall =
   | 'listInstallationRepositories'
   | 'listQueuedJobs'
   | 'listRunJobs'
+  | 'getRepositoryVisibility'
   | 'rerunJob';
 
 function scopeKey(scope: GitHubScope): string {
@@ -158,6 +160,14 @@ export class FakeGitHub implements GitHubProvider {
     const notModified = this.#lastRunListing.get(key) === etag;
     this.#lastRunListing.set(key, etag);
     return { jobs, notModified };
+  }
+
+  /** Visibility per repository (lower case); unlisted ones are private. */
+  visibilities = new Map<string, RepositoryVisibility>();
+
+  async getRepositoryVisibility(repository: string): Promise<RepositoryVisibility | undefined> {
+    this.#before('getRepositoryVisibility', repository);
+    return this.visibilities.get(repository.toLowerCase()) ?? 'private';
   }
 
   /** Re-runs a completed job as GitHub does: a new job (new id) in the run's next attempt. */

@@ -112,8 +112,14 @@ export class World {
   async queue(id: number, labels: string[], repository = REPO) {
     const job = this.github.queueJob({ id, labels: ['self-hosted', ...labels], repository });
     await this.store.touchRepository(repository, new Date(this.clock.now()).toISOString());
-    return (await this.#recordEvent(jobRecordFrom(job, new Date(this.clock.now()).toISOString())))
-      .record;
+    // As the webhook says: the fake's repositories are private unless `github.visibilities` says.
+    const visibility = this.github.visibilities.get(repository.toLowerCase()) ?? 'private';
+    return (
+      await this.#recordEvent({
+        ...jobRecordFrom(job, new Date(this.clock.now()).toISOString()),
+        visibility,
+      })
+    ).record;
   }
 
   /** The run is cancelled while the job is queued: GitHub completes it, the event is recorded. */
