@@ -73,7 +73,7 @@ export const DEFAULT_OPTIONS: Omit<BenchOptions, 'log'> = {
   history: 20_000,
   inProgressJobs: true,
   churn: 10,
-  latencySamples: 20,
+  latencySamples: 0,
   restPerHour: 5_000,
 };
 
@@ -308,7 +308,14 @@ async function main(): Promise<void> {
   }
   // Formatted as `npm run lint` (prettier) wants it, so a fresh results.json passes the check.
   await writeFile(out, await format(JSON.stringify(results), { parser: 'json' }));
-  process.stdout.write(`\n${table(results)}\n\nwrote ${out}\n`);
+  if (values.only === 'scale') {
+    const s = results.scale;
+    process.stdout.write(
+      `\nscale: pass median ${s.passMsMedian} ms, floor median ${s.floorMsMedian} ms (${s.passToFloorRatio}x), peak RSS ${s.peakRssMiB} MiB\n\nwrote ${out}\n`,
+    );
+  } else {
+    process.stdout.write(`\n${table(results)}\n\nwrote ${out}\n`);
+  }
 }
 
 main().catch((err: unknown) => {
