@@ -77,6 +77,8 @@ const MAX_REPOSITORY_PAGES = 100;
 const DEFAULT_RETRY_AFTER_MS = 60_000;
 /** How long "the App is not installed on this owner" is believed before asking again. */
 const MISSING_INSTALLATION_TTL_MS = 60_000;
+/** Owners remembered as having no installation: events can name any owner, so this is bounded. */
+export const MAX_MISSING_OWNERS = 1_000;
 
 type Kind = 'jit' | 'rest';
 type Params = Record<string, unknown>;
@@ -604,11 +606,25 @@ export class OctokitGitHubProvider implements GitHubProvider {
         this.logger.info({ owner, installationId: found }, 'GitHub App installation discovered');
         return found;
       }
-      this.missingOwners.set(key, this.clock.now());
+      this.rememberMissing(key);
     }
     throw new GitHubAuthError(
       `the GitHub App ${this.options.appId} is not installed on ${owner} (GET /app/installations lists no installation for it)`,
     );
+  }
+
+  /** Oldest first out; an owner looked up again moves to the end. */
+  private rememberMissing(key: string): void {
+    this.missingOwners.delete(key);
+    this.missingOwners.set(key, this.clock.now());
+    while (this.missingOwners.size > MAX_MISSING_OWNERS) {
+      this.missingOwners.delete(this.missingOwners.keys().next().value!);
+    }
+  }
+
+  /** For tests and metrics: how many owners are remembered as not installed. */
+  missingOwnerCount(): number {
+    return this.missingOwners.size;
   }
 
   private async listInstallations(): Promise<void> {

@@ -131,10 +131,12 @@ export class Timeline {
         continue;
       }
       if (before.state === record.state) continue;
-      if (record.state === 'finished') {
-        const why = record.lastError ? ` (${record.lastError})` : '';
-        events.push({ phase: Phase.Finished, subject, what: `record finished${why}` });
-      } else if (record.state === 'draining') {
+      // Drained between two looks: its timeline says so; print the draining step all the same.
+      const drainedUnseen =
+        record.state === 'finished' &&
+        before.state !== 'draining' &&
+        record.timeline.some((e) => e.event === 'draining');
+      if (record.state === 'draining' || drainedUnseen) {
         // An ephemeral runner GitHub removed after its job: only the task is left to stop.
         const gone = !this.runners.has(record.name) && !runners.some((r) => r.name === record.name);
         events.push({
@@ -144,7 +146,11 @@ export class Timeline {
             ? 'draining: its GitHub runner is gone; the controller stops its task'
             : 'draining: the controller deletes its GitHub runner, then stops its task',
         });
-      } else if (this.options.verbose) {
+      }
+      if (record.state === 'finished') {
+        const why = record.lastError ? ` (${record.lastError})` : '';
+        events.push({ phase: Phase.Finished, subject, what: `record finished${why}` });
+      } else if (record.state !== 'draining' && this.options.verbose) {
         events.push({
           phase: Phase.Decided,
           subject,

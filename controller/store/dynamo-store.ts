@@ -73,6 +73,11 @@ export interface RetentionOptions {
   completedJobSeconds?: number;
   /** Seconds an open job record is kept after its last write. Default 7 days. */
   openJobSeconds?: number;
+  /**
+   * Seconds a repository item is kept after it was last seen (an event, discovery, a confirmed
+   * job). Default 30 days: a repository quiet that long leaves the resync's list.
+   */
+  repositorySeconds?: number;
 }
 
 export interface DynamoStoreOptions {
@@ -154,6 +159,7 @@ export class DynamoStore implements Store {
       finishedRunnerSeconds: opts.retention?.finishedRunnerSeconds ?? 7 * DAY,
       completedJobSeconds: opts.retention?.completedJobSeconds ?? DAY,
       openJobSeconds: opts.retention?.openJobSeconds ?? 7 * DAY,
+      repositorySeconds: opts.retention?.repositorySeconds ?? 30 * DAY,
     };
     this.onClose = opts.onClose;
   }
@@ -569,7 +575,8 @@ export class DynamoStore implements Store {
               `${expr.name('lastSeenAt')} = ${expr.value(seenAt)}, ` +
               `${expr.name('type')} = ${expr.value('repository')}, ` +
               `${expr.name(GSI1_PK)} = ${expr.value(index.gsi1pk)}, ` +
-              `${expr.name(GSI1_SK)} = ${expr.value(index.gsi1sk)}`,
+              `${expr.name(GSI1_SK)} = ${expr.value(index.gsi1sk)}, ` +
+              `${expr.name(TTL_ATTRIBUTE)} = ${expr.value(this.repositoryExpiry(seenAt))}`,
             // Only ever moves lastSeenAt forward, so late events cannot rewind it.
             ConditionExpression:
               `attribute_not_exists(${expr.name('lastSeenAt')}) OR ` +
@@ -585,7 +592,18 @@ export class DynamoStore implements Store {
 
   async listRepositories(): Promise<{ fullName: string; lastSeenAt: string }[]> {
     const items = await this.queryIndex(REPOSITORIES_PARTITION);
-    return items.map((i) => ({ fullName: String(i.fullName), lastSeenAt: String(i.lastSeenAt) }));
+    // TTL deletion is lazy (dynalite never deletes): an expired item is absent already.
+    const nowSeconds = Math.floor(this.clock.now() / 1000);
+    return items
+      .filter((i) => typeof i[TTL_ATTRIBUTE] !== 'number' || i[TTL_ATTRIBUTE] > nowSeconds)
+      .map((i) => ({ fullName: String(i.fullName), lastSeenAt: String(i.lastSeenAt) }));
+  }
+
+  /** A repository item expires `repositorySeconds` after it was last seen. */
+  private repositoryExpiry(seenAt: string): number {
+    const seenMs = Date.parse(seenAt);
+    const base = Number.isFinite(seenMs) ? seenMs : this.clock.now();
+    return Math.floor(base / 1000) + this.retention.repositorySeconds;
   }
 
   // ---------------------------------------------------------------- leases

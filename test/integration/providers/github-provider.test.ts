@@ -1,6 +1,9 @@
 // Contract tests: the Octokit provider against the GitHub simulator, through real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OctokitGitHubProvider } from '../../../controller/github/octokit-provider.ts';
+import {
+  MAX_MISSING_OWNERS,
+  OctokitGitHubProvider,
+} from '../../../controller/github/octokit-provider.ts';
 import {
   GitHubAuthError,
   JobRerunRefusedError,
@@ -328,6 +331,17 @@ describe('OctokitGitHubProvider against the GitHub simulator', () => {
 
   it('an owner the App is not installed on is a GitHubAuthError', async () => {
     await expect(provider.listQueuedJobs('nobody/repo')).rejects.toThrow(/not installed on nobody/);
+  });
+
+  it('remembers at most MAX_MISSING_OWNERS owners without an installation (events name any owner)', async () => {
+    const owners = Array.from({ length: MAX_MISSING_OWNERS + 50 }, (_, i) => `ghost-${i}`);
+    for (let i = 0; i < owners.length; i += 100) {
+      const batch = owners.slice(i, i + 100);
+      const results = await Promise.allSettled(batch.map((o) => provider.getJob(`${o}/x`, 1)));
+      expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    }
+    expect(provider.missingOwnerCount()).toBeGreaterThan(0);
+    expect(provider.missingOwnerCount()).toBeLessThanOrEqual(MAX_MISSING_OWNERS);
   });
 });
 

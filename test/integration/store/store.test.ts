@@ -3,11 +3,12 @@
 
 import {
   DescribeTimeToLiveCommand,
+  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import type { ObjectMeta, RunnerPool, RunnerPoolSpec } from '../../../controller/api/types.ts';
@@ -636,6 +637,25 @@ describe.each(ENGINES)('store on $name', (factory) => {
         fullName: 'Acme/App',
         lastSeenAt: '2026-01-01T00:00:03.000Z',
       });
+    });
+
+    test('repositories carry a TTL from when they were last seen; expired ones are not listed', async () => {
+      const store = await freshStore();
+      const seen = new Date(clock.now()).toISOString();
+      await store.touchRepository('acme/quiet', seen);
+      clock.advance(10 * 24 * 3600_000);
+      await store.touchRepository('acme/busy', new Date(clock.now()).toISOString());
+      const item = await client.send(
+        new GetItemCommand({
+          TableName: store.table,
+          Key: marshall({ pk: 'REPO#acme/quiet', sk: 'REPO' }),
+        }),
+      );
+      expect(item.Item && unmarshall(item.Item).expiresAt).toBe(
+        Math.floor(Date.parse(seen) / 1000) + 30 * 24 * 3600,
+      );
+      clock.advance(25 * 24 * 3600_000);
+      expect((await store.listRepositories()).map((r) => r.fullName)).toEqual(['acme/busy']);
     });
   });
 

@@ -339,6 +339,20 @@ describe('drift classification', () => {
     expect(uncapped.map((f) => f.objects.jobId)).toEqual([2]);
   });
 
+  it("a paused pool's job is routed to the next match and the finding says where and why", () => {
+    const s = snapshot({
+      pools: [pool('linux', { priority: 10, maxRunners: 0 }), pool('spare')],
+      records: [],
+      queuedJobs: [job(1, ['linux'], { createdAt: ago(10 * MIN) })],
+    });
+    const findings = classifyDrift(s, settings).filter((f) => f.kind === 'job-without-runner');
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.pool).toBe('spare');
+    expect(findings[0]!.message).toMatch(
+      /has no runner of pool spare .*; spilled from pool linux \(linux paused \(maxRunners 0\)\)/,
+    );
+  });
+
   it('a job of an unsigned event GitHub does not list is reported unconfirmed', () => {
     const forged: JobRecord = {
       id: 77,

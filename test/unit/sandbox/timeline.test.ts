@@ -238,4 +238,22 @@ describe('sandbox timeline', () => {
     expect(w.lines.at(-2)).toMatch(/removed from GitHub/);
     expect(w.lines.at(-1)).toMatch(/draining: its GitHub runner is gone; the controller stops/);
   });
+
+  it('prints the draining step of a runner drained between two looks', async () => {
+    const w = world();
+    w.state.records = [record('idle', { taskArn: ARN })];
+    w.state.runners = [gh('online')];
+    await w.timeline.poll();
+    // The controller drained it and finished the record before the next look.
+    w.state.runners = [];
+    w.state.records = [
+      record('finished', { taskArn: ARN, timeline: [{ at: '', event: 'draining' }] }),
+    ];
+    await w.timeline.poll();
+    expect(w.lines.slice(-3).map((l) => l.replace(/\s+/g, ' ').trim().slice(7))).toEqual([
+      'runner rctl-seed-1 draining: the controller deletes its GitHub runner, then stops its task',
+      'runner rctl-seed-1 removed from GitHub',
+      'runner rctl-seed-1 record finished',
+    ]);
+  });
 });
