@@ -463,7 +463,7 @@ function readEc2(root: FieldReader): Ec2CapacityConfig {
     amiParameter: e.string(
       'amiParameter',
       ecsOptimizedAmiParameter(cpuArchitecture),
-      /^\/[A-Za-z0-9_.\/-]{1,2047}$/,
+      /^\/[A-Za-z0-9_./-]{1,2047}$/,
     ),
     docker: {
       cpu: d.integer('cpu', 2048, 128, 16384),
