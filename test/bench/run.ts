@@ -36,6 +36,8 @@ export interface BenchOptions {
   /** In-progress job records seeded (one per busy runner) and churn per scale pass. */
   inProgressJobs: boolean;
   churn: number;
+  /** Event -> RunTask samples after the scale passes (seeded runners live). */
+  latencySamples: number;
   /** The REST budget of the scale run (the burst keeps its own). */
   restPerHour: number;
   log: (line: string) => void;
@@ -71,6 +73,7 @@ export const DEFAULT_OPTIONS: Omit<BenchOptions, 'log'> = {
   history: 20_000,
   inProgressJobs: true,
   churn: 10,
+  latencySamples: 20,
   restPerHour: 5_000,
 };
 
@@ -108,6 +111,7 @@ export async function runScaleOnly(options: BenchOptions): Promise<ScaleResult> 
     history: options.history,
     inProgressJobs: options.inProgressJobs,
     churn: options.churn,
+    latencySamples: options.latencySamples,
     log: options.log,
   });
 }
@@ -194,6 +198,14 @@ export function table(r: BenchResults): string {
       '  settings',
       `REST ${s.restPerHour}/h, ${s.inProgressJobs} in-progress jobs, ${s.history} finished records, ${s.churnPerPass} launches + removals per pass`,
     ],
+    ...(s.latency
+      ? ([
+          [
+            '  event -> RunTask',
+            `p50 ${s.latency.eventToRunTaskMs.p50} ms, p99 ${s.latency.eventToRunTaskMs.p99} ms (${s.latency.samples} jobs, ${s.latency.liveRunners} live runners, real clock)`,
+          ],
+        ] as [string, string][])
+      : []),
     ['  records live after', String(s.liveAfter)],
     [
       '  controller RSS',

@@ -46,6 +46,11 @@ export interface ScaleOptions {
   inProgressJobs?: boolean;
   /** Jobs queued (launches) and idle runners whose task exits (removals) before each pass. */
   churn?: number;
+  /**
+   * After the passes, jobs queued one at a time (each waits for its RunTask) with every seeded
+   * runner still live: the event -> RunTask latency. Default 0 (not measured).
+   */
+  latencySamples?: number;
   log: (line: string) => void;
 }
 
@@ -73,6 +78,16 @@ export interface ScaleResult {
   inProgressJobs: number;
   churnPerPass: number;
   peakRssMiB: number;
+  /**
+   * workflow_job queued (the run created on GitHub, its event through EventBridge and SQS) to
+   * the RunTask of the runner launched for it, with the seeded runners live, in ms of the real
+   * clock (the scale run does not speed it up).
+   */
+  latency?: {
+    samples: number;
+    liveRunners: number;
+    eventToRunTaskMs: { p50: number; p99: number; max: number };
+  };
   /** Records still live after the passes (all of them: the seeded world is steady). */
   liveAfter: number;
   calls: Record<string, number>;
@@ -141,7 +156,8 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       deprovisioning: 0,
     },
     pools: options.pools,
-    maxRunners: perPool,
+    // Room above the seeded runners: the passes' launches must not be capped by maxRunners.
+    maxRunners: perPool + 100,
     idleTimeout: '6h',
     restPerHour: 1_000_000,
     events: true,
@@ -309,6 +325,8 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       jitPointsPerMinute: 900,
       primaryLimit: restPerHour,
     });
+    // Seeding spent far more than an hour's budget: the controller starts with a fresh one.
+    await cloud.github.control.resetRateLimits();
     cloud.ecs.setFaults({ throttle: { enabled: true } });
 
     const dynamo = new DynamoDBClient({
@@ -387,6 +405,47 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       dynamo.destroy();
       ecsDuring.destroy();
     }
+    let latency: ScaleResult['latency'];
+    if (options.latencySamples) {
+      const liveRunners = (await cloud.store.listRunners({ live: true })).length;
+      const samples: number[] = [];
+      for (let i = 0; i < options.latencySamples; i++) {
+        const before = new Set(cloud.ecs.tasks().map((t) => t.taskArn));
+        const queuedAt = performance.now();
+        await cloud.github.control.createWorkflowRun({
+          repo: BENCH_REPO,
+          workflowName: `scale latency ${i + 1}`,
+          event: 'push',
+          headBranch: 'main',
+          jobs: [
+            {
+              name: 'latency',
+              runsOn: ['self-hosted', cloud.pools[i % options.pools]!],
+              durationMs: 3_600_000,
+            },
+          ],
+        });
+        // A sample without a RunTask within 60 s counts as 60 s (and shows in the p99).
+        const deadline = Date.now() + 60_000;
+        while (!cloud.ecs.tasks().some((t) => !before.has(t.taskArn))) {
+          if (Date.now() > deadline) break;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        samples.push(round(performance.now() - queuedAt, 0));
+      }
+      latency = {
+        samples: samples.length,
+        liveRunners,
+        eventToRunTaskMs: {
+          p50: percentile(samples, 50),
+          p99: percentile(samples, 99),
+          max: Math.max(...samples),
+        },
+      };
+      log(
+        `  event -> RunTask with ${liveRunners} live runners: p50 ${latency.eventToRunTaskMs.p50} ms, p99 ${latency.eventToRunTaskMs.p99} ms`,
+      );
+    }
     const stats = await child.stats();
     const live = (await cloud.store.listRunners()).filter((r) => r.state !== 'finished').length;
     const per = (prefix: string) =>
@@ -415,6 +474,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       inProgressJobs: jobs,
       churnPerPass: churn,
       peakRssMiB: round(stats.peakRssBytes / 2 ** 20, 0),
+      ...(latency ? { latency } : {}),
       liveAfter: live,
       calls: stats.calls,
       callsPerPass: { github: per('github '), ecs: per('ecs '), dynamodb: per('dynamodb ') },

@@ -114,6 +114,8 @@ export interface GitHubSimControl {
   getFaults(args?: Record<string, never>): Promise<SimFaults>;
   setFaults(args: Partial<SimFaults>): Promise<SimFaults>;
   setRateLimits(args: Partial<RateLimitOptions>): Promise<RateLimitOptions>;
+  /** Starts every identity's primary and secondary windows afresh (after bulk seeding). */
+  resetRateLimits(args?: Record<string, never>): Promise<{ ok: true }>;
   setTimings(args: Partial<StateTimings>): Promise<StateTimings>;
   addWebhookSink(args: WebhookSinkSpec): Promise<{ id: string }>;
   removeWebhookSink(args: { id: string }): Promise<{ removed: boolean }>;
@@ -141,6 +143,7 @@ export const CONTROL_METHODS: (keyof GitHubSimControl)[] = [
   'getFaults',
   'setFaults',
   'setRateLimits',
+  'resetRateLimits',
   'setTimings',
   'addWebhookSink',
   'removeWebhookSink',
@@ -305,6 +308,10 @@ export function createControl(deps: ControlDeps): GitHubSimControl {
     async setRateLimits(patch) {
       deps.limiter.options = { ...deps.limiter.options, ...patch };
       return deps.limiter.options;
+    },
+    async resetRateLimits() {
+      deps.limiter.reset();
+      return { ok: true };
     },
     async setTimings(patch) {
       state.timings = { ...state.timings, ...patch };

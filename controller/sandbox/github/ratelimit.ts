@@ -46,6 +46,12 @@ export class RateLimiter {
     public options: RateLimitOptions,
   ) {}
 
+  /** Forgets what every identity spent: the next request starts a new window. */
+  reset(): void {
+    this.primary.clear();
+    this.secondary.clear();
+  }
+
   private window(identity: string): Window {
     const now = this.clock.now();
     let w = this.primary.get(identity);
