@@ -142,6 +142,8 @@ export interface DeployConfig {
     cpuArchitecture: CpuArchitecture;
     /** The runners' security group allows only this outbound traffic. Default HTTPS and DNS. */
     egress: EgressRule[];
+    /** More architectures to create every size for (families suffixed `-arm64`). Default none. */
+    extraArchitectures: CpuArchitecture[];
   };
   /**
    * An optional ECS-on-EC2 capacity provider for Docker jobs: an Auto Scaling group (managed
@@ -641,7 +643,25 @@ function readDeployConfig(raw: Json, source: string, issues: DeployConfigError[]
     environment[name] = value as string;
   }
 
-  const r: FieldReader = root.object_('runner', ['image', 'sizes', 'cpuArchitecture', 'egress']);
+  const r: FieldReader = root.object_('runner', [
+    'image',
+    'sizes',
+    'cpuArchitecture',
+    'egress',
+    'extraArchitectures',
+  ]);
+  const runnerArchitecture = readArchitecture(r);
+  const extraArchitectures = (r.array('extraArchitectures') ?? []).map((value, i) => {
+    const field = `${r.at('extraArchitectures')}[${i}]`;
+    if (!ARCHITECTURES.includes(value as CpuArchitecture) || value === runnerArchitecture) {
+      r.report(
+        field,
+        `must be ${ARCHITECTURES.filter((a) => a !== runnerArchitecture).join(' or ')} ` +
+          `(not runner.cpuArchitecture), got ${JSON.stringify(value)}`,
+      );
+    }
+    return value as CpuArchitecture;
+  });
   const rawEgress = r.array('egress');
   const egress = rawEgress
     ? rawEgress.map((rule, i) => readEgress(source, rule, `runner.egress[${i}]`, issues))
@@ -706,8 +726,9 @@ function readDeployConfig(raw: Json, source: string, issues: DeployConfigError[]
     runner: {
       image: readImage(r, 'image', 'runnerctl/runner'),
       sizes,
-      cpuArchitecture: readArchitecture(r),
+      cpuArchitecture: runnerArchitecture,
       egress,
+      extraArchitectures: [...new Set(extraArchitectures)],
     },
     logRetentionDays,
     alarmTopicArn: root.optionalString(

@@ -25,7 +25,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
-import type { DeployConfig } from './config.ts';
+import type { CpuArchitecture, DeployConfig } from './config.ts';
 
 /** Port of the controller's HTTP server (/healthz, /readyz, /metrics, /webhook). */
 export const CONTROLLER_PORT = 8080;
@@ -48,9 +48,23 @@ export interface RunnerctlStackProps extends StackProps {
   config: DeployConfig;
 }
 
-/** The family name of a runner size's task definition. */
-export function runnerFamily(config: DeployConfig, sizeName: string): string {
-  return `${config.namePrefix}-runner-${sizeName}`;
+/**
+ * The family name of a runner size's task definition; an architecture other than the
+ * configured `runner.cpuArchitecture` adds its suffix (`-arm64`, `-x86_64`).
+ */
+export function runnerFamily(
+  config: DeployConfig,
+  sizeName: string,
+  architecture: CpuArchitecture = config.runner.cpuArchitecture,
+): string {
+  const suffix =
+    architecture === config.runner.cpuArchitecture ? '' : `-${architecture.toLowerCase()}`;
+  return `${config.namePrefix}-runner-${sizeName}${suffix}`;
+}
+
+/** The configured architecture first, then the extra ones. */
+export function runnerArchitectures(config: DeployConfig): CpuArchitecture[] {
+  return [config.runner.cpuArchitecture, ...config.runner.extraArchitectures];
 }
 
 /** The docker runner's task definition family (EC2 capacity, dind sidecar). */
@@ -228,35 +242,37 @@ export class RunnerctlStack extends Stack {
       config.runner.image.tag,
     );
     this.runnerTaskDefinitions = new Map();
-    for (const size of config.runner.sizes) {
-      const taskDefinition = new ecs.FargateTaskDefinition(
-        this,
-        `RunnerTaskDefinition-${size.name}`,
-        {
-          family: runnerFamily(config, size.name),
+    // One family per size and architecture: the configured one keeps the plain name, each
+    // extra architecture gets a suffix (`-arm64`).
+    for (const architecture of runnerArchitectures(config)) {
+      for (const size of config.runner.sizes) {
+        const family = runnerFamily(config, size.name, architecture);
+        const id = family.slice(config.namePrefix.length + '-runner-'.length);
+        const taskDefinition = new ecs.FargateTaskDefinition(this, `RunnerTaskDefinition-${id}`, {
+          family,
           cpu: size.cpu,
           memoryLimitMiB: size.memory,
           taskRole: this.runnerTaskRole,
           executionRole: this.runnerExecutionRole,
           runtimePlatform: {
             operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
-            cpuArchitecture: ecs.CpuArchitecture.of(config.runner.cpuArchitecture),
+            cpuArchitecture: ecs.CpuArchitecture.of(architecture),
           },
-        },
-      );
-      taskDefinition.addContainer(RUNNER_CONTAINER_NAME, {
-        containerName: RUNNER_CONTAINER_NAME,
-        image: runnerImage,
-        essential: true,
-        // Fargate's maximum: the runner gets this long between SIGTERM and SIGKILL.
-        stopTimeout: Duration.seconds(120),
-        // An init process reaps the zombies that job steps leave behind.
-        linuxParameters: new ecs.LinuxParameters(taskDefinition, 'LinuxParameters', {
-          initProcessEnabled: true,
-        }),
-        logging: ecs.LogDrivers.awsLogs({ logGroup: runnerLogs, streamPrefix: size.name }),
-      });
-      this.runnerTaskDefinitions.set(size.name, taskDefinition);
+        });
+        taskDefinition.addContainer(RUNNER_CONTAINER_NAME, {
+          containerName: RUNNER_CONTAINER_NAME,
+          image: runnerImage,
+          essential: true,
+          // Fargate's maximum: the runner gets this long between SIGTERM and SIGKILL.
+          stopTimeout: Duration.seconds(120),
+          // An init process reaps the zombies that job steps leave behind.
+          linuxParameters: new ecs.LinuxParameters(taskDefinition, 'LinuxParameters', {
+            initProcessEnabled: true,
+          }),
+          logging: ecs.LogDrivers.awsLogs({ logGroup: runnerLogs, streamPrefix: id }),
+        });
+        this.runnerTaskDefinitions.set(id, taskDefinition);
+      }
     }
 
     // ---------------------------------------------------------------- EC2 capacity (Docker)
@@ -264,7 +280,9 @@ export class RunnerctlStack extends Stack {
       ? this.ec2Capacity(config, config.ec2, vpc, runnerSubnets, runnerLogs, runnerImage)
       : undefined;
     const runnableFamilies = [
-      ...config.runner.sizes.map((size) => runnerFamily(config, size.name)),
+      ...runnerArchitectures(config).flatMap((architecture) =>
+        config.runner.sizes.map((size) => runnerFamily(config, size.name, architecture)),
+      ),
       ...(docker ? [dockerRunnerFamily(config)] : []),
     ];
 
@@ -458,6 +476,14 @@ export class RunnerctlStack extends Stack {
       description: 'For RunnerPool spec.ecs.taskDefinition (one per size)',
       value: config.runner.sizes.map((size) => runnerFamily(config, size.name)).join(','),
     });
+    for (const architecture of runnerArchitectures(config)) {
+      new CfnOutput(this, `RunnerTaskDefinitionFamilies${architecture.replace('_', '')}`, {
+        description: `For RunnerPool spec.ecs.taskDefinition of ${architecture} pools (one per size)`,
+        value: config.runner.sizes
+          .map((size) => runnerFamily(config, size.name, architecture))
+          .join(','),
+      });
+    }
     new CfnOutput(this, 'RunnerSubnetIds', {
       description: 'For RunnerPool spec.ecs.subnets',
       value: Fn.join(

@@ -67,6 +67,7 @@ describe('parseDeployConfig', () => {
           { protocol: 'udp', port: 53, cidr: '0.0.0.0/0' },
           { protocol: 'tcp', port: 53, cidr: '0.0.0.0/0' },
         ],
+        extraArchitectures: [],
       },
       logRetentionDays: 30,
       alarmTopicArn: undefined,
@@ -196,6 +197,7 @@ describe('parseDeployConfig', () => {
     ],
     ['eventBusName', 'default', 'eventBusName', 'unknown field'],
     ['ec2', { instanceTypes: [] }, 'ec2.instanceTypes', 'at least one instance type'],
+    ['runner.extraArchitectures', ['X86_64'], 'runner.extraArchitectures[0]', 'must be ARM64'],
     ['ec2', { instanceTypes: ['large'] }, 'ec2.instanceTypes[0]', 'is not an instance type'],
     [
       'ec2',

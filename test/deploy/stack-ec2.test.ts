@@ -17,6 +17,7 @@ let s: Synthesized;
 beforeAll(() => {
   s = synthesize({
     ...MINIMAL_CONFIG,
+    runner: { ...MINIMAL_CONFIG.runner, extraArchitectures: ['ARM64'] },
     ec2: {
       instanceTypes: ['m7i.large', 'm6i.large'],
       minCapacity: 0,
@@ -117,6 +118,29 @@ describe('EC2 capacity provider', () => {
     )!;
     expect(JSON.stringify(runTask.Resource)).toContain(
       ':task-definition/runnerctl-runner-docker:*',
+    );
+  });
+
+  it('creates every size for each architecture, exported per architecture', () => {
+    const definitions = Object.values(s.resources).filter(
+      (r) => r.Type === 'AWS::ECS::TaskDefinition',
+    );
+    const byFamily = Object.fromEntries(
+      definitions.map((d) => [d.Properties!.Family, d.Properties!.RuntimePlatform]),
+    );
+    expect(byFamily['runnerctl-runner-small']).toMatchObject({ CpuArchitecture: 'X86_64' });
+    expect(byFamily['runnerctl-runner-small-arm64']).toMatchObject({ CpuArchitecture: 'ARM64' });
+    s.template.hasOutput('RunnerTaskDefinitionFamiliesARM64', {
+      Value:
+        'runnerctl-runner-small-arm64,runnerctl-runner-medium-arm64,runnerctl-runner-large-arm64',
+    });
+    s.template.hasOutput('RunnerTaskDefinitionFamiliesX8664', {
+      Value: 'runnerctl-runner-small,runnerctl-runner-medium,runnerctl-runner-large',
+    });
+    const role = logicalId(s, 'AWS::IAM::Role', 'ControllerTaskRole');
+    const runTask = statementsOfRole(s, role).find((st) => st.Sid === 'RunRunnerTasks')!;
+    expect(JSON.stringify(runTask.Resource)).toContain(
+      ':task-definition/runnerctl-runner-large-arm64:*',
     );
   });
 
