@@ -51,6 +51,31 @@ export const DEFAULT_RUNNER_EGRESS: readonly EgressRule[] = [
 
 export type CpuArchitecture = 'X86_64' | 'ARM64';
 
+export interface Ec2CapacityConfig {
+  /** Instance types the group may launch (one architecture), first preferred. */
+  instanceTypes: string[];
+  cpuArchitecture: CpuArchitecture;
+  minCapacity: number;
+  maxCapacity: number;
+  /** Instances always on on-demand capacity. Default 0. */
+  onDemandBaseCapacity: number;
+  /** Share of on-demand instances above the base, 0-100. Default 0 (all Spot). */
+  onDemandPercentageAboveBase: number;
+  /** Stopped, pre-initialised instances kept ready. Absent: no warm pool. */
+  warmPool?: { minSize: number; maxPreparedCapacity?: number };
+  /** SSM parameter holding the ECS-optimised AMI id. Default: Amazon Linux 2023 for the architecture. */
+  amiParameter: string;
+  /** Size of the docker runner task (runner + dind sidecar), cpu units and MiB. */
+  docker: { cpu: number; memory: number };
+}
+
+/** The ECS-optimised Amazon Linux 2023 AMI, as ECS publishes it in SSM (per architecture). */
+export function ecsOptimizedAmiParameter(architecture: CpuArchitecture): string {
+  return architecture === 'ARM64'
+    ? '/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id'
+    : '/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id';
+}
+
 export interface DeployConfig {
   /** CloudFormation stack name. Default `runnerctl`. */
   stackName: string;
@@ -118,6 +143,11 @@ export interface DeployConfig {
     /** The runners' security group allows only this outbound traffic. Default HTTPS and DNS. */
     egress: EgressRule[];
   };
+  /**
+   * An optional ECS-on-EC2 capacity provider for Docker jobs: an Auto Scaling group (managed
+   * scaling) and the docker runner task definition (privileged dind sidecar). Absent: none.
+   */
+  ec2?: Ec2CapacityConfig;
   /** Retention of every log group the stack creates. Default 30. */
   logRetentionDays: number;
   /** SNS topic that receives the alarms. Optional. */
@@ -381,6 +411,67 @@ function readEgress(
   };
 }
 
+function readEc2(root: FieldReader): Ec2CapacityConfig {
+  const e: FieldReader = root.object_('ec2', [
+    'instanceTypes',
+    'cpuArchitecture',
+    'minCapacity',
+    'maxCapacity',
+    'onDemandBaseCapacity',
+    'onDemandPercentageAboveBase',
+    'warmPool',
+    'amiParameter',
+    'docker',
+  ]);
+  const types = e.array('instanceTypes') ?? [];
+  if (types.length === 0) e.report(e.at('instanceTypes'), 'needs at least one instance type');
+  const instanceTypes = types.map((type, i) => {
+    if (typeof type !== 'string' || !/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(type)) {
+      e.report(
+        `${e.at('instanceTypes')}[${i}]`,
+        `${JSON.stringify(type)} is not an instance type such as m7i.large`,
+      );
+    }
+    return String(type);
+  });
+  const cpuArchitecture = readArchitecture(e);
+  const minCapacity = e.integer('minCapacity', 0, 0, 1000);
+  const maxCapacity = e.integer('maxCapacity', 10, 1, 1000);
+  if (maxCapacity < minCapacity) {
+    e.report(
+      e.at('maxCapacity'),
+      `must be at least minCapacity (${minCapacity}), got ${maxCapacity}`,
+    );
+  }
+  let warmPool: Ec2CapacityConfig['warmPool'];
+  if (e.has('warmPool')) {
+    const w: FieldReader = e.object_('warmPool', ['minSize', 'maxPreparedCapacity']);
+    warmPool = { minSize: w.integer('minSize', 0, 0, 1000) };
+    if (w.has('maxPreparedCapacity')) {
+      warmPool.maxPreparedCapacity = w.integer('maxPreparedCapacity', undefined, 0, 1000);
+    }
+  }
+  const d: FieldReader = e.object_('docker', ['cpu', 'memory']);
+  return {
+    instanceTypes,
+    cpuArchitecture,
+    minCapacity,
+    maxCapacity,
+    onDemandBaseCapacity: e.integer('onDemandBaseCapacity', 0, 0, 1000),
+    onDemandPercentageAboveBase: e.integer('onDemandPercentageAboveBase', 0, 0, 100),
+    ...(warmPool ? { warmPool } : {}),
+    amiParameter: e.string(
+      'amiParameter',
+      ecsOptimizedAmiParameter(cpuArchitecture),
+      /^\/[A-Za-z0-9_./-]{1,2047}$/,
+    ),
+    docker: {
+      cpu: d.integer('cpu', 2048, 128, 16384),
+      memory: d.integer('memory', 4096, 512, 120 * 1024),
+    },
+  };
+}
+
 /** Validates a parsed config object and fills in the defaults. `source` names it in errors. */
 export function parseDeployConfig(raw: unknown, source: string): DeployConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -413,6 +504,7 @@ function readDeployConfig(raw: Json, source: string, issues: DeployConfigError[]
       'runner',
       'logRetentionDays',
       'alarmTopicArn',
+      'ec2',
     ],
     issues,
   );
@@ -575,7 +667,10 @@ function readDeployConfig(raw: Json, source: string, issues: DeployConfigError[]
     );
   }
 
+  const ec2 = root.has('ec2') ? readEc2(root) : undefined;
+
   return {
+    ...(ec2 ? { ec2 } : {}),
     stackName: root.string('stackName', 'runnerctl', /^[A-Za-z][A-Za-z0-9-]{0,127}$/),
     account: root.optionalString('account', /^\d{12}$/),
     region: root.optionalString('region', /^[a-z]{2}(-[a-z]+)+-\d$/),
