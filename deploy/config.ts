@@ -51,6 +51,31 @@ export const DEFAULT_RUNNER_EGRESS: readonly EgressRule[] = [
 
 export type CpuArchitecture = 'X86_64' | 'ARM64';
 
+export interface Ec2CapacityConfig {
+  /** Instance types the group may launch (one architecture), first preferred. */
+  instanceTypes: string[];
+  cpuArchitecture: CpuArchitecture;
+  minCapacity: number;
+  maxCapacity: number;
+  /** Instances always on on-demand capacity. Default 0. */
+  onDemandBaseCapacity: number;
+  /** Share of on-demand instances above the base, 0-100. Default 0 (all Spot). */
+  onDemandPercentageAboveBase: number;
+  /** Stopped, pre-initialised instances kept ready. Absent: no warm pool. */
+  warmPool?: { minSize: number; maxPreparedCapacity?: number };
+  /** SSM parameter holding the ECS-optimised AMI id. Default: Amazon Linux 2023 for the architecture. */
+  amiParameter: string;
+  /** Size of the docker runner task (runner + dind sidecar), cpu units and MiB. */
+  docker: { cpu: number; memory: number };
+}
+
+/** The ECS-optimised Amazon Linux 2023 AMI, as ECS publishes it in SSM (per architecture). */
+export function ecsOptimizedAmiParameter(architecture: CpuArchitecture): string {
+  return architecture === 'ARM64'
+    ? '/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id'
+    : '/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id';
+}
+
 export interface DeployConfig {
   /** CloudFormation stack name. Default `runnerctl`. */
   stackName: string;
@@ -117,7 +142,14 @@ export interface DeployConfig {
     cpuArchitecture: CpuArchitecture;
     /** The runners' security group allows only this outbound traffic. Default HTTPS and DNS. */
     egress: EgressRule[];
+    /** More architectures to create every size for (families suffixed `-arm64`). Default none. */
+    extraArchitectures: CpuArchitecture[];
   };
+  /**
+   * An optional ECS-on-EC2 capacity provider for Docker jobs: an Auto Scaling group (managed
+   * scaling) and the docker runner task definition (privileged dind sidecar). Absent: none.
+   */
+  ec2?: Ec2CapacityConfig;
   /** Retention of every log group the stack creates. Default 30. */
   logRetentionDays: number;
   /** SNS topic that receives the alarms. Optional. */
@@ -381,6 +413,67 @@ function readEgress(
   };
 }
 
+function readEc2(root: FieldReader): Ec2CapacityConfig {
+  const e: FieldReader = root.object_('ec2', [
+    'instanceTypes',
+    'cpuArchitecture',
+    'minCapacity',
+    'maxCapacity',
+    'onDemandBaseCapacity',
+    'onDemandPercentageAboveBase',
+    'warmPool',
+    'amiParameter',
+    'docker',
+  ]);
+  const types = e.array('instanceTypes') ?? [];
+  if (types.length === 0) e.report(e.at('instanceTypes'), 'needs at least one instance type');
+  const instanceTypes = types.map((type, i) => {
+    if (typeof type !== 'string' || !/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(type)) {
+      e.report(
+        `${e.at('instanceTypes')}[${i}]`,
+        `${JSON.stringify(type)} is not an instance type such as m7i.large`,
+      );
+    }
+    return String(type);
+  });
+  const cpuArchitecture = readArchitecture(e);
+  const minCapacity = e.integer('minCapacity', 0, 0, 1000);
+  const maxCapacity = e.integer('maxCapacity', 10, 1, 1000);
+  if (maxCapacity < minCapacity) {
+    e.report(
+      e.at('maxCapacity'),
+      `must be at least minCapacity (${minCapacity}), got ${maxCapacity}`,
+    );
+  }
+  let warmPool: Ec2CapacityConfig['warmPool'];
+  if (e.has('warmPool')) {
+    const w: FieldReader = e.object_('warmPool', ['minSize', 'maxPreparedCapacity']);
+    warmPool = { minSize: w.integer('minSize', 0, 0, 1000) };
+    if (w.has('maxPreparedCapacity')) {
+      warmPool.maxPreparedCapacity = w.integer('maxPreparedCapacity', undefined, 0, 1000);
+    }
+  }
+  const d: FieldReader = e.object_('docker', ['cpu', 'memory']);
+  return {
+    instanceTypes,
+    cpuArchitecture,
+    minCapacity,
+    maxCapacity,
+    onDemandBaseCapacity: e.integer('onDemandBaseCapacity', 0, 0, 1000),
+    onDemandPercentageAboveBase: e.integer('onDemandPercentageAboveBase', 0, 0, 100),
+    ...(warmPool ? { warmPool } : {}),
+    amiParameter: e.string(
+      'amiParameter',
+      ecsOptimizedAmiParameter(cpuArchitecture),
+      /^\/[A-Za-z0-9_./-]{1,2047}$/,
+    ),
+    docker: {
+      cpu: d.integer('cpu', 2048, 128, 16384),
+      memory: d.integer('memory', 4096, 512, 120 * 1024),
+    },
+  };
+}
+
 /** Validates a parsed config object and fills in the defaults. `source` names it in errors. */
 export function parseDeployConfig(raw: unknown, source: string): DeployConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -413,6 +506,7 @@ function readDeployConfig(raw: Json, source: string, issues: DeployConfigError[]
       'runner',
       'logRetentionDays',
       'alarmTopicArn',
+      'ec2',
     ],
     issues,
   );
@@ -549,7 +643,25 @@ function readDeployConfig(raw: Json, source: string, issues: DeployConfigError[]
     environment[name] = value as string;
   }
 
-  const r: FieldReader = root.object_('runner', ['image', 'sizes', 'cpuArchitecture', 'egress']);
+  const r: FieldReader = root.object_('runner', [
+    'image',
+    'sizes',
+    'cpuArchitecture',
+    'egress',
+    'extraArchitectures',
+  ]);
+  const runnerArchitecture = readArchitecture(r);
+  const extraArchitectures = (r.array('extraArchitectures') ?? []).map((value, i) => {
+    const field = `${r.at('extraArchitectures')}[${i}]`;
+    if (!ARCHITECTURES.includes(value as CpuArchitecture) || value === runnerArchitecture) {
+      r.report(
+        field,
+        `must be ${ARCHITECTURES.filter((a) => a !== runnerArchitecture).join(' or ')} ` +
+          `(not runner.cpuArchitecture), got ${JSON.stringify(value)}`,
+      );
+    }
+    return value as CpuArchitecture;
+  });
   const rawEgress = r.array('egress');
   const egress = rawEgress
     ? rawEgress.map((rule, i) => readEgress(source, rule, `runner.egress[${i}]`, issues))
@@ -575,7 +687,10 @@ function readDeployConfig(raw: Json, source: string, issues: DeployConfigError[]
     );
   }
 
+  const ec2 = root.has('ec2') ? readEc2(root) : undefined;
+
   return {
+    ...(ec2 ? { ec2 } : {}),
     stackName: root.string('stackName', 'runnerctl', /^[A-Za-z][A-Za-z0-9-]{0,127}$/),
     account: root.optionalString('account', /^\d{12}$/),
     region: root.optionalString('region', /^[a-z]{2}(-[a-z]+)+-\d$/),
@@ -611,8 +726,9 @@ function readDeployConfig(raw: Json, source: string, issues: DeployConfigError[]
     runner: {
       image: readImage(r, 'image', 'runnerctl/runner'),
       sizes,
-      cpuArchitecture: readArchitecture(r),
+      cpuArchitecture: runnerArchitecture,
       egress,
+      extraArchitectures: [...new Set(extraArchitectures)],
     },
     logRetentionDays,
     alarmTopicArn: root.optionalString(

@@ -9,6 +9,7 @@
 
 import { CfnOutput, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -24,7 +25,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
-import type { DeployConfig } from './config.ts';
+import type { CpuArchitecture, DeployConfig } from './config.ts';
 
 /** Port of the controller's HTTP server (/healthz, /readyz, /metrics, /webhook). */
 export const CONTROLLER_PORT = 8080;
@@ -47,10 +48,38 @@ export interface RunnerctlStackProps extends StackProps {
   config: DeployConfig;
 }
 
-/** The family name of a runner size's task definition. */
-export function runnerFamily(config: DeployConfig, sizeName: string): string {
-  return `${config.namePrefix}-runner-${sizeName}`;
+/**
+ * The family name of a runner size's task definition; an architecture other than the
+ * configured `runner.cpuArchitecture` adds its suffix (`-arm64`, `-x86_64`).
+ */
+export function runnerFamily(
+  config: DeployConfig,
+  sizeName: string,
+  architecture: CpuArchitecture = config.runner.cpuArchitecture,
+): string {
+  const suffix =
+    architecture === config.runner.cpuArchitecture ? '' : `-${architecture.toLowerCase()}`;
+  return `${config.namePrefix}-runner-${sizeName}${suffix}`;
 }
+
+/** The configured architecture first, then the extra ones. */
+export function runnerArchitectures(config: DeployConfig): CpuArchitecture[] {
+  return [config.runner.cpuArchitecture, ...config.runner.extraArchitectures];
+}
+
+/** The docker runner's task definition family (EC2 capacity, dind sidecar). */
+export function dockerRunnerFamily(config: DeployConfig): string {
+  return `${config.namePrefix}-runner-docker`;
+}
+
+/** The EC2 capacity provider's name (crds/examples/docker.yaml names it). */
+export function dockerCapacityProviderName(config: DeployConfig): string {
+  return `${config.namePrefix}-docker`;
+}
+
+const DOCKER_SOCKET_VOLUME = 'docker-socket';
+/** The Docker daemon sidecar, from ECR Public (no Docker Hub pull limits). */
+const DIND_IMAGE = 'public.ecr.aws/docker/library/docker:dind';
 
 /** A secret from config: its name, or its complete ARN (config.ts refuses partial ARNs). */
 function importSecret(scope: Construct, id: string, reference: string): secretsmanager.ISecret {
@@ -213,36 +242,49 @@ export class RunnerctlStack extends Stack {
       config.runner.image.tag,
     );
     this.runnerTaskDefinitions = new Map();
-    for (const size of config.runner.sizes) {
-      const taskDefinition = new ecs.FargateTaskDefinition(
-        this,
-        `RunnerTaskDefinition-${size.name}`,
-        {
-          family: runnerFamily(config, size.name),
+    // One family per size and architecture: the configured one keeps the plain name, each
+    // extra architecture gets a suffix (`-arm64`).
+    for (const architecture of runnerArchitectures(config)) {
+      for (const size of config.runner.sizes) {
+        const family = runnerFamily(config, size.name, architecture);
+        const id = family.slice(config.namePrefix.length + '-runner-'.length);
+        const taskDefinition = new ecs.FargateTaskDefinition(this, `RunnerTaskDefinition-${id}`, {
+          family,
           cpu: size.cpu,
           memoryLimitMiB: size.memory,
           taskRole: this.runnerTaskRole,
           executionRole: this.runnerExecutionRole,
           runtimePlatform: {
             operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
-            cpuArchitecture: ecs.CpuArchitecture.of(config.runner.cpuArchitecture),
+            cpuArchitecture: ecs.CpuArchitecture.of(architecture),
           },
-        },
-      );
-      taskDefinition.addContainer(RUNNER_CONTAINER_NAME, {
-        containerName: RUNNER_CONTAINER_NAME,
-        image: runnerImage,
-        essential: true,
-        // Fargate's maximum: the runner gets this long between SIGTERM and SIGKILL.
-        stopTimeout: Duration.seconds(120),
-        // An init process reaps the zombies that job steps leave behind.
-        linuxParameters: new ecs.LinuxParameters(taskDefinition, 'LinuxParameters', {
-          initProcessEnabled: true,
-        }),
-        logging: ecs.LogDrivers.awsLogs({ logGroup: runnerLogs, streamPrefix: size.name }),
-      });
-      this.runnerTaskDefinitions.set(size.name, taskDefinition);
+        });
+        taskDefinition.addContainer(RUNNER_CONTAINER_NAME, {
+          containerName: RUNNER_CONTAINER_NAME,
+          image: runnerImage,
+          essential: true,
+          // Fargate's maximum: the runner gets this long between SIGTERM and SIGKILL.
+          stopTimeout: Duration.seconds(120),
+          // An init process reaps the zombies that job steps leave behind.
+          linuxParameters: new ecs.LinuxParameters(taskDefinition, 'LinuxParameters', {
+            initProcessEnabled: true,
+          }),
+          logging: ecs.LogDrivers.awsLogs({ logGroup: runnerLogs, streamPrefix: id }),
+        });
+        this.runnerTaskDefinitions.set(id, taskDefinition);
+      }
     }
+
+    // ---------------------------------------------------------------- EC2 capacity (Docker)
+    const docker = config.ec2
+      ? this.ec2Capacity(config, config.ec2, vpc, runnerSubnets, runnerLogs, runnerImage)
+      : undefined;
+    const runnableFamilies = [
+      ...runnerArchitectures(config).flatMap((architecture) =>
+        config.runner.sizes.map((size) => runnerFamily(config, size.name, architecture)),
+      ),
+      ...(docker ? [dockerRunnerFamily(config)] : []),
+    ];
 
     // ---------------------------------------------------------------- controller
     const controllerLogs = new logs.LogGroup(this, 'ControllerLogs', {
@@ -264,9 +306,7 @@ export class RunnerctlStack extends Stack {
           sid: 'RunRunnerTasks',
           actions: ['ecs:RunTask'],
           // Any revision of the runner families, and only into this cluster.
-          resources: config.runner.sizes.map((size) =>
-            this.runnerTaskDefinitionArnPattern(config, size.name),
-          ),
+          resources: runnableFamilies.map((family) => this.familyArnPattern(family)),
           conditions: inThisCluster,
         }),
         new iam.PolicyStatement({
@@ -436,6 +476,14 @@ export class RunnerctlStack extends Stack {
       description: 'For RunnerPool spec.ecs.taskDefinition (one per size)',
       value: config.runner.sizes.map((size) => runnerFamily(config, size.name)).join(','),
     });
+    for (const architecture of runnerArchitectures(config)) {
+      new CfnOutput(this, `RunnerTaskDefinitionFamilies${architecture.replace('_', '')}`, {
+        description: `For RunnerPool spec.ecs.taskDefinition of ${architecture} pools (one per size)`,
+        value: config.runner.sizes
+          .map((size) => runnerFamily(config, size.name, architecture))
+          .join(','),
+      });
+    }
     new CfnOutput(this, 'RunnerSubnetIds', {
       description: 'For RunnerPool spec.ecs.subnets',
       value: Fn.join(
@@ -448,7 +496,12 @@ export class RunnerctlStack extends Stack {
       value: runnerSecurityGroup.securityGroupId,
     });
 
-    this.acknowledgeFindings(config, controllerTaskDefinition, controllerPolicy, taskArnsInCluster);
+    this.acknowledgeFindings(
+      runnableFamilies,
+      controllerTaskDefinition,
+      controllerPolicy,
+      taskArnsInCluster,
+    );
   }
 
   /**
@@ -659,7 +712,7 @@ export class RunnerctlStack extends Stack {
 
   /** cdk-nag (AwsSolutions) findings that are intended, each acknowledged with its reason. */
   private acknowledgeFindings(
-    config: DeployConfig,
+    runnableFamilies: string[],
     controllerTaskDefinition: ecs.FargateTaskDefinition,
     controllerPolicy: iam.Policy,
     taskArnsInCluster: string,
@@ -683,10 +736,10 @@ export class RunnerctlStack extends Stack {
       'Runner task ARNs are only known at launch; the wildcard covers tasks of this ' +
         'cluster only (StopTask, DescribeTasks, and TagResource at RunTask).',
     );
-    for (const size of config.runner.sizes) {
+    for (const family of runnableFamilies) {
       acknowledgeWildcard(
         controllerPolicy,
-        this.runnerTaskDefinitionArnPattern(config, size.name),
+        this.familyArnPattern(family),
         'RunTask names the runner family without a revision; the wildcard covers the ' +
           'revisions of this one family, launched only into this cluster.',
       );
@@ -701,11 +754,195 @@ export class RunnerctlStack extends Stack {
     }
   }
 
-  private runnerTaskDefinitionArnPattern(config: DeployConfig, sizeName: string): string {
+  private familyArnPattern(family: string): string {
     return this.formatArn({
       service: 'ecs',
       resource: 'task-definition',
-      resourceName: `${runnerFamily(config, sizeName)}:*`,
+      resourceName: `${family}:*`,
     });
+  }
+
+  /**
+   * The optional ECS-on-EC2 capacity for Docker jobs: an Auto Scaling group of ECS-optimised
+   * instances (AMI from SSM, IMDSv2 with hop limit 1, encrypted volumes, Spot/on-demand mix,
+   * optional warm pool) behind a capacity provider with managed scaling, and the docker runner
+   * task definition (runner + privileged dind sidecar sharing a socket volume; docs/deploy.md).
+   */
+  private ec2Capacity(
+    config: DeployConfig,
+    ec2Config: NonNullable<DeployConfig['ec2']>,
+    vpc: ec2.IVpc,
+    subnets: ec2.ISubnet[],
+    logGroup: logs.ILogGroup,
+    runnerImage: ecs.ContainerImage,
+  ): ecs.Ec2TaskDefinition {
+    const instanceSecurityGroup = new ec2.SecurityGroup(this, 'Ec2InstanceSecurityGroup', {
+      vpc,
+      description:
+        'runnerctl EC2 instances: no inbound; outbound as the runners (ECS agent, pulls)',
+      allowAllOutbound: false,
+    });
+    for (const rule of config.runner.egress) {
+      instanceSecurityGroup.addEgressRule(
+        ec2.Peer.ipv4(rule.cidr),
+        rule.protocol === 'tcp' ? ec2.Port.tcp(rule.port) : ec2.Port.udp(rule.port),
+        `instances: ${rule.protocol.toUpperCase()} ${rule.port}`,
+      );
+    }
+    const instanceRole = new iam.Role(this, 'Ec2InstanceRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description:
+        'runnerctl EC2 instances: the ECS agent only (tasks cannot reach it: IMDS hop 1)',
+    });
+    const launchTemplate = new ec2.LaunchTemplate(this, 'Ec2LaunchTemplate', {
+      machineImage: ec2.MachineImage.fromSsmParameter(ec2Config.amiParameter, {
+        os: ec2.OperatingSystemType.LINUX,
+      }),
+      // The capacity provider adds the ECS agent's cluster settings to it.
+      userData: ec2.UserData.forLinux(),
+      instanceType: new ec2.InstanceType(ec2Config.instanceTypes[0]!),
+      role: instanceRole,
+      securityGroup: instanceSecurityGroup,
+      requireImdsv2: true,
+      httpPutResponseHopLimit: 1,
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: ec2.BlockDeviceVolume.ebs(100, {
+            encrypted: true,
+            volumeType: ec2.EbsDeviceVolumeType.GP3,
+          }),
+        },
+      ],
+    });
+    const group = new autoscaling.AutoScalingGroup(this, 'Ec2AutoScalingGroup', {
+      vpc,
+      vpcSubnets: { subnets },
+      minCapacity: ec2Config.minCapacity,
+      maxCapacity: ec2Config.maxCapacity,
+      // Instances are replaced, not reused for long (docs/deploy.md, Docker jobs).
+      maxInstanceLifetime: Duration.days(7),
+      mixedInstancesPolicy: {
+        launchTemplate,
+        launchTemplateOverrides: ec2Config.instanceTypes.map((type) => ({
+          instanceType: new ec2.InstanceType(type),
+        })),
+        instancesDistribution: {
+          onDemandBaseCapacity: ec2Config.onDemandBaseCapacity,
+          onDemandPercentageAboveBaseCapacity: ec2Config.onDemandPercentageAboveBase,
+          spotAllocationStrategy: autoscaling.SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED,
+        },
+      },
+    });
+    if (ec2Config.warmPool) {
+      group.addWarmPool({
+        minSize: ec2Config.warmPool.minSize,
+        ...(ec2Config.warmPool.maxPreparedCapacity !== undefined
+          ? { maxGroupPreparedCapacity: ec2Config.warmPool.maxPreparedCapacity }
+          : {}),
+        poolState: autoscaling.PoolState.STOPPED,
+      });
+    }
+    const capacityProvider = new ecs.AsgCapacityProvider(this, 'Ec2CapacityProvider', {
+      capacityProviderName: dockerCapacityProviderName(config),
+      autoScalingGroup: group,
+      enableManagedScaling: true,
+      targetCapacityPercent: 100,
+      // Scale-in protection would need every task's instance protected; a drained instance's
+      // runner is replaced like a Spot interruption.
+      enableManagedTerminationProtection: false,
+      // ECS drains an instance itself before the group terminates it; no Lambda hook needed.
+      enableManagedDraining: true,
+      machineImageType: ecs.MachineImageType.AMAZON_LINUX_2,
+    });
+    this.cluster.addAsgCapacityProvider(capacityProvider, {
+      machineImageType: ecs.MachineImageType.AMAZON_LINUX_2,
+    });
+    // Warm-pool instances must not register with the cluster before they are needed.
+    if (ec2Config.warmPool)
+      group.addUserData('echo ECS_WARM_POOLS_CHECK=true >> /etc/ecs/ecs.config');
+
+    const taskDefinition = new ecs.Ec2TaskDefinition(this, 'RunnerTaskDefinition-docker', {
+      family: dockerRunnerFamily(config),
+      networkMode: ecs.NetworkMode.BRIDGE,
+      taskRole: this.runnerTaskRole,
+      executionRole: this.runnerExecutionRole,
+      volumes: [{ name: DOCKER_SOCKET_VOLUME }],
+    });
+    const socketMount = {
+      sourceVolume: DOCKER_SOCKET_VOLUME,
+      containerPath: '/var/run/docker',
+      readOnly: false,
+    };
+    const dind = taskDefinition.addContainer('dind', {
+      containerName: 'dind',
+      image: ecs.ContainerImage.fromRegistry(DIND_IMAGE),
+      essential: true,
+      // The daemon needs it (docs/deploy.md: the trade-off); the runner itself is unprivileged.
+      privileged: true,
+      command: ['dockerd', '--host=unix:///var/run/docker/docker.sock'],
+      memoryReservationMiB: 512,
+      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'docker-dind' }),
+    });
+    dind.addMountPoints(socketMount);
+    const runner = taskDefinition.addContainer(RUNNER_CONTAINER_NAME, {
+      containerName: RUNNER_CONTAINER_NAME,
+      image: runnerImage,
+      essential: true,
+      cpu: ec2Config.docker.cpu,
+      memoryLimitMiB: ec2Config.docker.memory,
+      environment: { DOCKER_HOST: 'unix:///var/run/docker/docker.sock' },
+      stopTimeout: Duration.seconds(120),
+      linuxParameters: new ecs.LinuxParameters(taskDefinition, 'DockerLinuxParameters', {
+        initProcessEnabled: true,
+      }),
+      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'docker' }),
+    });
+    runner.addMountPoints(socketMount);
+    runner.addContainerDependencies({
+      container: dind,
+      condition: ecs.ContainerDependencyCondition.START,
+    });
+
+    acknowledgeWildcard(
+      instanceRole,
+      '*',
+      'The ECS agent policy ECS attaches to container instances (RegisterContainerInstance, ' +
+        'Poll, Submit*, DiscoverPollEndpoint...) takes no resource-level permissions for ' +
+        'most actions; the instances run only this cluster.',
+    );
+    acknowledge(
+      instanceRole,
+      'AwsSolutions-IAM5[Action::ecs:Submit*]',
+      'ecs:Submit* are the ECS agent state-reporting actions (SubmitTaskStateChange, ' +
+        'SubmitContainerStateChange, SubmitAttachmentStateChanges) as CDK grants them.',
+    );
+    acknowledge(
+      taskDefinition,
+      'AwsSolutions-ECS2',
+      'The only plain variable is DOCKER_HOST, the dind socket path: not a secret.',
+    );
+    acknowledge(
+      group,
+      'AwsSolutions-AS3',
+      'Scaling is managed by the ECS capacity provider and visible in ECS events and the ' +
+        'group activity history; no SNS notification topic is configured for it.',
+    );
+    acknowledge(
+      group,
+      'AwsSolutions-EC26',
+      'The launch template gives the root volume encrypted: true (gp3); the rule cannot ' +
+        'read it through the launch template reference.',
+    );
+
+    new CfnOutput(this, 'DockerRunnerTaskDefinitionFamily', {
+      description: 'For a docker RunnerPool spec.ecs.taskDefinition (ecs.launch: ec2)',
+      value: dockerRunnerFamily(config),
+    });
+    new CfnOutput(this, 'Ec2CapacityProviderName', {
+      description: 'For a docker RunnerPool spec.ecs.capacityProviderStrategy',
+      value: capacityProvider.capacityProviderName,
+    });
+    return taskDefinition;
   }
 }

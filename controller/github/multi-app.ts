@@ -149,6 +149,10 @@ export class MultiAppGitHubProvider implements GitHubProvider {
     return this.forScope(scope).resolveRunnerGroupId(scope, name);
   }
 
+  runnerGroupAllowsPublicRepositories(scope: GitHubScope, name: string) {
+    return this.forScope(scope).runnerGroupAllowsPublicRepositories(scope, name);
+  }
+
   listQueuedJobs(repository: string): Promise<WorkflowJob[]> {
     return this.forRepository(repository).listQueuedJobs(repository);
   }

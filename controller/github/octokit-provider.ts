@@ -381,6 +381,26 @@ export class OctokitGitHubProvider implements GitHubProvider {
     throw new GitHubError(`runner group ${JSON.stringify(name)} not found in ${owner}`, 404);
   }
 
+  async runnerGroupAllowsPublicRepositories(
+    scope: GitHubScope,
+    name: string,
+  ): Promise<boolean | undefined> {
+    if (scope.kind === 'repo') return undefined;
+    const id = await this.resolveRunnerGroupId(scope, name);
+    const client = await this.clientForScope(scope);
+    const { base, params } = scopeBase(scope);
+    const res = await this.call(
+      'rest',
+      client,
+      `GET ${base}/actions/runner-groups/{runner_group_id}`,
+      { ...params, runner_group_id: id },
+      { conditional: true },
+    );
+    return (
+      (res.data as { allows_public_repositories?: unknown }).allows_public_repositories === true
+    );
+  }
+
   // --- jobs --------------------------------------------------------------------------------
 
   async listQueuedJobs(repository: string): Promise<WorkflowJob[]> {

@@ -91,6 +91,14 @@ export interface GitHubProvider {
   /** Runner group id by name (org and enterprise scopes; repo scope is always group 1). */
   resolveRunnerGroupId(scope: GitHubScope, name: string): Promise<number>;
   /**
+   * The runner group's `allows_public_repositories` (GET /orgs/{org}/actions/runner-groups/{id};
+   * the enterprise form for enterprise scope). Undefined for repository scope (no groups).
+   */
+  runnerGroupAllowsPublicRepositories(
+    scope: GitHubScope,
+    name: string,
+  ): Promise<boolean | undefined>;
+  /**
    * Queued jobs of one repository: jobs of queued, in_progress (matrix legs) and waiting
    * (a sibling awaits environment approval) runs.
    */

@@ -91,6 +91,11 @@ export class InstrumentedGitHubProvider implements GitHubProvider {
   resolveRunnerGroupId(scope: GitHubScope, name: string): Promise<number> {
     return this.call('resolveRunnerGroupId', () => this.inner.resolveRunnerGroupId(scope, name));
   }
+  runnerGroupAllowsPublicRepositories(scope: GitHubScope, name: string) {
+    return this.call('runnerGroupAllowsPublicRepositories', () =>
+      this.inner.runnerGroupAllowsPublicRepositories(scope, name),
+    );
+  }
   listQueuedJobs(repository: string): Promise<WorkflowJob[]> {
     return this.call('listQueuedJobs', () => this.inner.listQueuedJobs(repository));
   }

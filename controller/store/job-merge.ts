@@ -33,6 +33,12 @@ function definedOnly<T extends object>(value: T): Partial<T> {
 export function mergeJob(stored: JobRecord, job: JobWrite): JobRecord | undefined {
   if (JOB_STATUS_RANK[job.status] < JOB_STATUS_RANK[stored.status]) return undefined;
   const incoming: Partial<JobRecord> = definedOnly(job);
+  if (job.confirmation === 'pending' && job.claimedCompletion) {
+    // An unsigned completion claim (ingest.ts records one for a job it has not seen, and a queued
+    // event may have been stored meanwhile) adds the claim and nothing else; it never replaces one.
+    if (stored.claimedCompletion || stored.status === 'completed') return { ...stored };
+    return { ...stored, claimedCompletion: job.claimedCompletion };
+  }
   if (job.confirmation === 'pending') {
     for (const field of IDENTITY) delete incoming[field];
   }

@@ -67,10 +67,29 @@ describe('parseDeployConfig', () => {
           { protocol: 'udp', port: 53, cidr: '0.0.0.0/0' },
           { protocol: 'tcp', port: 53, cidr: '0.0.0.0/0' },
         ],
+        extraArchitectures: [],
       },
       logRetentionDays: 30,
       alarmTopicArn: undefined,
     });
+  });
+
+  it('fills the EC2 capacity defaults, the AMI parameter by architecture', () => {
+    const config = parseDeployConfig(
+      { ...MINIMAL_CONFIG, ec2: { instanceTypes: ['m7g.large'], cpuArchitecture: 'ARM64' } },
+      'ec2',
+    );
+    expect(config.ec2).toEqual({
+      instanceTypes: ['m7g.large'],
+      cpuArchitecture: 'ARM64',
+      minCapacity: 0,
+      maxCapacity: 10,
+      onDemandBaseCapacity: 0,
+      onDemandPercentageAboveBase: 0,
+      amiParameter: '/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id',
+      docker: { cpu: 2048, memory: 4096 },
+    });
+    expect(parseDeployConfig(MINIMAL_CONFIG, 'minimal').ec2).toBeUndefined();
   });
 
   it('accepts the documented example file', () => {
@@ -177,6 +196,21 @@ describe('parseDeployConfig', () => {
       'is not an IAM role or user ARN',
     ],
     ['eventBusName', 'default', 'eventBusName', 'unknown field'],
+    ['ec2', { instanceTypes: [] }, 'ec2.instanceTypes', 'at least one instance type'],
+    ['runner.extraArchitectures', ['X86_64'], 'runner.extraArchitectures[0]', 'must be ARM64'],
+    ['ec2', { instanceTypes: ['large'] }, 'ec2.instanceTypes[0]', 'is not an instance type'],
+    [
+      'ec2',
+      { instanceTypes: ['m7i.large'], minCapacity: 5, maxCapacity: 2 },
+      'ec2.maxCapacity',
+      'at least minCapacity',
+    ],
+    [
+      'ec2',
+      { instanceTypes: ['m7i.large'], onDemandPercentageAboveBase: 101 },
+      'ec2.onDemandPercentageAboveBase',
+      'from 0 to 100',
+    ],
     ['runner.egress', [{ protocol: 'icmp', port: 0 }], 'runner.egress[0].protocol', 'must be'],
     ['runner.egress', [{ protocol: 'tcp', port: 0 }], 'runner.egress[0].port', 'from 1 to 65535'],
     [

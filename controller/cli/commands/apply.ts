@@ -12,6 +12,8 @@ import {
 } from '../../api/validate.ts';
 import { applyResultFor } from '../../store/apply-result.ts';
 import type { PoolRecord } from '../../store/types.ts';
+import type { RunnerPool } from '../../api/types.ts';
+import { publicRunnerGroupWarnings } from '../runner-group-check.ts';
 import { defaultPoolSchema } from '../../api/validate.ts';
 import { addStoreOptions, type CliContext, type CliIo, type StoreFlags } from '../context.ts';
 import { CliError, UsageError } from '../errors.ts';
@@ -233,10 +235,19 @@ export function register(program: Command, ctx: CliContext): void {
     .option(
       '--dry-run',
       'print what would be created, configured or unchanged against the store; write nothing',
+    )
+    .option(
+      '-c, --config <file>',
+      "the controller's settings (default: RUNNERCTL_CONFIG): with GitHub credentials, warn about runner groups that allow public repositories",
     );
   addStoreOptions(addPoolFileOptions(cmd)).action(
-    async (opts: StoreFlags & PoolFileFlags & { dryRun?: boolean }) => {
+    async (opts: StoreFlags & PoolFileFlags & { dryRun?: boolean; config?: string }) => {
       const pools = await loadPools(ctx, opts, 'apply');
+      await warnAboutRunnerGroups(
+        ctx,
+        pools.map((p) => p.pool),
+        opts.config,
+      );
       const names = pools.map((p) => p.pool.metadata.name);
       if (opts.dryRun) {
         // Server-side, as kubectl's: the answer is the store's, nothing is written.
@@ -258,4 +269,34 @@ export function register(program: Command, ctx: CliContext): void {
       });
     },
   );
+}
+
+/**
+ * With GitHub credentials (the controller's settings file), warns on stderr about pools whose
+ * runner group allows public repositories. Without them it says nothing: apply works offline.
+ */
+async function warnAboutRunnerGroups(
+  ctx: CliContext,
+  pools: RunnerPool[],
+  config: string | undefined,
+): Promise<void> {
+  const file = config ?? ctx.io.env.RUNNERCTL_CONFIG;
+  if (!file) return;
+  const { openConfigWorld } = await import('../../drift/connect.ts');
+  let world: Awaited<ReturnType<typeof openConfigWorld>>;
+  try {
+    world = await openConfigWorld({
+      file: resolve(ctx.io.cwd, file),
+      env: ctx.io.env,
+      clock: ctx.deps.clock,
+    });
+  } catch (err) {
+    ctx.err(`warning: runner groups not checked: ${(err as Error).message}`);
+    return;
+  }
+  try {
+    for (const line of await publicRunnerGroupWarnings(pools, world.github)) ctx.err(line);
+  } finally {
+    await world.close();
+  }
 }

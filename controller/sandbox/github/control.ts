@@ -78,7 +78,11 @@ export interface AppCredentials {
 export interface GitHubSimControl {
   app(args?: Record<string, never>): Promise<AppCredentials>;
   createOrg(args: { login: string; enterprise?: string }): Promise<{ login: string; id: number }>;
-  createRunnerGroup(args: { org: string; name: string }): Promise<{ id: number; name: string }>;
+  createRunnerGroup(args: {
+    org: string;
+    name: string;
+    allowsPublicRepositories?: boolean;
+  }): Promise<{ id: number; name: string }>;
   createRepo(args: {
     owner: string;
     name: string;
@@ -218,8 +222,10 @@ export function createControl(deps: ControlDeps): GitHubSimControl {
       const org = state.createOrg(login, enterprise);
       return { login: org.login, id: org.id };
     },
-    async createRunnerGroup({ org, name }) {
-      const g = state.createRunnerGroup(org, name);
+    async createRunnerGroup({ org, name, allowsPublicRepositories }) {
+      const g = state.createRunnerGroup(org, name, {
+        allowsPublicRepositories: allowsPublicRepositories === true,
+      });
       return { id: g.id, name: g.name };
     },
     async createRepo({ owner, name, private: isPrivate, visibility }) {

@@ -237,7 +237,7 @@ export function runnerGroupJson(api: string, org: string, g: SimRunnerGroup) {
     runners_url: `${api}/orgs/${org}/actions/runner-groups/${g.id}/runners`,
     hosted_runners_url: `${api}/orgs/${org}/actions/runner-groups/${g.id}/hosted-runners`,
     inherited: false,
-    allows_public_repositories: false,
+    allows_public_repositories: g.allowsPublicRepositories === true,
     restricted_to_workflows: false,
     selected_workflows: [],
     workflow_restrictions_read_only: false,

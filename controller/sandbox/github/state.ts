@@ -64,6 +64,8 @@ export interface SimRunnerGroup {
   id: number;
   name: string;
   isDefault: boolean;
+  /** GitHub's `allows_public_repositories` (default false). */
+  allowsPublicRepositories?: boolean;
 }
 
 export interface SimLabel {
@@ -297,12 +299,21 @@ export class SimState {
     return org;
   }
 
-  createRunnerGroup(org: string, name: string): SimRunnerGroup {
+  createRunnerGroup(
+    org: string,
+    name: string,
+    options: { allowsPublicRepositories?: boolean } = {},
+  ): SimRunnerGroup {
     const groups = this.runnerGroups.get(org.toLowerCase());
     if (!groups) throw new SimNotFoundError('org', org);
     const existing = groups.find((g) => g.name.toLowerCase() === name.toLowerCase());
     if (existing) return existing;
-    const group = { id: Math.max(...groups.map((g) => g.id)) + 1, name, isDefault: false };
+    const group: SimRunnerGroup = {
+      id: Math.max(...groups.map((g) => g.id)) + 1,
+      name,
+      isDefault: false,
+      ...(options.allowsPublicRepositories ? { allowsPublicRepositories: true } : {}),
+    };
     groups.push(group);
     return group;
   }

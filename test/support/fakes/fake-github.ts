@@ -134,6 +134,14 @@ export class FakeGitHub implements GitHubProvider {
     return id;
   }
 
+  /** Runner groups (by lower-case name) whose allows_public_repositories is on. */
+  publicGroups = new Set<string>();
+
+  async runnerGroupAllowsPublicRepositories(scope: GitHubScope, name: string) {
+    if (scope.kind === 'repo') return undefined;
+    return this.publicGroups.has(name.toLowerCase());
+  }
+
   async listQueuedJobs(repository: string) {
     this.#before('listQueuedJobs', repository);
     return [...this.jobs.values()]

@@ -236,4 +236,17 @@ describe('mergeJob', () => {
     );
     expect(mergeJob({ ...stored, status: 'completed' }, stored)).toBeUndefined();
   });
+
+  it('an unsigned claim lands on a record a queued event created meanwhile, and never replaces one', () => {
+    const pending = { ...stored, confirmation: 'pending' as const };
+    const claim = { claimedAt: '2026-01-01T00:00:02Z', conclusion: 'success' as const };
+    const merged = mergeJob(pending, { ...pending, claimedCompletion: claim })!;
+    expect(merged.claimedCompletion).toEqual(claim);
+    const first = { claimedAt: '2026-01-01T00:00:01Z' };
+    const again = mergeJob(
+      { ...pending, claimedCompletion: first },
+      { ...pending, claimedCompletion: claim },
+    )!;
+    expect(again.claimedCompletion).toEqual(first);
+  });
 });
