@@ -408,6 +408,8 @@ export class RunnerctlStack extends Stack {
         runnerSubnets.map((subnet) => subnet.subnetId),
       ),
       RUNNERCTL_RUNNER_SECURITY_GROUPS: runnerSecurityGroup.securityGroupId,
+      // Pools declaring another of these architectures launch its `-arm64`/`-x86_64` family.
+      RUNNERCTL_RUNNER_ARCHITECTURES: runnerArchitectures(config).join(','),
     };
     if (config.github.installationId !== undefined) {
       environment.GITHUB_INSTALLATION_ID = String(config.github.installationId);

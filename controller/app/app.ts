@@ -129,6 +129,7 @@ export function reconcileConfigOf(
     runnerNamePrefix: config.runnerNamePrefix,
     prices: mergePrices(config.cost?.prices),
     ...(config.runnerNetwork ? { allowedNetwork: config.runnerNetwork } : {}),
+    ...(config.runnerArchitectures ? { runnerArchitectures: config.runnerArchitectures } : {}),
     ...(config.aws.region ? { region: config.aws.region } : {}),
     ...tuning,
   };

@@ -108,6 +108,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
     'logLevel',
     'cost',
     'runnerNetwork',
+    'runnerArchitectures',
     'cache',
   ],
   github: [
@@ -155,6 +156,7 @@ const ENV_VARS: [string, string][] = [
   ['logLevel', 'RUNNERCTL_LOG_LEVEL'],
   ['runnerNetwork.subnets', 'RUNNERCTL_RUNNER_SUBNETS'],
   ['runnerNetwork.securityGroups', 'RUNNERCTL_RUNNER_SECURITY_GROUPS'],
+  ['runnerArchitectures', 'RUNNERCTL_RUNNER_ARCHITECTURES'],
 ];
 
 /** Secret field → [variable holding the value itself, ..._FILE, ..._SECRET_ARN / _ARN]. */
@@ -682,6 +684,11 @@ function build(fields: Map<string, Sourced>): ControllerConfig {
     re: /^sg-[0-9a-f]{8}([0-9a-f]{9})?$/,
     says: 'security group IDs (sg- and 8 or 17 hex digits)',
   });
+  const architectures = idList(fields, 'runnerArchitectures', {
+    re: /^(X86_64|ARM64)$/,
+    says: "CPU architectures (X86_64, ARM64), the stack's own first",
+  });
+  if (architectures) config.runnerArchitectures = architectures as ('X86_64' | 'ARM64')[];
   if (subnets || securityGroups) {
     config.runnerNetwork = {
       ...(subnets ? { subnets } : {}),

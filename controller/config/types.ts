@@ -107,4 +107,10 @@ export interface ControllerConfig {
    * (comma-separated). A pool naming others does not launch. Absent: not checked.
    */
   runnerNetwork?: { subnets?: string[]; securityGroups?: string[] };
+  /**
+   * The architectures the stack made runner task definitions for, its plain families' own first
+   * (stack output; RUNNERCTL_RUNNER_ARCHITECTURES). A pool whose runtimePlatform names another one
+   * of them launches that architecture's family (controller/reconcile/runner/task-definition.ts).
+   */
+  runnerArchitectures?: ('X86_64' | 'ARM64')[];
 }

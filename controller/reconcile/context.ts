@@ -58,6 +58,8 @@ export interface ReconcileSettings {
   region?: string;
   /** Subnets and security groups pools may launch into (empty or absent: not checked). */
   allowedNetwork?: AllowedNetwork;
+  /** Architectures the stack has runner families for, the plain families' first (see config). */
+  runnerArchitectures?: ('X86_64' | 'ARM64')[];
 }
 
 export const DEFAULT_SETTINGS: ReconcileSettings = {
@@ -78,6 +80,7 @@ export const DEFAULT_SETTINGS: ReconcileSettings = {
   prices: DEFAULT_PRICES,
   region: undefined,
   allowedNetwork: undefined,
+  runnerArchitectures: undefined,
 };
 
 export interface ReconcileContext {

@@ -142,6 +142,18 @@ describe('EC2 capacity provider', () => {
     expect(JSON.stringify(runTask.Resource)).toContain(
       ':task-definition/runnerctl-runner-large-arm64:*',
     );
+    // The controller learns which architectures have families, so an ARM64 pool naming the plain
+    // family launches the -arm64 one (controller/reconcile/runner/task-definition.ts).
+    const controller = Object.values(s.resources).find(
+      (r) =>
+        r.Type === 'AWS::ECS::TaskDefinition' &&
+        JSON.stringify(r.Properties!.ContainerDefinitions).includes('RUNNERCTL_TABLE'),
+    )!;
+    const containers = controller.Properties!.ContainerDefinitions as {
+      Environment: { Name: string; Value: unknown }[];
+    }[];
+    const env = Object.fromEntries(containers[0]!.Environment.map((e) => [e.Name, e.Value]));
+    expect(env.RUNNERCTL_RUNNER_ARCHITECTURES).toBe('X86_64,ARM64');
   });
 
   it('passes cdk-nag with no unacknowledged findings and no warnings', () => {

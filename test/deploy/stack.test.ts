@@ -278,8 +278,9 @@ describe('cluster and controller service', () => {
         logicalId(s, 'AWS::EC2::SecurityGroup', 'RunnerSecurityGroup'),
         'GroupId',
       ),
+      RUNNERCTL_RUNNER_ARCHITECTURES: 'X86_64',
     });
-    expect(Object.keys(environment)).toHaveLength(8);
+    expect(Object.keys(environment)).toHaveLength(9);
     const secrets = container.Secrets as { Name: string; ValueFrom: unknown }[];
     expect(secrets.map((secret) => secret.Name).sort()).toEqual([
       'GITHUB_APP_PRIVATE_KEY',

@@ -23,6 +23,7 @@ import type { ReconcileContext } from '../context.ts';
 import { ReconcileError } from '../errors.ts';
 import { clientToken, githubScope } from '../names.ts';
 import { saveRunner } from './record.ts';
+import { taskDefinitionFor } from './task-definition.ts';
 
 /** The default runner group of every organization, and the only group of a repository. */
 const DEFAULT_RUNNER_GROUP_ID = 1;
@@ -171,7 +172,7 @@ export async function startTask(
     try {
       const task = await ctx.ecs.runTask({
         cluster: ecs.cluster,
-        taskDefinition: ecs.taskDefinition,
+        taskDefinition: taskDefinitionFor(pool, ctx.settings.runnerArchitectures),
         containerName: ecs.containerName ?? 'runner',
         networkMode: ecs.networkMode ?? 'awsvpc',
         subnets: ecs.subnets ?? [],

@@ -154,6 +154,25 @@ queueUrl: https://sqs.eu-west-1.amazonaws.com/123456789012/runnerctl-events
       }),
     );
     expect(bad.field).toBe('runnerNetwork.securityGroups');
+    const arch = await loadControllerConfig({
+      env: {
+        GITHUB_APP_ID: '1',
+        GITHUB_APP_PRIVATE_KEY_FILE: '/k',
+        RUNNERCTL_RUNNER_ARCHITECTURES: 'X86_64,ARM64',
+      },
+    });
+    expect(arch.runnerArchitectures).toEqual(['X86_64', 'ARM64']);
+    const badArch = await error(
+      loadControllerConfig({
+        env: {
+          GITHUB_APP_ID: '1',
+          GITHUB_APP_PRIVATE_KEY_FILE: '/k',
+          RUNNERCTL_RUNNER_ARCHITECTURES: 'X86_64,arm',
+        },
+      }),
+    );
+    expect(badArch.field).toBe('runnerArchitectures');
+    expect(badArch.message).toContain('"arm"');
     expect(bad.message).toContain('RUNNERCTL_RUNNER_SECURITY_GROUPS');
     expect(bad.message).toContain('item 1');
   });
