@@ -254,6 +254,23 @@ describe('pool reconcile', () => {
     for (const t of tasks) expect(t.launch.capacityProviderStrategy).toEqual(strategy);
   });
 
+  it("an ARM64 pool naming the stack's plain family launches its -arm64 family", async () => {
+    const w = new World();
+    const ecs = (await import('../../support/fakes/world.ts')).poolSpec().ecs;
+    await w.pool('arm', {
+      ecs: {
+        ...ecs,
+        taskDefinition: 'runnerctl-runner-small',
+        runtimePlatform: { cpuArchitecture: 'ARM64' },
+      },
+    });
+    await w.queue(1, ['linux']);
+    await w.controller({ runnerArchitectures: ['X86_64', 'ARM64'] }).reconcileOnce();
+    const tasks = [...w.ecs.tasks.values()];
+    expect(tasks.length).toBeGreaterThanOrEqual(1);
+    for (const t of tasks) expect(t.launch.taskDefinition).toBe('runnerctl-runner-small-arm64');
+  });
+
   it('a FARGATE base of 2 wins every one-task RunTask call, as ECS applies a base per call', async () => {
     const w = new World();
     const strategy = [
