@@ -484,7 +484,14 @@ export class DynamoStore implements Store {
     // Finished history only when asked for (a live listing, or live states only, never reads it).
     const wantsFinished = !live && (!states || states.includes('finished'));
     if (wantsFinished) items.push(...(await this.queryIndex(FINISHED_RUNNERS_PARTITION, query)));
-    const records = items.map(toRunnerRecord);
+    // A runner finished between the two queries shows in both (its live state, then finished):
+    // keep the newer version of each name.
+    const newest = new Map<string, RunnerRecord>();
+    for (const record of items.map(toRunnerRecord)) {
+      const seen = newest.get(record.name);
+      if (!seen || record.version > seen.version) newest.set(record.name, record);
+    }
+    const records = [...newest.values()];
     return live ? records.filter((r) => r.state !== 'finished' || awaitsSpotDecision(r)) : records;
   }
 

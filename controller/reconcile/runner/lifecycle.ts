@@ -97,7 +97,10 @@ export async function stepRunner(
       }
       if (taskStopped(record, obs.task)) {
         // A fast runner may have come online, run its job and exited between two looks.
-        const ranJob = !!job || (!gh && obs.task?.exitCode === 0);
+        const ranJob =
+          !!job ||
+          (!gh && obs.task?.exitCode === 0) ||
+          (await registrationConsumed(ctx, pool, record));
         if (ranJob) return finish(ctx, pool, record, obs, 'task stopped after its job');
         const why = obs.task?.stoppedReason ?? 'task gone';
         return failAttempt(
@@ -219,6 +222,23 @@ async function markBusy(
     'busy',
     jobId !== undefined ? `job ${jobId}` : undefined,
   );
+}
+
+/**
+ * Before a stopped task counts as "never came online" (and its record relaunches under the same
+ * name), one direct GET of its registration: GitHub removes a JIT runner once it has run its
+ * job, so a registration that is gone was consumed, even if no listing saw the runner online (a
+ * short job between two background listings) and the job's events have not arrived. A
+ * registration still there, idle, never took a job.
+ */
+async function registrationConsumed(
+  ctx: ReconcileContext,
+  pool: PoolRecord,
+  record: RunnerRecord,
+): Promise<boolean> {
+  if (record.githubRunnerId === undefined) return false;
+  const fresh = await ctx.github.getRunner(githubScope(pool.spec.github), record.githubRunnerId);
+  return !fresh || fresh.busy;
 }
 
 /**
