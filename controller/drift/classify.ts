@@ -15,7 +15,7 @@ import { durationOr } from '../reconcile/durations.ts';
 import { jobInScope } from '../reconcile/jobs.ts';
 import { capPerRepository, routeDemand, type RoutedJob } from '../reconcile/pool/demand.ts';
 import type { PoolRecord, RunnerRecord } from '../store/types.ts';
-import type { DriftFinding, DriftSettings, DriftSnapshot } from './types.ts';
+import type { DriftFinding, DriftObjects, DriftSettings, DriftSnapshot } from './types.ts';
 
 const LIVE = new Set(['pending', 'configured', 'launching', 'idle', 'busy', 'draining']);
 const SUPPLY = new Set(['pending', 'configured', 'launching', 'idle']);
@@ -90,6 +90,11 @@ export function poolOfRunnerName(
 
 function ghStatus(runner: GitHubRunner): string {
   return `${runner.status}${runner.busy ? ', busy' : ''}`;
+}
+
+/** The objects of a finding about a queued job GitHub lists. */
+function jobObjects(job: WorkflowJob): DriftObjects {
+  return { jobId: job.id, jobUrl: job.htmlUrl, repository: job.repository, labels: job.labels };
 }
 
 function hasSelfHosted(labels: readonly string[]): boolean {
@@ -397,12 +402,7 @@ export function classifyDrift(snapshot: DriftSnapshot, settings: DriftSettings):
         message:
           `queued job ${job.id} ${job.name} in ${job.repository} runs-on [${job.labels.join(', ')}]: ` +
           `pool ${excluded.pool} does not serve it: ${repositoryRefusal(repo, pool.spec)}`,
-        objects: {
-          jobId: job.id,
-          jobUrl: job.htmlUrl,
-          repository: job.repository,
-          labels: job.labels,
-        },
+        objects: jobObjects(job),
         since: job.createdAt,
         actor: 'admin',
         action: `add the repository to pool ${excluded.pool}'s repositories (or set allowPublicRepositories if public repositories may run there), or change the workflow's runs-on`,
@@ -420,12 +420,7 @@ export function classifyDrift(snapshot: DriftSnapshot, settings: DriftSettings):
               /^no pool matches \[[^\]]*\]: /,
               'no pool matches: ',
             )),
-      objects: {
-        jobId: job.id,
-        jobUrl: job.htmlUrl,
-        repository: job.repository,
-        labels: job.labels,
-      },
+      objects: jobObjects(job),
       since: job.createdAt,
       actor: 'admin',
       action:
@@ -474,12 +469,7 @@ export function classifyDrift(snapshot: DriftSnapshot, settings: DriftSettings):
             `queued job ${job.id} ${job.name} in ${job.repository} [${job.labels.join(', ')}] is held by pool ${poolName}'s ` +
             `maxRunnersPerRepository ${cap} (${running.get(job.repository) ?? 0} running, ` +
             `${byAge.filter((j) => j.repository === job.repository).length} queued for the repository)`,
-          objects: {
-            jobId: job.id,
-            jobUrl: job.htmlUrl,
-            repository: job.repository,
-            labels: job.labels,
-          },
+          objects: jobObjects(job),
           since: job.createdAt,
           actor: 'admin',
           action: `the job waits until runners of ${job.repository} finish; raise maxRunnersPerRepository of pool ${poolName} if the repository needs more at once`,
@@ -499,12 +489,7 @@ export function classifyDrift(snapshot: DriftSnapshot, settings: DriftSettings):
         message:
           `queued job ${job.id} ${job.name} in ${job.repository} [${job.labels.join(', ')}] has no runner of pool ${poolName} starting or idle (${supply} for ${jobs.length} queued job(s))` +
           routeText(routeOf.get(job.id)),
-        objects: {
-          jobId: job.id,
-          jobUrl: job.htmlUrl,
-          repository: job.repository,
-          labels: job.labels,
-        },
+        objects: jobObjects(job),
         since: job.createdAt,
         actor: atMax || degraded ? 'admin' : 'controller',
         action,
