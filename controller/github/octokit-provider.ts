@@ -428,13 +428,7 @@ export class OctokitGitHubProvider implements GitHubProvider {
     const jobs = new Map<number, WorkflowJob>();
     for (const runId of runIds) {
       for (let page = 1; page <= MAX_PAGES; page++) {
-        const res = await this.call(
-          'rest',
-          client,
-          'GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs',
-          { owner, repo, run_id: runId, filter: 'latest', per_page: PER_PAGE, page },
-          { conditional: true },
-        );
+        const res = await this.runJobsPage(client, owner, repo, runId, page);
         const batch = ((res.data as { jobs?: unknown[] }).jobs ?? []).map((j) =>
           toJob(j, repository),
         );
@@ -445,6 +439,23 @@ export class OctokitGitHubProvider implements GitHubProvider {
     return [...jobs.values()];
   }
 
+  /** One page of a run's latest jobs (conditional: an unchanged page is a 304, off the budget). */
+  private runJobsPage(
+    client: AnyOctokit,
+    owner: string,
+    repo: string,
+    runId: number,
+    page: number,
+  ): Promise<RawResponse> {
+    return this.call(
+      'rest',
+      client,
+      'GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs',
+      { owner, repo, run_id: runId, filter: 'latest', per_page: PER_PAGE, page },
+      { conditional: true },
+    );
+  }
+
   async listRunJobs(repository: string, runId: number): Promise<RunJobs | undefined> {
     const { owner, repo } = splitRepository(repository);
     const client = await this.clientForOwner(owner);
@@ -452,13 +463,7 @@ export class OctokitGitHubProvider implements GitHubProvider {
     let notModified = true;
     try {
       for (let page = 1; page <= MAX_PAGES; page++) {
-        const res = await this.call(
-          'rest',
-          client,
-          'GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs',
-          { owner, repo, run_id: runId, filter: 'latest', per_page: PER_PAGE, page },
-          { conditional: true },
-        );
+        const res = await this.runJobsPage(client, owner, repo, runId, page);
         if (res.status !== 304) notModified = false;
         const data = res.data as { total_count?: number; jobs?: unknown[] };
         const batch = (data.jobs ?? []).map((j) => toJob(j, repository));
