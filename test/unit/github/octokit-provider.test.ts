@@ -285,7 +285,11 @@ describe('OctokitGitHubProvider: rate limits and secrets', () => {
     );
     // Small steps with the event loop drained between them, so each request goes out at the
     // clock time it was let go.
-    for (let t = 0; t < 400; t++) {
+    // Until every POST is answered (a loaded machine answers later in real time, so the number
+    // of steps is not fixed), with a bound far above the 3 minutes of waves 30 POSTs need.
+    let settled = false;
+    void Promise.all(all).then(() => (settled = true));
+    for (let t = 0; !settled && t < 20_000; t++) {
       await clock.advance(500);
       for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
     }
