@@ -225,6 +225,15 @@ async function markBusy(
 }
 
 /**
+ * GitHub says this runner ran its job to the end: the job is completed (a status only GitHub's
+ * word sets; an unsigned `completed` is only a claim) and names this runner. A JIT runner is
+ * ephemeral, so it takes no other job, and GitHub removes its registration once the job is done.
+ */
+function ranOwnJob(record: RunnerRecord, obs: RunnerObservation): boolean {
+  return obs.job?.status === 'completed' && obs.job.runnerName === record.name;
+}
+
+/**
  * Before a stopped task counts as "never came online" (and its record relaunches under the same
  * name), one direct GET of its registration: GitHub removes a JIT runner once it has run its
  * job, so a registration that is gone was consumed, even if no listing saw the runner online (a
@@ -291,7 +300,8 @@ export async function finish(
 ): Promise<StepOutcome> {
   let current = record;
   const alive = !taskStopped(current, obs.task) && !!(current.taskArn || obs.task);
-  if (current.state !== 'draining' && alive && obs.ghRunner?.busy) {
+  const ranItsJob = ranOwnJob(current, obs);
+  if (current.state !== 'draining' && alive && obs.ghRunner?.busy && !ranItsJob) {
     // Busy at the last look: keep it without a write (a stuck runner is looked at every poll).
     if (current.state !== 'busy') current = await markBusy(ctx, current, obs.job);
     return { record: current, requeueAfterMs: ctx.settings.runnerPollMs };
@@ -316,7 +326,9 @@ export async function finish(
       bind.jobId !== undefined ? `${reason} (job ${bind.jobId})` : reason,
     );
   }
-  if ((await deleteRegistration(ctx, pool, current, obs)) === 'busy') {
+  // A JIT runner that ran its one job is removed by GitHub itself: no GET, no DELETE (a
+  // registration GitHub left behind is deleted by garbage collection, after a re-read).
+  if (!ranItsJob && (await deleteRegistration(ctx, pool, current, obs)) === 'busy') {
     if (alive) {
       // Alive and running a job: it stays, whatever the reason for removing it was.
       current = await saveRunner(ctx, current, { state: 'busy' }, 'busy', 'kept: GitHub says busy');
