@@ -152,7 +152,17 @@ export async function stepRunner(
 
     case 'busy': {
       if (job?.status === 'completed') return finish(ctx, pool, record, obs, 'job completed');
-      if (taskStopped(record, obs.task)) return finish(ctx, pool, record, obs, 'task stopped');
+      if (taskStopped(record, obs.task)) {
+        // A busy runner's task that exited 0 ran its job to the end (a JIT runner exits after it).
+        const ranJob = obs.task?.exitCode === 0;
+        return finish(
+          ctx,
+          pool,
+          record,
+          obs,
+          ranJob ? 'task stopped after its job' : 'task stopped',
+        );
+      }
       if (!gh && listedAfterRegistration(record, obs)) {
         return finish(ctx, pool, record, obs, 'runner deregistered');
       }
@@ -225,12 +235,16 @@ async function markBusy(
 }
 
 /**
- * GitHub says this runner ran its job to the end: the job is completed (a status only GitHub's
- * word sets; an unsigned `completed` is only a claim) and names this runner. A JIT runner is
- * ephemeral, so it takes no other job, and GitHub removes its registration once the job is done.
+ * This runner ran its job to the end: GitHub says the job is completed (a status only GitHub's
+ * word sets; an unsigned `completed` is only a claim) and names this runner, or its task exited
+ * 0. A JIT runner is ephemeral, so it takes no other job, and GitHub removes its registration
+ * once the job is done.
  */
 function ranOwnJob(record: RunnerRecord, obs: RunnerObservation): boolean {
-  return obs.job?.status === 'completed' && obs.job.runnerName === record.name;
+  if (obs.job?.status === 'completed' && obs.job.runnerName === record.name) return true;
+  // Its task exited 0: a JIT runner exits 0 only after its one job, and with the task gone there
+  // is nothing a busy flag could protect.
+  return taskStopped(record, obs.task) && obs.task?.exitCode === 0;
 }
 
 /**
