@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { format } from 'prettier';
 import { runBurst, type BurstResult } from './burst.ts';
-import { runScale, type ScaleResult } from './scale.ts';
+import { runScale, type LatencyResult, type ScaleResult } from './scale.ts';
 import { runSteady, type SteadyResult } from './steady.ts';
 import { round } from './stats.ts';
 
@@ -63,9 +63,27 @@ export interface BenchResults {
   /** The same burst with one GitHub App and with three (the JIT limit is per App). */
   burst: { apps1: BurstResult; apps3: BurstResult };
   scale: ScaleResult;
+  /** The scale run's event latency samples, with the two figures of issue 11 up front. */
+  latency?: LatencySummary;
   /** Spaced runs (not a burst): GitHub calls per job in steady state. */
   steady?: SteadyResult;
   totalSeconds: number;
+}
+
+export type LatencySummary = {
+  eventToRunTaskP99Ms: number;
+  completedToRemovedP50Ms: number;
+} & LatencyResult;
+
+/** The top-level `latency` of results.json, from the scale run's samples. */
+export function latencySummary(scale: ScaleResult): LatencySummary | undefined {
+  const l = scale.latency;
+  if (!l) return undefined;
+  return {
+    eventToRunTaskP99Ms: l.eventToRunTaskMs.p99,
+    completedToRemovedP50Ms: l.completedToRemovedMs.p50,
+    ...l,
+  };
 }
 
 export const DEFAULT_OPTIONS: Omit<BenchOptions, 'log'> = {
@@ -80,7 +98,7 @@ export const DEFAULT_OPTIONS: Omit<BenchOptions, 'log'> = {
   history: 20_000,
   inProgressJobs: true,
   churn: 10,
-  latencySamples: 0,
+  latencySamples: 60,
   restPerHour: 5_000,
   steadySpeed: 10,
   steadyMinutes: 7,
@@ -165,6 +183,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     options: rest,
     burst,
     scale,
+    ...(latencySummary(scale) ? { latency: latencySummary(scale) } : {}),
     steady,
     totalSeconds: round((Date.now() - started) / 1000),
   };
@@ -231,6 +250,10 @@ export function table(r: BenchResults): string {
             '  event -> RunTask',
             `p50 ${s.latency.eventToRunTaskMs.p50} ms, p99 ${s.latency.eventToRunTaskMs.p99} ms (${s.latency.samples} jobs, ${s.latency.liveRunners} live runners, real clock)`,
           ],
+          [
+            '  completed -> removed',
+            `p50 ${s.latency.completedToRemovedMs.p50} ms, p99 ${s.latency.completedToRemovedMs.p99} ms (${s.latency.timedOut} samples over 60 s)`,
+          ],
         ] as [string, string][])
       : []),
     ['  records live after', String(s.liveAfter)],
@@ -248,6 +271,16 @@ export function table(r: BenchResults): string {
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
 }
 
+/** The figures --only keeps: from `out`, or the committed results when `out` is new. */
+async function previousResults(out: string): Promise<BenchResults> {
+  const committed = fileURLToPath(new URL('./results.json', import.meta.url));
+  const text = await readFile(out, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' && out !== committed) return readFile(committed, 'utf8');
+    throw err;
+  });
+  return JSON.parse(text) as BenchResults;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -258,18 +291,19 @@ async function main(): Promise<void> {
       'apps3-speed': { type: 'string' },
       passes: { type: 'string' },
       history: { type: 'string' },
+      'latency-samples': { type: 'string' },
       'steady-speed': { type: 'string' },
       'steady-minutes': { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
     },
   });
-  const num = (name: string, value: string | undefined, fallback: number) => {
+  const num = (name: string, value: string | undefined, fallback: number, zero = false) => {
     if (value === undefined) return fallback;
     const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) {
+    if (!Number.isFinite(n) || n < 0 || (n === 0 && !zero)) {
       process.stderr.write(
-        `bench: --${name} must be a positive number, got ${JSON.stringify(value)}\n`,
+        `bench: --${name} must be a ${zero ? 'non-negative' : 'positive'} number, got ${JSON.stringify(value)}\n`,
       );
       process.exit(2);
     }
@@ -283,9 +317,15 @@ async function main(): Promise<void> {
     speed: num('speed', values.speed, DEFAULT_OPTIONS.speed),
     apps3Speed: num('apps3-speed', values['apps3-speed'], DEFAULT_OPTIONS.apps3Speed),
     passes: num('passes', values.passes, DEFAULT_OPTIONS.passes),
-    history: num('history', values.history, DEFAULT_OPTIONS.history),
+    history: num('history', values.history, DEFAULT_OPTIONS.history, true),
     steadySpeed: num('steady-speed', values['steady-speed'], DEFAULT_OPTIONS.steadySpeed),
     steadyMinutes: num('steady-minutes', values['steady-minutes'], DEFAULT_OPTIONS.steadyMinutes),
+    latencySamples: num(
+      'latency-samples',
+      values['latency-samples'],
+      DEFAULT_OPTIONS.latencySamples,
+      true,
+    ),
     log: (line) => process.stdout.write(`${line}\n`),
   };
   const out = values.out ?? fileURLToPath(new URL('./results.json', import.meta.url));
@@ -303,7 +343,7 @@ async function main(): Promise<void> {
   let results: BenchResults;
   if (values.only === 'scale') {
     // The burst figures of the file stay; the scale figures and the machine facts are replaced.
-    const previous = JSON.parse(await readFile(out, 'utf8')) as BenchResults;
+    const previous = await previousResults(out);
     const started = Date.now();
     const before = loadavg().map((n) => round(n, 2));
     const scale = await runScaleOnly(options);
@@ -318,11 +358,12 @@ async function main(): Promise<void> {
       },
       options: { ...previous.options, ...rest },
       scale,
+      ...(latencySummary(scale) ? { latency: latencySummary(scale) } : {}),
       totalSeconds: round((Date.now() - started) / 1000),
     };
   } else if (values.only === 'burst') {
     // The scale figures of the file stay; the bursts and the machine facts are replaced.
-    const previous = JSON.parse(await readFile(out, 'utf8')) as BenchResults;
+    const previous = await previousResults(out);
     const started = Date.now();
     const before = loadavg().map((n) => round(n, 2));
     const burst = await runBursts(options);
@@ -366,7 +407,11 @@ async function main(): Promise<void> {
   if (values.only === 'scale') {
     const s = results.scale;
     process.stdout.write(
-      `\nscale: pass median ${s.passMsMedian} ms, floor median ${s.floorMsMedian} ms (${s.passToFloorRatio}x), peak RSS ${s.peakRssMiB} MiB\n\nwrote ${out}\n`,
+      `\nscale: pass median ${s.passMsMedian} ms, floor median ${s.floorMsMedian} ms (${s.passToFloorRatio}x), peak RSS ${s.peakRssMiB} MiB\n` +
+        (s.latency
+          ? `latency: event -> RunTask p99 ${s.latency.eventToRunTaskMs.p99} ms, completed -> removed p50 ${s.latency.completedToRemovedMs.p50} ms (${s.latency.samples} jobs, ${s.latency.liveRunners} live runners)\n`
+          : '') +
+        `\nwrote ${out}\n`,
     );
   } else if (values.only === 'steady') {
     const st = results.steady!;
