@@ -5,6 +5,7 @@
 //   npm run bench -- --jobs 200 --records 2000 --speed 5 --out /tmp/r.json
 //   npm run bench -- --only scale          # the scale run alone; keeps the file's burst figures
 //   npm run bench -- --only burst          # the bursts (1 and 3 GitHub Apps) alone; keeps the scale figures
+//   npm run bench -- --only steady         # spaced runs: GitHub calls per job; keeps the other figures
 //
 // See docs/benchmark.md for what is measured and how. (An entry point: it runs when imported.)
 
@@ -15,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { format } from 'prettier';
 import { runBurst, type BurstResult } from './burst.ts';
 import { runScale, type LatencyResult, type ScaleResult } from './scale.ts';
+import { runSteady, type SteadyResult } from './steady.ts';
 import { round } from './stats.ts';
 
 export interface BenchOptions {
@@ -38,8 +40,11 @@ export interface BenchOptions {
   churn: number;
   /** Event -> RunTask samples after the scale passes (seeded runners live). */
   latencySamples: number;
-  /** The REST budget of the scale run (the burst keeps its own). */
+  /** The REST budget of the scale and steady runs (the burst keeps its own). */
   restPerHour: number;
+  /** The steady run's clock (simulated seconds per real second) and minutes of runs per phase. */
+  steadySpeed: number;
+  steadyMinutes: number;
   log: (line: string) => void;
 }
 
@@ -60,6 +65,8 @@ export interface BenchResults {
   scale: ScaleResult;
   /** The scale run's event latency samples, with the two figures of issue 11 up front. */
   latency?: LatencySummary;
+  /** Spaced runs (not a burst): GitHub calls per job in steady state. */
+  steady?: SteadyResult;
   totalSeconds: number;
 }
 
@@ -93,6 +100,8 @@ export const DEFAULT_OPTIONS: Omit<BenchOptions, 'log'> = {
   churn: 10,
   latencySamples: 60,
   restPerHour: 5_000,
+  steadySpeed: 10,
+  steadyMinutes: 7,
 };
 
 const mib = (bytes: number) => `${round(bytes / 2 ** 20, 0)} MiB`;
@@ -134,6 +143,22 @@ export async function runScaleOnly(options: BenchOptions): Promise<ScaleResult> 
   });
 }
 
+/** Spaced single-job, matrix and mixed runs at the production REST budget (issue 11). */
+export async function runSteadyOnly(options: BenchOptions): Promise<SteadyResult> {
+  options.log(
+    `steady: runs every 10-30 simulated s, ${options.steadyMinutes} simulated min per phase, clock ${options.steadySpeed}x`,
+  );
+  return runSteady({
+    speed: options.steadySpeed,
+    phaseMinutes: options.steadyMinutes,
+    jobMs: options.jobMs,
+    pools: 2,
+    restPerHour: options.restPerHour,
+    drainTimeoutMs: 120_000,
+    log: options.log,
+  });
+}
+
 export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const started = Date.now();
   const loadAverageBefore = loadavg().map((n) => round(n, 2));
@@ -142,6 +167,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   );
   const burst = await runBursts(options);
   const scale = await runScaleOnly(options);
+  const steady = await runSteadyOnly(options);
   const { log: _log, ...rest } = options;
   return {
     machine: {
@@ -158,6 +184,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     burst,
     scale,
     ...(latencySummary(scale) ? { latency: latencySummary(scale) } : {}),
+    steady,
     totalSeconds: round((Date.now() - started) / 1000),
   };
 }
@@ -265,6 +292,8 @@ async function main(): Promise<void> {
       passes: { type: 'string' },
       history: { type: 'string' },
       'latency-samples': { type: 'string' },
+      'steady-speed': { type: 'string' },
+      'steady-minutes': { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
     },
@@ -289,6 +318,8 @@ async function main(): Promise<void> {
     apps3Speed: num('apps3-speed', values['apps3-speed'], DEFAULT_OPTIONS.apps3Speed),
     passes: num('passes', values.passes, DEFAULT_OPTIONS.passes),
     history: num('history', values.history, DEFAULT_OPTIONS.history, true),
+    steadySpeed: num('steady-speed', values['steady-speed'], DEFAULT_OPTIONS.steadySpeed),
+    steadyMinutes: num('steady-minutes', values['steady-minutes'], DEFAULT_OPTIONS.steadyMinutes),
     latencySamples: num(
       'latency-samples',
       values['latency-samples'],
@@ -298,9 +329,14 @@ async function main(): Promise<void> {
     log: (line) => process.stdout.write(`${line}\n`),
   };
   const out = values.out ?? fileURLToPath(new URL('./results.json', import.meta.url));
-  if (values.only !== undefined && values.only !== 'scale' && values.only !== 'burst') {
+  if (
+    values.only !== undefined &&
+    values.only !== 'scale' &&
+    values.only !== 'burst' &&
+    values.only !== 'steady'
+  ) {
     process.stderr.write(
-      `bench: --only takes "scale" or "burst", got ${JSON.stringify(values.only)}\n`,
+      `bench: --only takes "scale", "burst" or "steady", got ${JSON.stringify(values.only)}\n`,
     );
     process.exit(2);
   }
@@ -344,6 +380,25 @@ async function main(): Promise<void> {
       burst,
       totalSeconds: round((Date.now() - started) / 1000),
     };
+  } else if (values.only === 'steady') {
+    // The burst and scale figures of the file stay; the steady figures and machine facts are replaced.
+    const previous = JSON.parse(await readFile(out, 'utf8').catch(() => '{}')) as BenchResults;
+    const started = Date.now();
+    const before = loadavg().map((n) => round(n, 2));
+    const steady = await runSteadyOnly(options);
+    const { log: _log, ...rest } = options;
+    results = {
+      ...previous,
+      machine: {
+        ...previous.machine,
+        date: new Date().toISOString(),
+        loadAverageBefore: before,
+        loadAverageAfter: loadavg().map((n) => round(n, 2)),
+      },
+      options: { ...previous.options, ...rest },
+      steady,
+      totalSeconds: round((Date.now() - started) / 1000),
+    };
   } else {
     results = await runBench(options);
   }
@@ -357,6 +412,14 @@ async function main(): Promise<void> {
           ? `latency: event -> RunTask p99 ${s.latency.eventToRunTaskMs.p99} ms, completed -> removed p50 ${s.latency.completedToRemovedMs.p50} ms (${s.latency.samples} jobs, ${s.latency.liveRunners} live runners)\n`
           : '') +
         `\nwrote ${out}\n`,
+    );
+  } else if (values.only === 'steady') {
+    const st = results.steady!;
+    const kinds = Object.values(st.phases)
+      .map((p) => `${p.kind} ${p.githubCallsPerJob} (${p.githubChargedCallsPerJob} charged)`)
+      .join(', ');
+    process.stdout.write(
+      `\nsteady: ${st.githubCallsPerJob} GitHub calls per job (${st.githubChargedCallsPerJob} charged) over ${st.jobs} jobs in ${st.runs} runs; ${kinds}; load ${results.machine.loadAverageBefore[0]} -> ${results.machine.loadAverageAfter[0]}\nper job by route: ${JSON.stringify(st.perJobByRoute)}\n\nwrote ${out}\n`,
     );
   } else {
     process.stdout.write(`\n${table(results)}\n\nwrote ${out}\n`);
