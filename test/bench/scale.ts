@@ -116,6 +116,7 @@ export interface ScaleResult {
    * seeded world is otherwise steady).
    */
   liveAfter: number;
+  /** Calls of the controller from its start to the end of the timed passes (not the samples). */
   calls: Record<string, number>;
   callsPerPass: { github: number; ecs: number; dynamodb: number };
   controller: {
