@@ -137,8 +137,12 @@ export class MultiAppGitHubProvider implements GitHubProvider {
     return this.forScope(scope).findRunnerByName(scope, name);
   }
 
-  listRunners(scope: GitHubScope, namePrefix?: string): Promise<GitHubRunner[]> {
-    return this.forScope(scope).listRunners(scope, namePrefix);
+  listRunners(
+    scope: GitHubScope,
+    namePrefix?: string,
+    info?: { pages?: number },
+  ): Promise<GitHubRunner[]> {
+    return this.forScope(scope).listRunners(scope, namePrefix, info);
   }
 
   deleteRunner(scope: GitHubScope, id: number): Promise<void> {

@@ -313,11 +313,18 @@ export class OctokitGitHubProvider implements GitHubProvider {
     return undefined;
   }
 
-  async listRunners(scope: GitHubScope, namePrefix?: string): Promise<GitHubRunner[]> {
+  async listRunners(
+    scope: GitHubScope,
+    namePrefix?: string,
+    info?: { pages?: number },
+  ): Promise<GitHubRunner[]> {
     const client = await this.clientForScope(scope);
     const { base, params } = scopeBase(scope);
     const runners: GitHubRunner[] = [];
+    // Not conditional: every registration, removal or busy flip changes a page (and shifts the
+    // later ones), so a 304 is rare, while the remembered bodies would double the listing's memory.
     for (let page = 1; ; page++) {
+      if (info) info.pages = page;
       const res = await this.call('rest', client, `GET ${base}/actions/runners`, {
         ...params,
         per_page: PER_PAGE,

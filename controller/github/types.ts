@@ -85,8 +85,15 @@ export interface GitHubProvider {
   generateJitConfig(scope: GitHubScope, request: JitConfigRequest): Promise<JitConfig>;
   getRunner(scope: GitHubScope, id: number): Promise<GitHubRunner | undefined>;
   findRunnerByName(scope: GitHubScope, name: string): Promise<GitHubRunner | undefined>;
-  /** All self-hosted runners of the scope (paginated); filtered by name prefix when given. */
-  listRunners(scope: GitHubScope, namePrefix?: string): Promise<GitHubRunner[]>;
+  /**
+   * All self-hosted runners of the scope (paginated); filtered by name prefix when given.
+   * `info.pages` is set to the pages read (what the listing cost).
+   */
+  listRunners(
+    scope: GitHubScope,
+    namePrefix?: string,
+    info?: { pages?: number },
+  ): Promise<GitHubRunner[]>;
   deleteRunner(scope: GitHubScope, id: number): Promise<void>;
   /** Runner group id by name (org and enterprise scopes; repo scope is always group 1). */
   resolveRunnerGroupId(scope: GitHubScope, name: string): Promise<number>;
