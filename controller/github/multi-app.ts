@@ -10,6 +10,7 @@ import { systemClock } from '../util/clock.ts';
 import type {
   GitHubProvider,
   GitHubRunner,
+  ListRunnersOptions,
   GitHubScope,
   InstallationRepositories,
   JitConfig,
@@ -140,9 +141,9 @@ export class MultiAppGitHubProvider implements GitHubProvider {
   listRunners(
     scope: GitHubScope,
     namePrefix?: string,
-    info?: { pages?: number },
+    options?: ListRunnersOptions,
   ): Promise<GitHubRunner[]> {
-    return this.forScope(scope).listRunners(scope, namePrefix, info);
+    return this.forScope(scope).listRunners(scope, namePrefix, options);
   }
 
   deleteRunner(scope: GitHubScope, id: number): Promise<void> {

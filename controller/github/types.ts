@@ -81,18 +81,25 @@ export interface RateLimitSnapshot {
  * - rerunJob throws JobRerunRefusedError when GitHub answers 403 for another reason than a rate limit.
  * - Rate limits: calls are paced client-side; a 403/429 with retry-after throws RateLimitedError.
  */
+export interface ListRunnersOptions {
+  /**
+   * Nobody waits for this listing (the cache's background listing): its pages take only the
+   * REST budget left above the reserve kept for calls an event or a launch waits on.
+   */
+  background?: boolean;
+  /** Set by the provider to the pages the listing read (what it cost). */
+  pages?: number;
+}
+
 export interface GitHubProvider {
   generateJitConfig(scope: GitHubScope, request: JitConfigRequest): Promise<JitConfig>;
   getRunner(scope: GitHubScope, id: number): Promise<GitHubRunner | undefined>;
   findRunnerByName(scope: GitHubScope, name: string): Promise<GitHubRunner | undefined>;
-  /**
-   * All self-hosted runners of the scope (paginated); filtered by name prefix when given.
-   * `info.pages` is set to the pages read (what the listing cost).
-   */
+  /** All self-hosted runners of the scope (paginated); filtered by name prefix when given. */
   listRunners(
     scope: GitHubScope,
     namePrefix?: string,
-    info?: { pages?: number },
+    options?: ListRunnersOptions,
   ): Promise<GitHubRunner[]>;
   deleteRunner(scope: GitHubScope, id: number): Promise<void>;
   /** Runner group id by name (org and enterprise scopes; repo scope is always group 1). */

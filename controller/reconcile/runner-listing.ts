@@ -15,7 +15,12 @@
 // 5,000 an hour), and never falls below `minPeriodMs`. What needs fresher news of one runner
 // asks GitHub about that runner (lifecycle.ts), or learns it from workflow_job events.
 
-import type { GitHubProvider, GitHubRunner, GitHubScope } from '../github/types.ts';
+import type {
+  GitHubProvider,
+  GitHubRunner,
+  GitHubScope,
+  ListRunnersOptions,
+} from '../github/types.ts';
 import type { Clock } from '../util/clock.ts';
 import { scopeKey } from './names.ts';
 
@@ -101,7 +106,10 @@ export function createRunnerListing(
 
   const fetchFresh = async (scope: GitHubScope): Promise<ListedRunners> => {
     const startedAtMs = clock.now();
-    const info: { pages?: number } = {};
+    // Callers are answered from the last completed listing meanwhile: nobody waits for this
+    // one, so it must not take the REST budget from calls someone does wait on.
+    const background = !!options.background && latest.has(scopeKey(scope));
+    const info: ListRunnersOptions = background ? { background } : {};
     const runners = await github.listRunners(scope, namePrefix, info);
     return {
       runners,

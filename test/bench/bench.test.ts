@@ -53,8 +53,9 @@ describe('benchmark harness', () => {
     expect(r.passMs[0]).toBeGreaterThan(0);
     // The churn stopped 2 idle runners' tasks: those were removed, the other 98 stay live.
     expect(r.liveAfter).toBe(98);
-    // The churn's 2 jobs and the 2 samples each launched a runner (retries only add calls).
-    expect(r.calls['ecs RunTask'] ?? 0).toBeGreaterThanOrEqual(4);
+    // The churn's 2 jobs each launched a runner during the pass (retries only add calls).
+    expect(r.calls['ecs RunTask'] ?? 0).toBeGreaterThanOrEqual(2);
+    // Each sample's RunTask and removal were seen (none counted at the 60 s cap).
     expect(r.latency?.samples).toBe(2);
     expect(r.latency?.timedOut).toBe(0);
     expect(r.latency?.eventToRunTaskMs.max).toBeLessThan(60_000);

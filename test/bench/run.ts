@@ -95,7 +95,7 @@ export const DEFAULT_OPTIONS: Omit<BenchOptions, 'log'> = {
   jobMs: 30_000,
   passes: 3,
   burstTimeoutMs: 360_000,
-  history: 20_000,
+  history: 500_000,
   inProgressJobs: true,
   churn: 10,
   latencySamples: 60,

@@ -12,7 +12,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  QueryCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { ECSClient, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { PurgeQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { JIT_CONFIG_ENV, TASK_STARTED_BY, TASK_TAG_POOL } from '../../controller/api/constants.ts';
@@ -30,7 +37,13 @@ import {
 import type { Clock } from '../../controller/util/clock.ts';
 import { benchClock } from './clock.ts';
 import { BENCH_ORG, BENCH_REPO, RUNNER_PREFIX, startBenchCloud, type BenchCloud } from './cloud.ts';
-import { DEFAULT_TABLE_NAME, GSI1, RUNNERS_PARTITION } from '../../controller/store/layout.ts';
+import {
+  DEFAULT_TABLE_NAME,
+  GSI1,
+  RUNNERS_PARTITION,
+  runnerIndexKey,
+  runnerKey,
+} from '../../controller/store/layout.ts';
 import { eachLimited, percentile, round } from './stats.ts';
 
 export interface ScaleOptions {
@@ -76,7 +89,19 @@ export interface ScaleResult {
   /** Median pass over median floor. */
   passToFloorRatio: number;
   restPerHour: number;
+  /** Finished records in the table during `passMs` (written after `withoutHistory`). */
   history: number;
+  /** The same run's passes before the history was written (only with a history). */
+  withoutHistory?: {
+    passMs: number[];
+    passMsMedian: number;
+    floorMs: number[];
+    floorMsMedian: number;
+  };
+  /** Median pass with the history over median pass without it, same run. */
+  historyPassRatio?: number;
+  /** How the history was written (BatchWriteItem, in parallel). */
+  historyWrite?: { seconds: number; itemsPerSecond: number };
   inProgressJobs: number;
   churnPerPass: number;
   peakRssMiB: number;
@@ -91,6 +116,7 @@ export interface ScaleResult {
    * seeded world is otherwise steady).
    */
   liveAfter: number;
+  /** Calls of the controller from its start to the end of the timed passes (not the samples). */
   calls: Record<string, number>;
   callsPerPass: { github: number; ecs: number; dynamodb: number };
   controller: {
@@ -137,6 +163,77 @@ const spread = (values: number[]): Spread => ({
   p99: percentile(values, 99),
   max: Math.max(...values),
 });
+
+/**
+ * `count` finished runner records across `pools`, as the store writes them: one record per pool
+ * through the store (its item is the template), the rest by BatchWriteItem (25 items a call, 16
+ * calls at once) with the name and keys changed. Unprocessed items are sent again.
+ */
+async function writeHistory(
+  cloud: BenchCloud,
+  dynamo: DynamoDBClient,
+  pools: string[],
+  count: number,
+  log: (line: string) => void,
+): Promise<{ seconds: number; itemsPerSecond: number }> {
+  const started = Date.now();
+  const now = new Date().toISOString();
+  const nameOf = (pool: string, i: number) =>
+    runnerName(RUNNER_PREFIX, pool, `h${String(i).padStart(7, '0')}`);
+  const templates = new Map<string, Record<string, AttributeValue>>();
+  for (const [i, pool] of pools.slice(0, count).entries()) {
+    const name = nameOf(pool, i);
+    await cloud.store.createRunner({
+      name,
+      pool,
+      state: 'finished',
+      labels: ['self-hosted', pool],
+      attempts: 1,
+      createdAt: now,
+      timeline: [
+        { at: now, event: 'created' },
+        { at: now, event: 'finished', detail: 'task stopped after its job' },
+      ],
+    });
+    const out = await dynamo.send(
+      new GetItemCommand({ TableName: DEFAULT_TABLE_NAME, Key: marshall(runnerKey(name)) }),
+    );
+    if (!out.Item) throw new Error(`history template ${name} not found`);
+    templates.set(pool, out.Item);
+  }
+  const rest = Array.from(
+    { length: Math.max(0, count - templates.size) },
+    (_, k) => k + templates.size,
+  );
+  const batches: number[][] = [];
+  for (let i = 0; i < rest.length; i += 25) batches.push(rest.slice(i, i + 25));
+  let written = templates.size;
+  await eachLimited(batches, 16, async (batch) => {
+    let requests = batch.map((i) => {
+      const pool = pools[i % pools.length]!;
+      const name = nameOf(pool, i);
+      const item = {
+        ...templates.get(pool)!,
+        ...marshall({ ...runnerKey(name), ...runnerIndexKey(pool, name, false), name }),
+      };
+      return { PutRequest: { Item: item } };
+    });
+    while (requests.length) {
+      const out = await dynamo.send(
+        new BatchWriteItemCommand({ RequestItems: { [DEFAULT_TABLE_NAME]: requests } }),
+      );
+      requests = (out.UnprocessedItems?.[DEFAULT_TABLE_NAME] ?? []) as typeof requests;
+    }
+    const before = written;
+    written += batch.length;
+    if (Math.floor(written / 100_000) > Math.floor(before / 100_000)) {
+      log(`  ${written}/${count} finished records written`);
+    }
+  });
+  const seconds = (Date.now() - started) / 1000;
+  log(`  history: ${count} finished records written in ${round(seconds)} s`);
+  return { seconds: round(seconds), itemsPerSecond: round(count / Math.max(0.001, seconds), 0) };
+}
 
 /** Drops every message in the event queue (the simulator empties it at once). */
 async function purgeEvents(cloud: BenchCloud): Promise<void> {
@@ -463,30 +560,6 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       done++;
       if (done % 2500 === 0) log(`  ${done}/${options.records} records written`);
     });
-    // 5. History: finished records of other runners (written as the controller writes them).
-    const history = options.history ?? 0;
-    const historyStart = Date.now();
-    await eachLimited(
-      Array.from({ length: history }, (_, i) => i),
-      64,
-      async (i) => {
-        const pool = seededPools[i % options.pools]!;
-        await cloud.store.createRunner({
-          name: runnerName(RUNNER_PREFIX, pool, `h${String(i).padStart(7, '0')}`),
-          pool,
-          state: 'finished',
-          labels: ['self-hosted', pool],
-          attempts: 1,
-          createdAt: now,
-          timeline: [
-            { at: now, event: 'created' },
-            { at: now, event: 'finished', detail: 'task stopped after its job' },
-          ],
-        });
-        if ((i + 1) % 25_000 === 0) log(`  ${i + 1}/${history} finished records written`);
-      },
-    );
-    if (history) log(`  history written in ${round((Date.now() - historyStart) / 1000)} s`);
     // Every task RUNNING before the controller looks.
     while (cloud.ecs.tasks().some((t) => t.lastStatus !== 'RUNNING')) {
       await new Promise((r) => setTimeout(r, 200));
@@ -565,36 +638,56 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     const first = await child.reconcileOnce();
     if (!first.leader) throw new Error('the controller did not take the lease');
     log(`  first pass (with the cache's first relist): ${round(first.ms / 1000, 2)} s`);
-    const passMs: number[] = [];
-    const floorMs: number[] = [];
-    try {
+    const history = options.history ?? 0;
+    /** `passes` timed passes, each after its floor and the churn. */
+    let passNo = 0;
+    const timedPasses = async (label: string) => {
+      const passMs: number[] = [];
+      const floorMs: number[] = [];
       for (let i = 0; i < options.passes; i++) {
         floorMs.push(round(await floor(), 0));
-        await stir(i + 1);
+        await stir(++passNo);
         const { ms, leader } = await child.reconcileOnce();
         if (!leader) throw new Error('the controller did not take the lease');
         passMs.push(round(ms, 0));
         log(
-          `  floor ${i + 1}: ${round(floorMs[i]! / 1000, 2)} s, full pass ${i + 1}: ${round(ms / 1000, 2)} s`,
+          `  ${label}: floor ${i + 1}: ${round(floorMs[i]! / 1000, 2)} s, full pass ${i + 1}: ${round(ms / 1000, 2)} s`,
         );
+      }
+      return { passMs, floorMs };
+    };
+    let without: { passMs: number[]; floorMs: number[] } | undefined;
+    let historyWrite: { seconds: number; itemsPerSecond: number } | undefined;
+    let timed: { passMs: number[]; floorMs: number[] };
+    try {
+      if (history) {
+        // The same run without, then with the history: the ratio of the medians is its cost.
+        without = await timedPasses('no history');
+        historyWrite = await writeHistory(cloud, dynamo, seededPools, history, log);
+        timed = await timedPasses(`${history} finished`);
+      } else {
+        timed = await timedPasses('no history');
       }
     } finally {
       dynamo.destroy();
       ecsDuring.destroy();
     }
+    const { passMs, floorMs } = timed;
+    const passStats = await child.stats();
     const latency = options.latencySamples
       ? await measureLatency(cloud, latencyPool, options.latencySamples, log)
       : undefined;
     const stats = await child.stats();
+    const timedPassCount = passMs.length + (without?.passMs.length ?? 0);
     const seeded = new Set(seededPools);
     const live = (await cloud.store.listRunners({ live: true })).filter(
       (r) => seeded.has(r.pool) && r.state !== 'finished',
     ).length;
     const per = (prefix: string) =>
       round(
-        Object.entries(stats.calls)
+        Object.entries(passStats.calls)
           .filter(([k]) => k.startsWith(prefix))
-          .reduce((a, [, n]) => a + n, 0) / options.passes,
+          .reduce((a, [, n]) => a + n, 0) / timedPassCount,
         0,
       );
     return {
@@ -613,12 +706,27 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       passToFloorRatio: round(percentile(passMs, 50) / Math.max(1, percentile(floorMs, 50)), 2),
       restPerHour,
       history,
+      ...(without && historyWrite
+        ? {
+            withoutHistory: {
+              passMs: without.passMs,
+              passMsMedian: percentile(without.passMs, 50),
+              floorMs: without.floorMs,
+              floorMsMedian: percentile(without.floorMs, 50),
+            },
+            historyPassRatio: round(
+              percentile(passMs, 50) / Math.max(1, percentile(without.passMs, 50)),
+              2,
+            ),
+            historyWrite,
+          }
+        : {}),
       inProgressJobs: jobs,
       churnPerPass: churn,
       peakRssMiB: round(stats.peakRssBytes / 2 ** 20, 0),
       ...(latency ? { latency } : {}),
       liveAfter: live,
-      calls: stats.calls,
+      calls: passStats.calls,
       callsPerPass: { github: per('github '), ecs: per('ecs '), dynamodb: per('dynamodb ') },
       controller: {
         rssAtStartBytes: atStart.rssBytes,
