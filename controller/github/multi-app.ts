@@ -10,6 +10,7 @@ import { systemClock } from '../util/clock.ts';
 import type {
   GitHubProvider,
   GitHubRunner,
+  ListRunnersOptions,
   GitHubScope,
   InstallationRepositories,
   JitConfig,
@@ -137,8 +138,12 @@ export class MultiAppGitHubProvider implements GitHubProvider {
     return this.forScope(scope).findRunnerByName(scope, name);
   }
 
-  listRunners(scope: GitHubScope, namePrefix?: string): Promise<GitHubRunner[]> {
-    return this.forScope(scope).listRunners(scope, namePrefix);
+  listRunners(
+    scope: GitHubScope,
+    namePrefix?: string,
+    options?: ListRunnersOptions,
+  ): Promise<GitHubRunner[]> {
+    return this.forScope(scope).listRunners(scope, namePrefix, options);
   }
 
   deleteRunner(scope: GitHubScope, id: number): Promise<void> {

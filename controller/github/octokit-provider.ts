@@ -32,6 +32,7 @@ import type {
   RunJobs,
   JitConfig,
   JitConfigRequest,
+  ListRunnersOptions,
   RateLimitSnapshot,
   WorkflowJob,
 } from './types.ts';
@@ -43,6 +44,12 @@ export interface GitHubPacing {
   restPerHour?: number;
   /** Burst of other REST calls. Default 100. */
   restBurst?: number;
+  /**
+   * REST calls kept from background listings (a runner listing nobody waits for): they take
+   * only what the bucket holds above this, so a call an event or a launch waits on goes at
+   * once. Default a tenth of the burst, at least 1.
+   */
+  restReserve?: number;
 }
 
 export interface OctokitGitHubProviderOptions {
@@ -80,7 +87,8 @@ const MISSING_INSTALLATION_TTL_MS = 60_000;
 /** Owners remembered as having no installation: events can name any owner, so this is bounded. */
 export const MAX_MISSING_OWNERS = 1_000;
 
-type Kind = 'jit' | 'rest';
+/** `background`: a REST call nobody waits for (paced from above the reserve). */
+type Kind = 'jit' | 'rest' | 'background';
 type Params = Record<string, unknown>;
 // Octokit's request is typed per known route; routes here are built per scope.
 type AnyOctokit = { request: (route: string, params?: Params) => Promise<RawResponse> } & {
@@ -182,6 +190,7 @@ export class OctokitGitHubProvider implements GitHubProvider {
   private readonly runnerGroups = new Map<string, number>();
   private readonly jitBucket: SlidingWindow;
   private readonly restBucket: TokenBucket;
+  private readonly restReserve: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly redactor: Redactor;
@@ -210,6 +219,7 @@ export class OctokitGitHubProvider implements GitHubProvider {
       refillPerSecond: Math.max(restPerHour - restBurst, 1) / 3600,
       clock: this.clock,
     });
+    this.restReserve = Math.max(1, Math.floor(pacing.restReserve ?? restBurst / 10));
 
     const octokitLog = {
       debug: () => undefined,
@@ -313,12 +323,17 @@ export class OctokitGitHubProvider implements GitHubProvider {
     return undefined;
   }
 
-  async listRunners(scope: GitHubScope, namePrefix?: string): Promise<GitHubRunner[]> {
+  async listRunners(
+    scope: GitHubScope,
+    namePrefix?: string,
+    options: ListRunnersOptions = {},
+  ): Promise<GitHubRunner[]> {
     const client = await this.clientForScope(scope);
     const { base, params } = scopeBase(scope);
     const runners: GitHubRunner[] = [];
+    const kind = options.background ? 'background' : 'rest';
     for (let page = 1; ; page++) {
-      const res = await this.call('rest', client, `GET ${base}/actions/runners`, {
+      const res = await this.call(kind, client, `GET ${base}/actions/runners`, {
         ...params,
         per_page: PER_PAGE,
         page,
@@ -692,6 +707,7 @@ export class OctokitGitHubProvider implements GitHubProvider {
     // A JIT POST counts against the window until its answer (GitHub counts it on arrival).
     let grant: WindowGrant | undefined;
     if (kind === 'jit') grant = await this.jitBucket.acquire();
+    else if (kind === 'background') await this.restBucket.takeSpare(1, this.restReserve);
     else await this.restBucket.take();
     try {
       // The wait may have outlasted this replica's lease: check before sending (util/acting.ts).

@@ -81,12 +81,24 @@ export interface RateLimitSnapshot {
  * - rerunJob throws JobRerunRefusedError when GitHub answers 403 for another reason than a rate limit.
  * - Rate limits: calls are paced client-side; a 403/429 with retry-after throws RateLimitedError.
  */
+export interface ListRunnersOptions {
+  /**
+   * Nobody waits for this listing (the cache's background listing): its pages take only the
+   * REST budget left above the reserve kept for calls an event or a launch waits on.
+   */
+  background?: boolean;
+}
+
 export interface GitHubProvider {
   generateJitConfig(scope: GitHubScope, request: JitConfigRequest): Promise<JitConfig>;
   getRunner(scope: GitHubScope, id: number): Promise<GitHubRunner | undefined>;
   findRunnerByName(scope: GitHubScope, name: string): Promise<GitHubRunner | undefined>;
   /** All self-hosted runners of the scope (paginated); filtered by name prefix when given. */
-  listRunners(scope: GitHubScope, namePrefix?: string): Promise<GitHubRunner[]>;
+  listRunners(
+    scope: GitHubScope,
+    namePrefix?: string,
+    options?: ListRunnersOptions,
+  ): Promise<GitHubRunner[]>;
   deleteRunner(scope: GitHubScope, id: number): Promise<void>;
   /** Runner group id by name (org and enterprise scopes; repo scope is always group 1). */
   resolveRunnerGroupId(scope: GitHubScope, name: string): Promise<number>;

@@ -10,6 +10,7 @@ import { GitHubError } from '../github/errors.ts';
 import type {
   GitHubProvider,
   GitHubRunner,
+  ListRunnersOptions,
   GitHubScope,
   InstallationRepositories,
   RunJobs,
@@ -82,8 +83,12 @@ export class InstrumentedGitHubProvider implements GitHubProvider {
   findRunnerByName(scope: GitHubScope, name: string): Promise<GitHubRunner | undefined> {
     return this.call('findRunnerByName', () => this.inner.findRunnerByName(scope, name));
   }
-  listRunners(scope: GitHubScope, namePrefix?: string): Promise<GitHubRunner[]> {
-    return this.call('listRunners', () => this.inner.listRunners(scope, namePrefix));
+  listRunners(
+    scope: GitHubScope,
+    namePrefix?: string,
+    options?: ListRunnersOptions,
+  ): Promise<GitHubRunner[]> {
+    return this.call('listRunners', () => this.inner.listRunners(scope, namePrefix, options));
   }
   deleteRunner(scope: GitHubScope, id: number): Promise<void> {
     return this.call('deleteRunner', () => this.inner.deleteRunner(scope, id));

@@ -46,6 +46,13 @@ export interface ReconcileSettings {
    */
   unboundJobWindowMs: number;
   /**
+   * How long after a runner that ran a job finished the controller waits for the job's
+   * `completed` event before it reads the job from GitHub (the resync does, one listing per
+   * run). The event almost always comes first or within seconds; reading at once cost one GET
+   * per job.
+   */
+  completedEventGraceMs: number;
+  /**
    * How long after a spot interruption the controller keeps trying to re-run the job (GitHub
    * refuses while the run's other jobs still run). Default 6 h.
    */
@@ -75,6 +82,7 @@ export const DEFAULT_SETTINGS: ReconcileSettings = {
   workFolder: '_work',
   orphanGraceMs: 60_000,
   unboundJobWindowMs: 30_000,
+  completedEventGraceMs: 60_000,
   spotRerunWindowMs: 6 * 3600_000,
   spotRerunRetryMs: 60_000,
   prices: DEFAULT_PRICES,

@@ -10,10 +10,17 @@
 // like event-seen ones. So a repository whose every event was lost, or a controller newly
 // installed, still has its queued jobs found. Enterprise-scoped pools are not discovered: their
 // repositories are known from events only.
+//
+// Jobs still in_progress although their runner finished `completedEventGraceMs` ago (the
+// completed event was lost) are read back too: one listing of each such job's run answers for
+// every job of it (docs/reconcile.md "GitHub calls").
 
+import type { WorkflowJob } from '../github/types.ts';
 import type { JobRecord } from '../store/types.ts';
 import { isoNow, type ReconcileContext } from './context.ts';
 import { jobRecordFrom } from './jobs.ts';
+import { ownedPrefix } from './names.ts';
+import { RAN_A_JOB, lastEventAt } from './runner/record.ts';
 import { RepositoryVisibilities } from './visibility.ts';
 
 export interface ResyncReport {
@@ -27,6 +34,8 @@ export interface ResyncReport {
   discovered: string[];
   /** Organizations whose installation listing failed (not installed, rate limit, ...). */
   failedOwners: string[];
+  /** In-progress jobs of runners finished longer than the grace ago, read back from GitHub. */
+  settled: number;
 }
 
 export interface ResyncOptions {
@@ -89,6 +98,89 @@ export function createJobResync(
     return found;
   }
 
+  /**
+   * In-progress jobs of ours whose runner finished at least `completedEventGraceMs` ago (or whose
+   * runner record is gone): the completed event was lost. Only jobs whose runner record exists
+   * and is finished, or whose record expired, qualify; a live runner's job is its own business.
+   */
+  async function overdueInProgress(
+    record: (job: Omit<JobRecord, 'version' | 'updatedAt'>) => Promise<void>,
+  ): Promise<JobRecord[]> {
+    const now = ctx.clock.now();
+    const grace = ctx.settings.completedEventGraceMs;
+    const prefix = ownedPrefix(ctx.settings.runnerNamePrefix);
+    const inProgress = ctx.cache
+      ? ctx.cache.records.jobs(['in_progress'])
+      : await ctx.store.listJobs({ status: ['in_progress'] });
+    const overdue: JobRecord[] = [];
+    for (const job of inProgress) {
+      if (!job.runnerName?.startsWith(prefix)) continue;
+      const claimed = job.claimedCompletion !== undefined;
+      if (!claimed && now - Date.parse(job.updatedAt) < grace) continue;
+      const cached = ctx.cache?.records.runner(job.runnerName);
+      if (cached && cached.state !== 'finished') continue;
+      const runner = cached ?? (await ctx.store.getRunner(job.runnerName));
+      if (runner && runner.state !== 'finished') continue;
+      const ended = runner?.timeline.findLast((t) => t.event === 'finished')?.detail ?? '';
+      if (claimed && runner && RAN_A_JOB.includes(ended)) {
+        // The claim came after its runner ran the job and exited: that corroborates it.
+        const { version: _v, updatedAt: _u, claimedCompletion: claim, ...rest } = job;
+        await record({
+          ...rest,
+          status: 'completed',
+          ...(claim!.conclusion ? { conclusion: claim!.conclusion } : {}),
+          ...(claim!.completedAt ? { completedAt: claim!.completedAt } : {}),
+          confirmation: 'confirmed',
+        });
+        continue;
+      }
+      if (now - Date.parse(job.updatedAt) < grace) continue;
+      const finishedAt = runner ? lastEventAt(runner, 'finished') : undefined;
+      if (finishedAt !== undefined && now - finishedAt < grace) continue;
+      overdue.push(job);
+    }
+    return overdue;
+  }
+
+  /**
+   * Reads `jobs` back from GitHub: one listing of each run (latest attempt) answers for every
+   * job of it; a job the listing does not show (an older attempt) is read alone.
+   */
+  async function readBack(
+    jobs: JobRecord[],
+    record: (job: Omit<JobRecord, 'version' | 'updatedAt'>) => Promise<void>,
+    failed: (repository: string, err: unknown) => void,
+  ): Promise<void> {
+    const byRun = new Map<string, JobRecord[]>();
+    for (const job of jobs) {
+      const key = `${job.repository.toLowerCase()}#${job.runId}`;
+      byRun.set(key, [...(byRun.get(key) ?? []), job]);
+    }
+    for (const group of byRun.values()) {
+      const { repository, runId } = group[0]!;
+      try {
+        const listed = await ctx.github.listRunJobs(repository, runId);
+        const byId = new Map<number, WorkflowJob>((listed?.jobs ?? []).map((j) => [j.id, j]));
+        for (const job of group) {
+          const fresh = byId.get(job.id) ?? (await ctx.github.getJob(repository, job.id));
+          if (fresh) {
+            await record({
+              ...jobRecordFrom(fresh, isoNow(ctx)),
+              owner: job.owner,
+              ...(job.pool ? { pool: job.pool } : {}),
+            });
+          } else {
+            // GitHub no longer knows the job (deleted run): it is nobody's demand any more.
+            const { version: _v, updatedAt: _u, ...rest } = job;
+            await record({ ...rest, status: 'completed', conclusion: 'not_found' });
+          }
+        }
+      } catch (err) {
+        failed(repository, err);
+      }
+    }
+  }
+
   return async function resyncJobs(): Promise<ResyncReport> {
     const stored = await ctx.store.listJobs({ status: ['queued', 'waiting'] });
     const remembered = (await ctx.store.listRepositories()).map((r) => r.fullName);
@@ -113,6 +205,7 @@ export function createJobResync(
       changed: 0,
       failedRepositories: [],
       ...discovery,
+      settled: 0,
     };
     const record = async (job: Omit<JobRecord, 'version' | 'updatedAt'>) => {
       const { changed, record } = await ctx.store.recordJob(job);
@@ -123,6 +216,14 @@ export function createJobResync(
       }
     };
 
+    const failed = (repository: string, err: unknown) => {
+      // One repository (removed App access, rate limit) must not stop the others.
+      if (!report.failedRepositories.includes(repository)) {
+        report.failedRepositories.push(repository);
+      }
+      ctx.log.warn({ repository, err }, 'job resync failed for repository');
+    };
+    const gone: JobRecord[] = [];
     for (const repository of [...repositories].sort()) {
       try {
         const queued = await ctx.github.listQueuedJobs(repository);
@@ -135,25 +236,21 @@ export function createJobResync(
             ...(visibility ? { visibility } : {}),
           });
         }
-        const gone = stored.filter(
-          (j) => j.repository.toLowerCase() === repository.toLowerCase() && !ids.has(j.id),
+        gone.push(
+          ...stored.filter(
+            (j) => j.repository.toLowerCase() === repository.toLowerCase() && !ids.has(j.id),
+          ),
         );
-        for (const job of gone) {
-          const fresh = await ctx.github.getJob(repository, job.id);
-          if (fresh) {
-            await record({ ...jobRecordFrom(fresh, isoNow(ctx)), owner: job.owner });
-          } else {
-            // GitHub no longer knows the job (deleted run): it is nobody's demand any more.
-            const { version: _v, updatedAt: _u, ...rest } = job;
-            await record({ ...rest, status: 'completed', conclusion: 'not_found' });
-          }
-        }
       } catch (err) {
-        // One repository (removed App access, rate limit) must not stop the others.
-        report.failedRepositories.push(repository);
-        ctx.log.warn({ repository, err }, 'job resync failed for repository');
+        failed(repository, err);
       }
     }
+    // Stored as queued, no longer listed as queued (started, ended or deleted), and in-progress
+    // jobs whose completed event was lost: read back, one listing per run.
+    const overdue = await overdueInProgress(record);
+    report.settled = overdue.length;
+    const seen = new Set(gone.map((j) => j.id));
+    await readBack([...gone, ...overdue.filter((j) => !seen.has(j.id))], record, failed);
     return report;
   };
 }

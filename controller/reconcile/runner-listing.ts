@@ -59,7 +59,10 @@ export function createRunnerListing(
 
   const fetchFresh = async (scope: GitHubScope): Promise<ListedRunners> => {
     const startedAtMs = clock.now();
-    const runners = await github.listRunners(scope, namePrefix);
+    // Callers are answered from the last completed listing meanwhile: nobody waits for this
+    // one, so it must not take the REST budget from calls someone does wait on.
+    const background = !!options.background && latest.has(scopeKey(scope));
+    const runners = await github.listRunners(scope, namePrefix, background ? { background } : {});
     return { runners, startedAtMs, completedAtMs: clock.now() };
   };
 

@@ -37,6 +37,8 @@ export class TokenBucket {
   private pausedUntilMs = 0;
   /** Tail of the FIFO of waiters; each waiter starts when the previous one got its tokens. */
   private readonly queue = new FifoQueue();
+  /** Background waiters (takeSpare), in their own line behind every take(). */
+  private readonly spareQueue = new FifoQueue();
 
   constructor(options: TokenBucketOptions) {
     const name = options.name ?? 'token bucket';
@@ -90,6 +92,17 @@ export class TokenBucket {
     return this.queue.run(() => this.acquire(n, signal), signal);
   }
 
+  /**
+   * Background work (a listing nobody waits for): takes `n` tokens only from what is above
+   * `reserve`, and only while no take() waits. So calls that an event or a launch waits on find
+   * the reserve there and go at once, however much background work is queued.
+   */
+  takeSpare(n = 1, reserve = 0, signal?: AbortSignal): Promise<void> {
+    this.check(n);
+    const keep = Math.max(0, Math.min(reserve, this.capacity - n));
+    return this.spareQueue.run(() => this.acquireSpare(n, keep, signal), signal);
+  }
+
   /** Gives back tokens for a call that turned out free (e.g. a 304 answer), up to capacity. */
   refund(n = 1): void {
     this.refill();
@@ -125,6 +138,26 @@ export class TokenBucket {
       this.tokens + ((now - this.lastRefillMs) / 1000) * this.refillPerSecond,
     );
     this.lastRefillMs = now;
+  }
+
+  private async acquireSpare(n: number, keep: number, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      if (signal?.aborted) throw signal.reason;
+      const now = this.clock.now();
+      if (now < this.pausedUntilMs) {
+        await this.clock.sleep(this.pausedUntilMs - now, signal);
+        continue;
+      }
+      this.refill();
+      if (this.queue.waiting === 0 && this.tokens >= n + keep) {
+        this.tokens -= n;
+        return;
+      }
+      // Until the reserve is full again (or, with callers waiting, one token's time).
+      const short = this.queue.waiting > 0 ? 1 : n + keep - this.tokens;
+      const waitMs = Math.ceil((Math.max(short, 0.001) / this.refillPerSecond) * 1000);
+      await this.clock.sleep(Math.max(1, waitMs), signal);
+    }
   }
 
   private async acquire(n: number, signal?: AbortSignal): Promise<void> {

@@ -39,11 +39,27 @@ describe('benchmark harness', () => {
     expect(r.leftovers.liveTasks).toBe(r.surplusIdleRunners);
   }, 300_000);
 
-  it('scale: the seeded records stay live through timed passes', async () => {
-    const r = await runScale({ records: 100, pools: 2, busyShare: 0.8, passes: 1, log });
+  it('scale: the seeded records stay live through timed passes; launches, removals and latency samples', async () => {
+    const r = await runScale({
+      records: 100,
+      pools: 2,
+      busyShare: 0.8,
+      passes: 1,
+      churn: 2,
+      latencySamples: 2,
+      log,
+    });
     expect(r.passMs).toHaveLength(1);
     expect(r.passMs[0]).toBeGreaterThan(0);
-    expect(r.liveAfter).toBe(100);
+    // The churn stopped 2 idle runners' tasks: those were removed, the other 98 stay live.
+    expect(r.liveAfter).toBe(98);
+    // The churn's 2 jobs each launched a runner during the pass (retries only add calls).
+    expect(r.calls['ecs RunTask'] ?? 0).toBeGreaterThanOrEqual(2);
+    // Each sample's RunTask and removal were seen (none counted at the 60 s cap).
+    expect(r.latency?.samples).toBe(2);
+    expect(r.latency?.timedOut).toBe(0);
+    expect(r.latency?.eventToRunTaskMs.max).toBeLessThan(60_000);
+    expect(r.latency?.completedToRemovedMs.max).toBeLessThan(60_000);
     expect(r.controller.peakRssBytes).toBeGreaterThan(10 * 2 ** 20);
     expect(r.callsPerPass.github).toBeGreaterThan(0);
   }, 300_000);

@@ -27,6 +27,8 @@ function main(): void {
 
   const calls: Record<string, number> = {};
   const rateLimited: Record<string, number> = {};
+  // GitHub 304s by route: they do not count against the primary rate limit.
+  const notModified: Record<string, number> = {};
   const bump = (m: Record<string, number>, k: string) => (m[k] = (m[k] ?? 0) + 1);
 
   // GitHub: Octokit's fetch (undici).
@@ -41,6 +43,9 @@ function main(): void {
       response: { statusCode: number };
     };
     if (String(request.origin) !== githubOrigin) return;
+    if (response.statusCode === 304) {
+      bump(notModified, `github ${request.method} ${githubRoute(request.path)}`);
+    }
     if (response.statusCode === 403 || response.statusCode === 429) {
       bump(rateLimited, `github ${response.statusCode} ${githubRoute(request.path)}`);
     }
@@ -140,6 +145,7 @@ function main(): void {
     const out: ChildStats = {
       calls: { ...calls },
       rateLimited: { ...rateLimited },
+      notModified: { ...notModified },
       rssBytes: mem.rss,
       peakRssBytes: peakRss,
       maxRssBytes: lifetimePeakRss,
@@ -153,6 +159,7 @@ function main(): void {
     if (reset) {
       for (const k of Object.keys(calls)) delete calls[k];
       for (const k of Object.keys(rateLimited)) delete rateLimited[k];
+      for (const k of Object.keys(notModified)) delete notModified[k];
       resetHighWaterMark();
       peakRss = mem.rss;
       atPeak = split(mem);

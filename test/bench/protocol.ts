@@ -18,6 +18,8 @@ export interface ChildStats {
   calls: Record<string, number>;
   /** Answers that were rate limits: GitHub 403/429, AWS ThrottlingException. */
   rateLimited: Record<string, number>;
+  /** GitHub calls answered 304 Not Modified, by route (free: off the primary rate limit). */
+  notModified: Record<string, number>;
   rssBytes: number;
   /** Highest RSS since the last reset: the kernel's high-water mark (Linux), else sampled every 100 ms. */
   peakRssBytes: number;

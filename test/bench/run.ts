@@ -5,6 +5,7 @@
 //   npm run bench -- --jobs 200 --records 2000 --speed 5 --out /tmp/r.json
 //   npm run bench -- --only scale          # the scale run alone; keeps the file's burst figures
 //   npm run bench -- --only burst          # the bursts (1 and 3 GitHub Apps) alone; keeps the scale figures
+//   npm run bench -- --only steady         # spaced runs: GitHub calls per job; keeps the other figures
 //
 // See docs/benchmark.md for what is measured and how. (An entry point: it runs when imported.)
 
@@ -14,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { format } from 'prettier';
 import { runBurst, type BurstResult } from './burst.ts';
-import { runScale, type ScaleResult } from './scale.ts';
+import { runScale, type LatencyResult, type ScaleResult } from './scale.ts';
+import { runSteady, type SteadyResult } from './steady.ts';
 import { round } from './stats.ts';
 
 export interface BenchOptions {
@@ -38,8 +40,11 @@ export interface BenchOptions {
   churn: number;
   /** Event -> RunTask samples after the scale passes (seeded runners live). */
   latencySamples: number;
-  /** The REST budget of the scale run (the burst keeps its own). */
+  /** The REST budget of the scale and steady runs (the burst keeps its own). */
   restPerHour: number;
+  /** The steady run's clock (simulated seconds per real second) and minutes of runs per phase. */
+  steadySpeed: number;
+  steadyMinutes: number;
   log: (line: string) => void;
 }
 
@@ -58,7 +63,27 @@ export interface BenchResults {
   /** The same burst with one GitHub App and with three (the JIT limit is per App). */
   burst: { apps1: BurstResult; apps3: BurstResult };
   scale: ScaleResult;
+  /** The scale run's event latency samples, with the two figures of issue 11 up front. */
+  latency?: LatencySummary;
+  /** Spaced runs (not a burst): GitHub calls per job in steady state. */
+  steady?: SteadyResult;
   totalSeconds: number;
+}
+
+export type LatencySummary = {
+  eventToRunTaskP99Ms: number;
+  completedToRemovedP50Ms: number;
+} & LatencyResult;
+
+/** The top-level `latency` of results.json, from the scale run's samples. */
+export function latencySummary(scale: ScaleResult): LatencySummary | undefined {
+  const l = scale.latency;
+  if (!l) return undefined;
+  return {
+    eventToRunTaskP99Ms: l.eventToRunTaskMs.p99,
+    completedToRemovedP50Ms: l.completedToRemovedMs.p50,
+    ...l,
+  };
 }
 
 export const DEFAULT_OPTIONS: Omit<BenchOptions, 'log'> = {
@@ -70,11 +95,13 @@ export const DEFAULT_OPTIONS: Omit<BenchOptions, 'log'> = {
   jobMs: 30_000,
   passes: 3,
   burstTimeoutMs: 360_000,
-  history: 20_000,
+  history: 500_000,
   inProgressJobs: true,
   churn: 10,
-  latencySamples: 0,
+  latencySamples: 60,
   restPerHour: 5_000,
+  steadySpeed: 10,
+  steadyMinutes: 7,
 };
 
 const mib = (bytes: number) => `${round(bytes / 2 ** 20, 0)} MiB`;
@@ -116,6 +143,22 @@ export async function runScaleOnly(options: BenchOptions): Promise<ScaleResult> 
   });
 }
 
+/** Spaced single-job, matrix and mixed runs at the production REST budget (issue 11). */
+export async function runSteadyOnly(options: BenchOptions): Promise<SteadyResult> {
+  options.log(
+    `steady: runs every 10-30 simulated s, ${options.steadyMinutes} simulated min per phase, clock ${options.steadySpeed}x`,
+  );
+  return runSteady({
+    speed: options.steadySpeed,
+    phaseMinutes: options.steadyMinutes,
+    jobMs: options.jobMs,
+    pools: 2,
+    restPerHour: options.restPerHour,
+    drainTimeoutMs: 120_000,
+    log: options.log,
+  });
+}
+
 export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const started = Date.now();
   const loadAverageBefore = loadavg().map((n) => round(n, 2));
@@ -124,6 +167,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   );
   const burst = await runBursts(options);
   const scale = await runScaleOnly(options);
+  const steady = await runSteadyOnly(options);
   const { log: _log, ...rest } = options;
   return {
     machine: {
@@ -139,6 +183,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     options: rest,
     burst,
     scale,
+    ...(latencySummary(scale) ? { latency: latencySummary(scale) } : {}),
+    steady,
     totalSeconds: round((Date.now() - started) / 1000),
   };
 }
@@ -204,6 +250,10 @@ export function table(r: BenchResults): string {
             '  event -> RunTask',
             `p50 ${s.latency.eventToRunTaskMs.p50} ms, p99 ${s.latency.eventToRunTaskMs.p99} ms (${s.latency.samples} jobs, ${s.latency.liveRunners} live runners, real clock)`,
           ],
+          [
+            '  completed -> removed',
+            `p50 ${s.latency.completedToRemovedMs.p50} ms, p99 ${s.latency.completedToRemovedMs.p99} ms (${s.latency.timedOut} samples over 60 s)`,
+          ],
         ] as [string, string][])
       : []),
     ['  records live after', String(s.liveAfter)],
@@ -221,6 +271,16 @@ export function table(r: BenchResults): string {
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
 }
 
+/** The figures --only keeps: from `out`, or the committed results when `out` is new. */
+async function previousResults(out: string): Promise<BenchResults> {
+  const committed = fileURLToPath(new URL('./results.json', import.meta.url));
+  const text = await readFile(out, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' && out !== committed) return readFile(committed, 'utf8');
+    throw err;
+  });
+  return JSON.parse(text) as BenchResults;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -231,16 +291,19 @@ async function main(): Promise<void> {
       'apps3-speed': { type: 'string' },
       passes: { type: 'string' },
       history: { type: 'string' },
+      'latency-samples': { type: 'string' },
+      'steady-speed': { type: 'string' },
+      'steady-minutes': { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
     },
   });
-  const num = (name: string, value: string | undefined, fallback: number) => {
+  const num = (name: string, value: string | undefined, fallback: number, zero = false) => {
     if (value === undefined) return fallback;
     const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) {
+    if (!Number.isFinite(n) || n < 0 || (n === 0 && !zero)) {
       process.stderr.write(
-        `bench: --${name} must be a positive number, got ${JSON.stringify(value)}\n`,
+        `bench: --${name} must be a ${zero ? 'non-negative' : 'positive'} number, got ${JSON.stringify(value)}\n`,
       );
       process.exit(2);
     }
@@ -254,20 +317,33 @@ async function main(): Promise<void> {
     speed: num('speed', values.speed, DEFAULT_OPTIONS.speed),
     apps3Speed: num('apps3-speed', values['apps3-speed'], DEFAULT_OPTIONS.apps3Speed),
     passes: num('passes', values.passes, DEFAULT_OPTIONS.passes),
-    history: num('history', values.history, DEFAULT_OPTIONS.history),
+    history: num('history', values.history, DEFAULT_OPTIONS.history, true),
+    steadySpeed: num('steady-speed', values['steady-speed'], DEFAULT_OPTIONS.steadySpeed),
+    steadyMinutes: num('steady-minutes', values['steady-minutes'], DEFAULT_OPTIONS.steadyMinutes),
+    latencySamples: num(
+      'latency-samples',
+      values['latency-samples'],
+      DEFAULT_OPTIONS.latencySamples,
+      true,
+    ),
     log: (line) => process.stdout.write(`${line}\n`),
   };
   const out = values.out ?? fileURLToPath(new URL('./results.json', import.meta.url));
-  if (values.only !== undefined && values.only !== 'scale' && values.only !== 'burst') {
+  if (
+    values.only !== undefined &&
+    values.only !== 'scale' &&
+    values.only !== 'burst' &&
+    values.only !== 'steady'
+  ) {
     process.stderr.write(
-      `bench: --only takes "scale" or "burst", got ${JSON.stringify(values.only)}\n`,
+      `bench: --only takes "scale", "burst" or "steady", got ${JSON.stringify(values.only)}\n`,
     );
     process.exit(2);
   }
   let results: BenchResults;
   if (values.only === 'scale') {
     // The burst figures of the file stay; the scale figures and the machine facts are replaced.
-    const previous = JSON.parse(await readFile(out, 'utf8')) as BenchResults;
+    const previous = await previousResults(out);
     const started = Date.now();
     const before = loadavg().map((n) => round(n, 2));
     const scale = await runScaleOnly(options);
@@ -282,11 +358,12 @@ async function main(): Promise<void> {
       },
       options: { ...previous.options, ...rest },
       scale,
+      ...(latencySummary(scale) ? { latency: latencySummary(scale) } : {}),
       totalSeconds: round((Date.now() - started) / 1000),
     };
   } else if (values.only === 'burst') {
     // The scale figures of the file stay; the bursts and the machine facts are replaced.
-    const previous = JSON.parse(await readFile(out, 'utf8')) as BenchResults;
+    const previous = await previousResults(out);
     const started = Date.now();
     const before = loadavg().map((n) => round(n, 2));
     const burst = await runBursts(options);
@@ -303,6 +380,25 @@ async function main(): Promise<void> {
       burst,
       totalSeconds: round((Date.now() - started) / 1000),
     };
+  } else if (values.only === 'steady') {
+    // The burst and scale figures of the file stay; the steady figures and machine facts are replaced.
+    const previous = JSON.parse(await readFile(out, 'utf8').catch(() => '{}')) as BenchResults;
+    const started = Date.now();
+    const before = loadavg().map((n) => round(n, 2));
+    const steady = await runSteadyOnly(options);
+    const { log: _log, ...rest } = options;
+    results = {
+      ...previous,
+      machine: {
+        ...previous.machine,
+        date: new Date().toISOString(),
+        loadAverageBefore: before,
+        loadAverageAfter: loadavg().map((n) => round(n, 2)),
+      },
+      options: { ...previous.options, ...rest },
+      steady,
+      totalSeconds: round((Date.now() - started) / 1000),
+    };
   } else {
     results = await runBench(options);
   }
@@ -311,7 +407,19 @@ async function main(): Promise<void> {
   if (values.only === 'scale') {
     const s = results.scale;
     process.stdout.write(
-      `\nscale: pass median ${s.passMsMedian} ms, floor median ${s.floorMsMedian} ms (${s.passToFloorRatio}x), peak RSS ${s.peakRssMiB} MiB\n\nwrote ${out}\n`,
+      `\nscale: pass median ${s.passMsMedian} ms, floor median ${s.floorMsMedian} ms (${s.passToFloorRatio}x), peak RSS ${s.peakRssMiB} MiB\n` +
+        (s.latency
+          ? `latency: event -> RunTask p99 ${s.latency.eventToRunTaskMs.p99} ms, completed -> removed p50 ${s.latency.completedToRemovedMs.p50} ms (${s.latency.samples} jobs, ${s.latency.liveRunners} live runners)\n`
+          : '') +
+        `\nwrote ${out}\n`,
+    );
+  } else if (values.only === 'steady') {
+    const st = results.steady!;
+    const kinds = Object.values(st.phases)
+      .map((p) => `${p.kind} ${p.githubCallsPerJob} (${p.githubChargedCallsPerJob} charged)`)
+      .join(', ');
+    process.stdout.write(
+      `\nsteady: ${st.githubCallsPerJob} GitHub calls per job (${st.githubChargedCallsPerJob} charged) over ${st.jobs} jobs in ${st.runs} runs; ${kinds}; load ${results.machine.loadAverageBefore[0]} -> ${results.machine.loadAverageAfter[0]}\nper job by route: ${JSON.stringify(st.perJobByRoute)}\n\nwrote ${out}\n`,
     );
   } else {
     process.stdout.write(`\n${table(results)}\n\nwrote ${out}\n`);

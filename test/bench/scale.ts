@@ -12,9 +12,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  QueryCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { ECSClient, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
-import { TASK_STARTED_BY, TASK_TAG_POOL } from '../../controller/api/constants.ts';
+import { PurgeQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { JIT_CONFIG_ENV, TASK_STARTED_BY, TASK_TAG_POOL } from '../../controller/api/constants.ts';
+import { fakeRunnerRuntime } from '../../controller/sandbox/ecs/index.ts';
 import { OctokitGitHubProvider } from '../../controller/github/octokit-provider.ts';
 import { randomSuffix, runnerName } from '../../controller/reconcile/names.ts';
 import type { ContainerRuntime } from '../../controller/sandbox/ecs/runtime.ts';
@@ -28,8 +37,14 @@ import {
 } from '../../controller/sandbox/local-cloud.ts';
 import type { Clock } from '../../controller/util/clock.ts';
 import { benchClock } from './clock.ts';
-import { BENCH_ORG, BENCH_REPO, RUNNER_PREFIX, startBenchCloud } from './cloud.ts';
-import { DEFAULT_TABLE_NAME, GSI1, RUNNERS_PARTITION } from '../../controller/store/layout.ts';
+import { BENCH_ORG, BENCH_REPO, RUNNER_PREFIX, startBenchCloud, type BenchCloud } from './cloud.ts';
+import {
+  DEFAULT_TABLE_NAME,
+  GSI1,
+  RUNNERS_PARTITION,
+  runnerIndexKey,
+  runnerKey,
+} from '../../controller/store/layout.ts';
 import { eachLimited, percentile, round } from './stats.ts';
 
 export interface ScaleOptions {
@@ -75,7 +90,19 @@ export interface ScaleResult {
   /** Median pass over median floor. */
   passToFloorRatio: number;
   restPerHour: number;
+  /** Finished records in the table during `passMs` (written after `withoutHistory`). */
   history: number;
+  /** The same run's passes before the history was written (only with a history). */
+  withoutHistory?: {
+    passMs: number[];
+    passMsMedian: number;
+    floorMs: number[];
+    floorMsMedian: number;
+  };
+  /** Median pass with the history over median pass without it, same run. */
+  historyPassRatio?: number;
+  /** How the history was written (BatchWriteItem, in parallel). */
+  historyWrite?: { seconds: number; itemsPerSecond: number };
   inProgressJobs: number;
   churnPerPass: number;
   peakRssMiB: number;
@@ -84,13 +111,13 @@ export interface ScaleResult {
    * the RunTask of the runner launched for it, with the seeded runners live, in ms of the real
    * clock (the scale run does not speed it up).
    */
-  latency?: {
-    samples: number;
-    liveRunners: number;
-    eventToRunTaskMs: { p50: number; p99: number; max: number };
-  };
-  /** Records still live after the passes (all of them: the seeded world is steady). */
+  latency?: LatencyResult;
+  /**
+   * Records of the seeded pools still live after the passes: all but the churn's removals (the
+   * seeded world is otherwise steady).
+   */
   liveAfter: number;
+  /** Calls of the controller from its start to the end of the timed passes (not the samples). */
   calls: Record<string, number>;
   callsPerPass: { github: number; ecs: number; dynamodb: number };
   controller: {
@@ -104,10 +131,247 @@ export interface ScaleResult {
   };
 }
 
-/** A container that runs until it is stopped (the runner's JIT config is not needed). */
-function waitingRuntime(): ContainerRuntime {
+export interface Spread {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/**
+ * Single-job runs queued one at a time in a pool with room while every seeded runner is live
+ * (docs/benchmark.md, "Event latency"). Real clock: the scale run is not sped up, and the
+ * simulators and the controller share it (ms since the epoch), so times taken in either
+ * process compare.
+ */
+export interface LatencyResult {
+  samples: number;
+  /** Live runner records when the samples started (the seeded world, less the removals). */
+  liveRunners: number;
+  pool: string;
+  clock: 'real';
+  /** The job's queued event entering SQS -> the RunTask of a runner for it reaching ECS. */
+  eventToRunTaskMs: Spread;
+  /**
+   * The job's completed event entering SQS -> its runner removed: the task STOPPED, the GitHub
+   * registration gone and the runner record finished (the latest of the three).
+   */
+  completedToRemovedMs: Spread;
+  /** Samples that did not get there within 60 s (counted as 60 s in the figures). */
+  timedOut: number;
+}
+
+const spread = (values: number[]): Spread => ({
+  p50: percentile(values, 50),
+  p99: percentile(values, 99),
+  max: Math.max(...values),
+});
+
+/**
+ * `count` finished runner records across `pools`, as the store writes them: one record per pool
+ * through the store (its item is the template), the rest by BatchWriteItem (25 items a call, 16
+ * calls at once) with the name and keys changed. Unprocessed items are sent again.
+ */
+async function writeHistory(
+  cloud: BenchCloud,
+  dynamo: DynamoDBClient,
+  pools: string[],
+  count: number,
+  log: (line: string) => void,
+): Promise<{ seconds: number; itemsPerSecond: number }> {
+  const started = Date.now();
+  const now = new Date().toISOString();
+  const nameOf = (pool: string, i: number) =>
+    runnerName(RUNNER_PREFIX, pool, `h${String(i).padStart(7, '0')}`);
+  const templates = new Map<string, Record<string, AttributeValue>>();
+  for (const [i, pool] of pools.slice(0, count).entries()) {
+    const name = nameOf(pool, i);
+    await cloud.store.createRunner({
+      name,
+      pool,
+      state: 'finished',
+      labels: ['self-hosted', pool],
+      attempts: 1,
+      createdAt: now,
+      timeline: [
+        { at: now, event: 'created' },
+        { at: now, event: 'finished', detail: 'task stopped after its job' },
+      ],
+    });
+    const out = await dynamo.send(
+      new GetItemCommand({ TableName: DEFAULT_TABLE_NAME, Key: marshall(runnerKey(name)) }),
+    );
+    if (!out.Item) throw new Error(`history template ${name} not found`);
+    templates.set(pool, out.Item);
+  }
+  const rest = Array.from(
+    { length: Math.max(0, count - templates.size) },
+    (_, k) => k + templates.size,
+  );
+  const batches: number[][] = [];
+  for (let i = 0; i < rest.length; i += 25) batches.push(rest.slice(i, i + 25));
+  let written = templates.size;
+  await eachLimited(batches, 16, async (batch) => {
+    let requests = batch.map((i) => {
+      const pool = pools[i % pools.length]!;
+      const name = nameOf(pool, i);
+      const item = {
+        ...templates.get(pool)!,
+        ...marshall({ ...runnerKey(name), ...runnerIndexKey(pool, name, false), name }),
+      };
+      return { PutRequest: { Item: item } };
+    });
+    while (requests.length) {
+      const out = await dynamo.send(
+        new BatchWriteItemCommand({ RequestItems: { [DEFAULT_TABLE_NAME]: requests } }),
+      );
+      requests = (out.UnprocessedItems?.[DEFAULT_TABLE_NAME] ?? []) as typeof requests;
+    }
+    const before = written;
+    written += batch.length;
+    if (Math.floor(written / 100_000) > Math.floor(before / 100_000)) {
+      log(`  ${written}/${count} finished records written`);
+    }
+  });
+  const seconds = (Date.now() - started) / 1000;
+  log(`  history: ${count} finished records written in ${round(seconds)} s`);
+  return { seconds: round(seconds), itemsPerSecond: round(count / Math.max(0.001, seconds), 0) };
+}
+
+/** Drops every message in the event queue (the simulator empties it at once). */
+async function purgeEvents(cloud: BenchCloud): Promise<void> {
+  if (!cloud.sqs || !cloud.config.queueUrl) return;
+  // The rule sends the last task changes asynchronously: let them land first.
+  await new Promise((r) => setTimeout(r, 500));
+  const sqs = new SQSClient({
+    endpoint: cloud.sqs.url,
+    region: SANDBOX_REGION,
+    credentials: sandboxCredentials(),
+  });
+  try {
+    await sqs.send(new PurgeQueueCommand({ QueueUrl: cloud.config.queueUrl }));
+  } finally {
+    sqs.destroy();
+  }
+}
+
+const SAMPLE_DEADLINE_MS = 60_000;
+
+async function until<T>(probe: () => T | undefined | Promise<T | undefined>, everyMs = 5) {
+  const deadline = Date.now() + SAMPLE_DEADLINE_MS;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) return undefined;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/**
+ * Event latency: `samples` single-job runs in `pool`, each queued once the previous one's
+ * runner was launched. The fake runner in the launched task takes the job, runs it (1 s) and
+ * exits; the removals are watched meanwhile, so they overlap with the next launches.
+ */
+async function measureLatency(
+  cloud: BenchCloud,
+  pool: string,
+  samples: number,
+  log: (line: string) => void,
+): Promise<LatencyResult> {
+  const liveRunners = (await cloud.store.listRunners({ live: true })).length;
+  const control = cloud.github.control;
+  // The pool's tasks in RunTask order, from the simulator's own change feed (no polling of
+  // every task in the cluster).
+  const launched: string[] = [];
+  const seen = new Set<string>();
+  const group = `runnerctl:${pool}`;
+  const off = cloud.ecs.onTaskStateChange((envelope) => {
+    const detail = envelope.detail as { group?: string; taskArn?: string };
+    if (detail.group !== group || !detail.taskArn || seen.has(detail.taskArn)) return;
+    seen.add(detail.taskArn);
+    launched.push(detail.taskArn);
+  });
+  const deliveredAt = async (jobId: number, action: string) => {
+    const found = (await control.deliveries({ jobId })).find(
+      (d) => d.action === action && d.outcome === 'delivered',
+    );
+    return found?.atMs;
+  };
+  const toRunTask: number[] = [];
+  let timedOut = 0;
+  /** completed -> removed of one sample, watched while the next samples run. */
+  const removal = async (jobId: number): Promise<number> => {
+    const completed = await until(async () => {
+      const job = await control.getJob({ jobId });
+      if (job.status !== 'completed' || !job.runnerName) return undefined;
+      const at = await deliveredAt(jobId, 'completed');
+      return at === undefined ? undefined : { at, runner: job.runnerName };
+    }, 20);
+    if (!completed) return SAMPLE_DEADLINE_MS;
+    const removedAt = await until(async () => {
+      const record = await cloud.store.getRunner(completed.runner);
+      if (record?.state !== 'finished') return undefined;
+      const task = record.taskArn ? cloud.ecs.task(record.taskArn) : undefined;
+      if (task && task.lastStatus !== 'STOPPED') return undefined;
+      const registered = (await control.listRunners()).some((r) => r.name === completed.runner);
+      if (registered) return undefined;
+      const finishedAt = Date.parse(record.timeline.findLast((t) => t.event === 'finished')!.at);
+      return Math.max(finishedAt, task?.stoppedAt ?? 0, completed.at);
+    }, 10);
+    return removedAt === undefined ? SAMPLE_DEADLINE_MS : removedAt - completed.at;
+  };
+  const removals: Promise<number>[] = [];
+  try {
+    for (let i = 0; i < samples; i++) {
+      const run = await control.createWorkflowRun({
+        repo: BENCH_REPO,
+        workflowName: `scale latency ${i + 1}`,
+        event: 'push',
+        headBranch: 'main',
+        jobs: [{ name: 'latency', runsOn: ['self-hosted', pool], durationMs: 1_000 }],
+      });
+      const jobId = run.jobIds[0]!;
+      const queuedAt = await until(() => deliveredAt(jobId, 'queued'));
+      // The (i+1)-th launch of the pool is this job's: the runs go one at a time.
+      const arn = await until(() => launched[i]);
+      const task = arn ? cloud.ecs.task(arn) : undefined;
+      if (queuedAt === undefined || !task) {
+        timedOut++;
+        toRunTask.push(SAMPLE_DEADLINE_MS);
+      } else {
+        toRunTask.push(Math.max(0, task.createdAt - queuedAt));
+      }
+      removals.push(removal(jobId));
+    }
+    const toRemoved = await Promise.all(removals);
+    timedOut += toRemoved.filter((ms) => ms >= SAMPLE_DEADLINE_MS).length;
+    const result: LatencyResult = {
+      samples,
+      liveRunners,
+      pool,
+      clock: 'real',
+      eventToRunTaskMs: spread(toRunTask),
+      completedToRemovedMs: spread(toRemoved),
+      timedOut,
+    };
+    log(
+      `  event -> RunTask with ${liveRunners} live runners: p50 ${result.eventToRunTaskMs.p50} ms, p99 ${result.eventToRunTaskMs.p99} ms; completed -> removed p50 ${result.completedToRemovedMs.p50} ms, p99 ${result.completedToRemovedMs.p99} ms (${samples} jobs, ${timedOut} over 60 s)`,
+    );
+    return result;
+  } finally {
+    off();
+  }
+}
+
+/**
+ * The seeded tasks (RunTask without a JIT config) wait until they are stopped; the tasks the
+ * controller launches run the fake runner, which registers, takes one job, runs it and exits.
+ */
+function scaleRuntime(clock: Clock): ContainerRuntime {
+  const runner = fakeRunnerRuntime({ clock, pollWaitMs: 5_000 });
   return {
-    start({ signal }) {
+    start(container) {
+      if (container.environment[JIT_CONFIG_ENV]) return runner.start(container);
+      const { signal } = container;
       const exited = new Promise<number>((resolve) => {
         if (signal.aborted) return resolve(0);
         signal.addEventListener('abort', () => resolve(0), { once: true });
@@ -148,7 +412,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     dir,
     clock,
     clockSpec,
-    runtime: () => waitingRuntime(),
+    runtime: (c) => scaleRuntime(c),
     latencies: {
       provisioning: 0,
       pending: 0,
@@ -157,7 +421,10 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       stopping: 0,
       deprovisioning: 0,
     },
-    pools: options.pools,
+    // The seeded pools, then two empty ones with room: the churn pool (the passes' launches)
+    // and the latency pool (the event latency samples). The seeded pools' idle runners would
+    // serve any job queued there (their fake sessions never take it), so nothing would launch.
+    pools: options.pools + 2,
     // Room above the seeded runners: the passes' launches must not be capped by maxRunners.
     // (The schema's maximum is 1,000: pass --pools 11 for 10,000 records with room.)
     maxRunners: Math.min(1_000, perPool + 100),
@@ -180,9 +447,12 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       clock,
     });
     const scope = { kind: 'org' as const, org: BENCH_ORG };
+    const seededPools = cloud.pools.slice(0, options.pools);
+    const churnPool = cloud.pools[options.pools]!;
+    const latencyPool = cloud.pools[options.pools + 1]!;
     const busyCount = Math.round(options.records * options.busyShare);
     const items = Array.from({ length: options.records }, (_, i) => ({
-      pool: cloud.pools[i % options.pools]!,
+      pool: seededPools[i % options.pools]!,
       busy: i < busyCount,
     }));
     // 1. GitHub runners: one generate-jitconfig each (how they come to exist).
@@ -215,7 +485,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     });
     const taskArns = new Map<string, string[]>();
     try {
-      const batches = cloud.pools.flatMap((pool) =>
+      const batches = seededPools.flatMap((pool) =>
         Array.from(
           { length: Math.ceil(runners.filter((r) => r.pool === pool).length / 10) },
           () => pool,
@@ -292,34 +562,13 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       done++;
       if (done % 2500 === 0) log(`  ${done}/${options.records} records written`);
     });
-    // 5. History: finished records of other runners (written as the controller writes them).
-    const history = options.history ?? 0;
-    const historyStart = Date.now();
-    await eachLimited(
-      Array.from({ length: history }, (_, i) => i),
-      64,
-      async (i) => {
-        const pool = cloud.pools[i % options.pools]!;
-        await cloud.store.createRunner({
-          name: runnerName(RUNNER_PREFIX, pool, `h${String(i).padStart(7, '0')}`),
-          pool,
-          state: 'finished',
-          labels: ['self-hosted', pool],
-          attempts: 1,
-          createdAt: now,
-          timeline: [
-            { at: now, event: 'created' },
-            { at: now, event: 'finished', detail: 'task stopped after its job' },
-          ],
-        });
-        if ((i + 1) % 25_000 === 0) log(`  ${i + 1}/${history} finished records written`);
-      },
-    );
-    if (history) log(`  history written in ${round((Date.now() - historyStart) / 1000)} s`);
     // Every task RUNNING before the controller looks.
     while (cloud.ecs.tasks().some((t) => t.lastStatus !== 'RUNNING')) {
       await new Promise((r) => setTimeout(r, 200));
     }
+    // The seeding's task state changes (one per status of every task) are not what a running
+    // controller sees: dropped, so the passes' job and task events do not queue behind them.
+    await purgeEvents(cloud);
     const seedSeconds = (Date.now() - seedStart) / 1000;
     log(`  seeded ${options.records} runners, tasks and records in ${round(seedSeconds)} s`);
     // Back to the simulators' own limits for the controller, at the production REST budget.
@@ -375,7 +624,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
         headBranch: 'main',
         jobs: Array.from({ length: churn }, (_, i) => ({
           name: `churn ${i + 1}`,
-          runsOn: ['self-hosted', cloud.pools[i % options.pools]!],
+          runsOn: ['self-hosted', churnPool],
           durationMs: 3_600_000,
         })),
       });
@@ -391,71 +640,56 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     const first = await child.reconcileOnce();
     if (!first.leader) throw new Error('the controller did not take the lease');
     log(`  first pass (with the cache's first relist): ${round(first.ms / 1000, 2)} s`);
-    const passMs: number[] = [];
-    const floorMs: number[] = [];
-    try {
+    const history = options.history ?? 0;
+    /** `passes` timed passes, each after its floor and the churn. */
+    let passNo = 0;
+    const timedPasses = async (label: string) => {
+      const passMs: number[] = [];
+      const floorMs: number[] = [];
       for (let i = 0; i < options.passes; i++) {
         floorMs.push(round(await floor(), 0));
-        await stir(i + 1);
+        await stir(++passNo);
         const { ms, leader } = await child.reconcileOnce();
         if (!leader) throw new Error('the controller did not take the lease');
         passMs.push(round(ms, 0));
         log(
-          `  floor ${i + 1}: ${round(floorMs[i]! / 1000, 2)} s, full pass ${i + 1}: ${round(ms / 1000, 2)} s`,
+          `  ${label}: floor ${i + 1}: ${round(floorMs[i]! / 1000, 2)} s, full pass ${i + 1}: ${round(ms / 1000, 2)} s`,
         );
+      }
+      return { passMs, floorMs };
+    };
+    let without: { passMs: number[]; floorMs: number[] } | undefined;
+    let historyWrite: { seconds: number; itemsPerSecond: number } | undefined;
+    let timed: { passMs: number[]; floorMs: number[] };
+    try {
+      if (history) {
+        // The same run without, then with the history: the ratio of the medians is its cost.
+        without = await timedPasses('no history');
+        historyWrite = await writeHistory(cloud, dynamo, seededPools, history, log);
+        timed = await timedPasses(`${history} finished`);
+      } else {
+        timed = await timedPasses('no history');
       }
     } finally {
       dynamo.destroy();
       ecsDuring.destroy();
     }
-    let latency: ScaleResult['latency'];
-    if (options.latencySamples) {
-      const liveRunners = (await cloud.store.listRunners({ live: true })).length;
-      const samples: number[] = [];
-      for (let i = 0; i < options.latencySamples; i++) {
-        const before = new Set(cloud.ecs.tasks().map((t) => t.taskArn));
-        const queuedAt = performance.now();
-        await cloud.github.control.createWorkflowRun({
-          repo: BENCH_REPO,
-          workflowName: `scale latency ${i + 1}`,
-          event: 'push',
-          headBranch: 'main',
-          jobs: [
-            {
-              name: 'latency',
-              runsOn: ['self-hosted', cloud.pools[i % options.pools]!],
-              durationMs: 3_600_000,
-            },
-          ],
-        });
-        // A sample without a RunTask within 60 s counts as 60 s (and shows in the p99).
-        const deadline = Date.now() + 60_000;
-        while (!cloud.ecs.tasks().some((t) => !before.has(t.taskArn))) {
-          if (Date.now() > deadline) break;
-          await new Promise((r) => setTimeout(r, 5));
-        }
-        samples.push(round(performance.now() - queuedAt, 0));
-      }
-      latency = {
-        samples: samples.length,
-        liveRunners,
-        eventToRunTaskMs: {
-          p50: percentile(samples, 50),
-          p99: percentile(samples, 99),
-          max: Math.max(...samples),
-        },
-      };
-      log(
-        `  event -> RunTask with ${liveRunners} live runners: p50 ${latency.eventToRunTaskMs.p50} ms, p99 ${latency.eventToRunTaskMs.p99} ms`,
-      );
-    }
+    const { passMs, floorMs } = timed;
+    const passStats = await child.stats();
+    const latency = options.latencySamples
+      ? await measureLatency(cloud, latencyPool, options.latencySamples, log)
+      : undefined;
     const stats = await child.stats();
-    const live = (await cloud.store.listRunners()).filter((r) => r.state !== 'finished').length;
+    const timedPassCount = passMs.length + (without?.passMs.length ?? 0);
+    const seeded = new Set(seededPools);
+    const live = (await cloud.store.listRunners({ live: true })).filter(
+      (r) => seeded.has(r.pool) && r.state !== 'finished',
+    ).length;
     const per = (prefix: string) =>
       round(
-        Object.entries(stats.calls)
+        Object.entries(passStats.calls)
           .filter(([k]) => k.startsWith(prefix))
-          .reduce((a, [, n]) => a + n, 0) / options.passes,
+          .reduce((a, [, n]) => a + n, 0) / timedPassCount,
         0,
       );
     return {
@@ -474,12 +708,27 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       passToFloorRatio: round(percentile(passMs, 50) / Math.max(1, percentile(floorMs, 50)), 2),
       restPerHour,
       history,
+      ...(without && historyWrite
+        ? {
+            withoutHistory: {
+              passMs: without.passMs,
+              passMsMedian: percentile(without.passMs, 50),
+              floorMs: without.floorMs,
+              floorMsMedian: percentile(without.floorMs, 50),
+            },
+            historyPassRatio: round(
+              percentile(passMs, 50) / Math.max(1, percentile(without.passMs, 50)),
+              2,
+            ),
+            historyWrite,
+          }
+        : {}),
       inProgressJobs: jobs,
       churnPerPass: churn,
       peakRssMiB: round(stats.peakRssBytes / 2 ** 20, 0),
       ...(latency ? { latency } : {}),
       liveAfter: live,
-      calls: stats.calls,
+      calls: passStats.calls,
       callsPerPass: { github: per('github '), ecs: per('ecs '), dynamodb: per('dynamodb ') },
       controller: {
         rssAtStartBytes: atStart.rssBytes,

@@ -13,7 +13,7 @@ import { durationOr } from '../durations.ts';
 import { LeaseLostError, ReconcileError, TerminalReconcileError } from '../errors.ts';
 import { disallowedNetwork, pathToString } from '../../api/validate.ts';
 import { JobConfirmer, needsConfirmation, settleJob } from '../confirm.ts';
-import { poolServesJob, jobRecordFrom } from '../jobs.ts';
+import { poolServesJob } from '../jobs.ts';
 import { githubScope, runnerName } from '../names.ts';
 import {
   finish,
@@ -22,7 +22,7 @@ import {
   type RunnerObservation,
   type StepOutcome,
 } from '../runner/lifecycle.ts';
-import { LIVE_STATES, SUPPLY_STATES, lastEventAt } from '../runner/record.ts';
+import { LIVE_STATES, RAN_A_JOB, SUPPLY_STATES, lastEventAt } from '../runner/record.ts';
 import { pendingInterruptions, stepSpotReruns } from '../runner/spot-rerun.ts';
 import { earliestRequeue, type ReconcileResult } from '../types.ts';
 import {
@@ -253,9 +253,6 @@ function boundJobLeftQueue(
   return !!job && job.status !== 'queued' && job.status !== 'waiting';
 }
 
-/** How a runner that ran a job finishes (its own exit, or its job's completed event). */
-const RAN_A_JOB = ['task stopped after its job', 'runner deregistered', 'job completed'];
-
 /**
  * Runners that finished lately after running a job the store does not yet know left the queue
  * (its in_progress and completed events are late): that job still counts as queued demand, and
@@ -307,8 +304,11 @@ function lateJobRunners(runners: RunnerRecord[], demand: Demand): RunnerRecord[]
 }
 
 /**
- * A runner finished while the store still shows its job running: the completed event was lost.
- * Read the job back so it does not stay in_progress forever.
+ * A runner finished while the store still shows its job running. When the runner ran the job
+ * and exited, that corroborates an unsigned completed claim: the job is completed now. Otherwise
+ * the job's completed event is normally seconds away: the resync reads the jobs still
+ * in_progress `completedEventGraceMs` after their runner finished (resync.ts), one listing per
+ * run, so a lost event does not leave a job in_progress forever.
  */
 async function refreshFinishedJobs(
   ctx: ReconcileContext,
@@ -318,35 +318,24 @@ async function refreshFinishedJobs(
   for (const runner of finished) {
     const job = observations.get(runner.name)?.job;
     if (!job || job.status !== 'in_progress') continue;
+    const ended = runner.timeline.findLast((t) => t.event === 'finished')?.detail ?? '';
+    if (!job.claimedCompletion || job.runnerName !== runner.name || !RAN_A_JOB.includes(ended)) {
+      continue;
+    }
     try {
-      const ended = runner.timeline.findLast((t) => t.event === 'finished')?.detail ?? '';
-      if (job.claimedCompletion && job.runnerName === runner.name && RAN_A_JOB.includes(ended)) {
-        // Our runner ran the job and exited: that corroborates the claimed completion.
-        const { version: _v, updatedAt: _u, claimedCompletion: claim, ...rest } = job;
-        await ctx.store.recordJob({
-          ...rest,
-          status: 'completed',
-          ...(claim.conclusion ? { conclusion: claim.conclusion } : {}),
-          ...(claim.completedAt ? { completedAt: claim.completedAt } : {}),
-          confirmation: 'confirmed',
-        });
-        continue;
-      }
-      const fresh = await ctx.github.getJob(job.repository, job.id);
-      if (!fresh) continue;
-      const { record } = await ctx.store.recordJob({
-        ...jobRecordFrom(fresh, isoNow(ctx)),
-        owner: job.owner,
-        ...(job.pool ? { pool: job.pool } : {}),
+      // Our runner ran the job and exited: that corroborates the claimed completion.
+      const { version: _v, updatedAt: _u, claimedCompletion: claim, ...rest } = job;
+      await ctx.store.recordJob({
+        ...rest,
+        status: 'completed',
+        ...(claim.conclusion ? { conclusion: claim.conclusion } : {}),
+        ...(claim.completedAt ? { completedAt: claim.completedAt } : {}),
+        confirmation: 'confirmed',
       });
-      ctx.log.debug(
-        { jobId: job.id, runner: runner.name, status: record.status },
-        'job re-read after its runner finished',
-      );
     } catch (err) {
       ctx.log.warn(
         { jobId: job.id, runner: runner.name, err },
-        'could not re-read the job of a finished runner',
+        'could not settle the claimed completion of a finished runner',
       );
     }
   }

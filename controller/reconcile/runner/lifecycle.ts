@@ -152,7 +152,17 @@ export async function stepRunner(
 
     case 'busy': {
       if (job?.status === 'completed') return finish(ctx, pool, record, obs, 'job completed');
-      if (taskStopped(record, obs.task)) return finish(ctx, pool, record, obs, 'task stopped');
+      if (taskStopped(record, obs.task)) {
+        // A busy runner's task that exited 0 ran its job to the end (a JIT runner exits after it).
+        const ranJob = obs.task?.exitCode === 0;
+        return finish(
+          ctx,
+          pool,
+          record,
+          obs,
+          ranJob ? 'task stopped after its job' : 'task stopped',
+        );
+      }
       if (!gh && listedAfterRegistration(record, obs)) {
         return finish(ctx, pool, record, obs, 'runner deregistered');
       }
@@ -225,6 +235,19 @@ async function markBusy(
 }
 
 /**
+ * This runner ran its job to the end: GitHub says the job is completed (a status only GitHub's
+ * word sets; an unsigned `completed` is only a claim) and names this runner, or its task exited
+ * 0. A JIT runner is ephemeral, so it takes no other job, and GitHub removes its registration
+ * once the job is done.
+ */
+function ranOwnJob(record: RunnerRecord, obs: RunnerObservation): boolean {
+  if (obs.job?.status === 'completed' && obs.job.runnerName === record.name) return true;
+  // Its task exited 0: a JIT runner exits 0 only after its one job, and with the task gone there
+  // is nothing a busy flag could protect.
+  return taskStopped(record, obs.task) && obs.task?.exitCode === 0;
+}
+
+/**
  * Before a stopped task counts as "never came online" (and its record relaunches under the same
  * name), one direct GET of its registration: GitHub removes a JIT runner once it has run its
  * job, so a registration that is gone was consumed, even if no listing saw the runner online (a
@@ -291,7 +314,8 @@ export async function finish(
 ): Promise<StepOutcome> {
   let current = record;
   const alive = !taskStopped(current, obs.task) && !!(current.taskArn || obs.task);
-  if (current.state !== 'draining' && alive && obs.ghRunner?.busy) {
+  const ranItsJob = ranOwnJob(current, obs);
+  if (current.state !== 'draining' && alive && obs.ghRunner?.busy && !ranItsJob) {
     // Busy at the last look: keep it without a write (a stuck runner is looked at every poll).
     if (current.state !== 'busy') current = await markBusy(ctx, current, obs.job);
     return { record: current, requeueAfterMs: ctx.settings.runnerPollMs };
@@ -316,7 +340,9 @@ export async function finish(
       bind.jobId !== undefined ? `${reason} (job ${bind.jobId})` : reason,
     );
   }
-  if ((await deleteRegistration(ctx, pool, current, obs)) === 'busy') {
+  // A JIT runner that ran its one job is removed by GitHub itself: no GET, no DELETE (a
+  // registration GitHub left behind is deleted by garbage collection, after a re-read).
+  if (!ranItsJob && (await deleteRegistration(ctx, pool, current, obs)) === 'busy') {
     if (alive) {
       // Alive and running a job: it stays, whatever the reason for removing it was.
       current = await saveRunner(ctx, current, { state: 'busy' }, 'busy', 'kept: GitHub says busy');

@@ -57,3 +57,6 @@ export function lastEventAt(record: RunnerRecord, event: string): number | undef
   }
   return undefined;
 }
+
+/** How a runner that ran a job finishes (its own exit, or its job's completed event). */
+export const RAN_A_JOB = ['task stopped after its job', 'runner deregistered', 'job completed'];

@@ -35,6 +35,7 @@ export type GitHubCall =
   | 'listInstallationRepositories'
   | 'listQueuedJobs'
   | 'listRunJobs'
+  | 'getJob'
   | 'getRepositoryVisibility'
   | 'rerunJob';
 
@@ -150,6 +151,7 @@ export class FakeGitHub implements GitHubProvider {
   }
 
   async getJob(_repository: string, jobId: number) {
+    this.#before('getJob', jobId);
     const j = this.jobs.get(jobId);
     return j && { ...j };
   }

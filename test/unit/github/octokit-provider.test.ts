@@ -309,6 +309,51 @@ describe('OctokitGitHubProvider: rate limits and secrets', () => {
     void provider;
   });
 
+  it('a background listing leaves the REST reserve to calls someone waits on', async () => {
+    const clock = fakeClock();
+    const { gh } = setup();
+    for (let i = 1; i <= 1_000; i++) {
+      gh.runners.set(i, { id: i, name: `rctl-${i}`, busy: false, status: 'online', labels: [] });
+    }
+    // Burst 4, reserve 3, a token a second: after the first call the bucket holds just the
+    // reserve, and the listing's 10 pages wait for the refill.
+    const paced = new OctokitGitHubProvider({
+      appId: 1234,
+      privateKey: TEST_PRIVATE_KEY,
+      baseUrl: 'https://github.test/api/v3',
+      fetch: gh.fetch,
+      clock,
+      pacing: { restBurst: 4, restPerHour: 3_604, restReserve: 3 },
+    });
+    const settle = async (done: () => boolean) => {
+      for (let i = 0; i < 2_000 && !done(); i++) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    await paced.getRunner(org, 1); // token and installation first
+    let listed = false;
+    const listing = paced.listRunners(org, 'rctl-', { background: true }).then((r) => {
+      listed = true;
+      return r;
+    });
+    // Give the listing its chance at the bucket (paced like a foreground call it would empty it).
+    await settle(() => paced.pacingState().rest.available < 1);
+    expect(listed).toBe(false);
+    // The clock does not move: the call is served from the reserve, not after the listing.
+    // (The guard only turns a call stuck behind the listing into a clear failure.)
+    const guard = new Promise((_, reject) => {
+      const timer = setTimeout(() => reject(new Error('getRunner waited for the listing')), 20_000);
+      timer.unref();
+    });
+    expect(await Promise.race([paced.getRunner(org, 7), guard])).toMatchObject({ id: 7 });
+    expect(listed).toBe(false);
+    for (let t = 0; t < 60 && !listed; t++) {
+      await clock.advance(1_000);
+      await settle(() => listed);
+    }
+    expect((await listing).length).toBe(1_000);
+  }, 30_000);
+
   it('a primary limit (remaining 0) waits until the reset; 429 without headers waits a minute', async () => {
     const clock = fakeClock(1_900_000_000_000 - 120_000);
     const { gh, provider } = setup({ clock });

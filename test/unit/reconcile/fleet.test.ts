@@ -63,7 +63,9 @@ describe('fleet', () => {
       }
       await w.clock.advance(15_000);
       const done = [...w.github.jobs.values()].every((j) => j.status === 'completed');
-      if (done && (await w.live()).length === 0) break;
+      // A lost completed event is read back by the resync once its grace is over.
+      const stored = (await w.store.listJobs()).every((j) => j.status === 'completed');
+      if (done && stored && (await w.live()).length === 0) break;
     }
 
     expect([...w.github.jobs.values()].every((j) => j.conclusion === 'success')).toBe(true);

@@ -83,6 +83,48 @@ describe('runner lifecycle', () => {
     expect(await w.live()).toHaveLength(0);
   });
 
+  it('a runner whose own job completed finishes without asking GitHub about its registration', async () => {
+    const w = new World();
+    await w.pool('linux');
+    await w.queue(1, ['linux']);
+    const c = w.controller();
+    await c.reconcileOnce();
+    w.bootTasks();
+    await c.reconcileOnce();
+    const [r] = await w.runners();
+    await w.start(1, r!.name);
+    await c.reconcileOnce();
+    await w.complete(1);
+    w.github.calls = [];
+    await c.reconcileOnce();
+    expect((await w.store.getRunner(r!.name))!.state).toBe('finished');
+    // GitHub removed the ephemeral registration itself: neither a GET nor a DELETE of it.
+    expect(w.github.calls).not.toContain('getRunner');
+    expect(w.github.calls).not.toContain('deleteRunner');
+    expect(w.ecs.running()).toHaveLength(0);
+  });
+
+  it('a registration GitHub left behind after its job completed is deleted by garbage collection', async () => {
+    const w = new World();
+    await w.pool('linux');
+    await w.queue(1, ['linux']);
+    const c = w.controller();
+    await c.reconcileOnce();
+    w.bootTasks();
+    await c.reconcileOnce();
+    const [r] = await w.runners();
+    await w.start(1, r!.name);
+    await c.reconcileOnce();
+    const leftover = { ...w.github.runnerByName(r!.name)! };
+    await w.complete(1);
+    // GitHub has not removed it (yet): it shows offline and not busy.
+    w.github.runners.set(leftover.id, { ...leftover, busy: false, status: 'offline' });
+    await c.reconcileOnce();
+    expect((await w.store.getRunner(r!.name))!.state).toBe('finished');
+    await c.reconcileOnce();
+    expect(w.github.runnerByName(r!.name)).toBeUndefined();
+  });
+
   it('a task STOPPED under a busy runner: GitHub runner deleted first, record finished', async () => {
     const w = new World();
     await w.pool('linux');

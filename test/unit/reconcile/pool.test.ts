@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { JIT_CONFIG_ENV, TASK_STARTED_BY } from '../../../controller/api/constants.ts';
 import { ThrottledError } from '../../../controller/ecs/errors.ts';
+import { DEFAULT_SETTINGS } from '../../../controller/reconcile/context.ts';
 import { World } from '../../support/fakes/world.ts';
 
 const SIZES = [
@@ -410,8 +411,15 @@ describe('pool reconcile', () => {
     // The job completes on GitHub; the completed event never arrives.
     w.github.complete(1);
     w.ecs.setStatus(r!.taskArn!, 'STOPPED', { exitCode: 0 });
+    w.github.calls = [];
     await c.reconcileOnce();
     expect((await w.store.getRunner(r!.name))!.state).toBe('finished');
+    // Within the grace the completed event may still come: no read of the job yet.
+    expect(w.github.calls.filter((k) => k === 'getJob' || k === 'listRunJobs')).toEqual([]);
+    expect((await w.store.getJob(1))!.status).toBe('in_progress');
+    // Past the grace, the next resync reads the run's jobs once.
+    await w.clock.advance(DEFAULT_SETTINGS.completedEventGraceMs + 60_000);
+    await c.reconcileOnce();
     expect(await w.store.getJob(1)).toMatchObject({ status: 'completed', conclusion: 'success' });
   });
 

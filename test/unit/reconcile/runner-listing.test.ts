@@ -21,15 +21,16 @@ function manualClock(start = 1_000_000): Clock & { advance(ms: number): void } {
 
 /** A GitHub whose listings finish only when the test says so. */
 function gatedGitHub() {
-  const pending: { resolve: (r: GitHubRunner[]) => void }[] = [];
+  const pending: { resolve: (r: GitHubRunner[]) => void; background: boolean }[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
   const github = {
-    listRunners: () =>
+    listRunners: (_scope: unknown, _prefix: unknown, options?: { background?: boolean }) =>
       new Promise<GitHubRunner[]>((resolve) => {
         inFlight++;
         maxInFlight = Math.max(maxInFlight, inFlight);
         pending.push({
+          background: options?.background === true,
           resolve: (r) => {
             inFlight--;
             resolve(r);
@@ -114,6 +115,8 @@ describe('runner listing', () => {
     expect(await listing.list(scope)).toBe(old);
     await tick();
     expect(gh.pending).toHaveLength(2);
+    // Only the refresh nobody waits for is paced as background work; the first was waited on.
+    expect(gh.pending.map((p) => p.background)).toEqual([false, true]);
     gh.pending[1]!.resolve([runner('rc-a'), runner('rc-b')]);
     await tick();
     const fresh = await listing.list(scope);

@@ -42,8 +42,10 @@ describe('a job that skips in_progress', () => {
     const after = (await w.store.getRunner(record.name))!;
     expect(after.state).toBe('finished');
     expect(after.jobId).toBe(1);
-    expect(w.github.runnerByName(record.name)).toBeUndefined();
     expect(w.ecs.running()).toEqual([]);
+    // The registration GitHub has not removed yet goes with garbage collection (finished record).
+    await c.reconcileOnce();
+    expect(w.github.runnerByName(record.name)).toBeUndefined();
   });
 
   it('a runner still launching when its job completed is finished too, and not replaced', async () => {

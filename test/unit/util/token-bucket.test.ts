@@ -20,6 +20,33 @@ describe('TokenBucket', () => {
     expect(bucket.pending()).toBe(0);
   });
 
+  it('takeSpare leaves the reserve to take(): background work never delays a waiting call', async () => {
+    const clock = fakeClock();
+    const bucket = new TokenBucket({ capacity: 5, refillPerSecond: 1, clock });
+    const background: number[] = [];
+    for (let i = 0; i < 10; i++) void bucket.takeSpare(1, 2).then(() => background.push(i));
+    await clock.advance(0);
+    // Everything above the reserve of 2 went to the background, then it waits.
+    expect(background).toEqual([0, 1, 2]);
+    const foreground: string[] = [];
+    void bucket.take().then(() => foreground.push('a'));
+    void bucket.take().then(() => foreground.push('b'));
+    await clock.advance(0);
+    // The reserve is there for them at once, with 7 background takes still queued.
+    expect(foreground).toEqual(['a', 'b']);
+    // A third waits for the refill, ahead of the background.
+    void bucket.take().then(() => foreground.push('c'));
+    await clock.advance(1000);
+    expect(foreground).toEqual(['a', 'b', 'c']);
+    expect(background).toHaveLength(3);
+    // With nobody waiting, the background gets only what refills above the reserve.
+    await clock.advance(3000);
+    expect(background).toHaveLength(4);
+    expect(bucket.available()).toBe(2);
+    await clock.advance(6000);
+    expect(background).toHaveLength(10);
+  });
+
   it('serves waiters in arrival order, a large request is not starved', async () => {
     const clock = fakeClock();
     const bucket = new TokenBucket({ capacity: 5, refillPerSecond: 1, clock, initialTokens: 0 });
