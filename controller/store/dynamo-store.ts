@@ -183,7 +183,7 @@ export class DynamoStore implements Store {
   }
 
   async listPools(): Promise<PoolRecord[]> {
-    return (await this.queryIndex(POOLS_PARTITION)).map(toPoolRecord);
+    return this.queryIndex(POOLS_PARTITION, {}, toPoolRecord);
   }
 
   async applyPool(pool: RunnerPool): Promise<{ result: ApplyResult; record: PoolRecord }> {
@@ -377,15 +377,16 @@ export class DynamoStore implements Store {
         ? undefined
         : (expr: Expression) => `${expr.name('pool')} = ${expr.value(filter.pool)}`;
     if (!filter.status) {
-      return (await this.queryIndex(JOBS_PARTITION, { filter: poolFilter })).map(toJobRecord);
+      return this.queryIndex(JOBS_PARTITION, { filter: poolFilter }, toJobRecord);
     }
     const out: JobRecord[] = [];
     for (const status of new Set(filter.status)) {
-      const items = await this.queryIndex(JOBS_PARTITION, {
-        prefix: jobStatusPrefix(status),
-        filter: poolFilter,
-      });
-      out.push(...items.map(toJobRecord));
+      const records = await this.queryIndex(
+        JOBS_PARTITION,
+        { prefix: jobStatusPrefix(status), filter: poolFilter },
+        toJobRecord,
+      );
+      for (const record of records) out.push(record);
     }
     return out;
   }
@@ -480,19 +481,26 @@ export class DynamoStore implements Store {
       prefix: pool === undefined ? undefined : runnerPoolPrefix(pool),
       filter: stateFilter,
     };
-    const items = await this.queryIndex(RUNNERS_PARTITION, query);
+    // Each page is converted as it arrives: no listing of raw items is held alongside.
+    const records = await this.queryIndex(RUNNERS_PARTITION, query, toRunnerRecord);
     // Finished history only when asked for (a live listing, or live states only, never reads it).
     const wantsFinished = !live && (!states || states.includes('finished'));
-    if (wantsFinished) items.push(...(await this.queryIndex(FINISHED_RUNNERS_PARTITION, query)));
+    if (!wantsFinished) {
+      return live
+        ? records.filter((r) => r.state !== 'finished' || awaitsSpotDecision(r))
+        : records;
+    }
+    const finished = await this.queryIndex(FINISHED_RUNNERS_PARTITION, query, toRunnerRecord);
     // A runner finished between the two queries shows in both (its live state, then finished):
     // keep the newer version of each name.
     const newest = new Map<string, RunnerRecord>();
-    for (const record of items.map(toRunnerRecord)) {
-      const seen = newest.get(record.name);
-      if (!seen || record.version > seen.version) newest.set(record.name, record);
+    for (const list of [records, finished]) {
+      for (const record of list) {
+        const seen = newest.get(record.name);
+        if (!seen || record.version > seen.version) newest.set(record.name, record);
+      }
     }
-    const records = [...newest.values()];
-    return live ? records.filter((r) => r.state !== 'finished' || awaitsSpotDecision(r)) : records;
+    return [...newest.values()];
   }
 
   async updateRunner(runner: RunnerRecord, opts: FencedWrite = {}): Promise<RunnerRecord> {
@@ -885,11 +893,12 @@ export class DynamoStore implements Store {
     });
   }
 
-  private async queryIndex(
+  private async queryIndex<T = Item>(
     partition: string,
     opts: { prefix?: string; filter?: (expr: Expression) => string } = {},
-  ): Promise<Item[]> {
-    const items: Item[] = [];
+    convert: (item: Item) => T = (item) => item as T,
+  ): Promise<T[]> {
+    const items: T[] = [];
     let start: Record<string, AttributeValue> | undefined;
     do {
       const expr = new Expression();
@@ -911,7 +920,7 @@ export class DynamoStore implements Store {
           }),
         ),
       );
-      for (const raw of out.Items ?? []) items.push(unmarshall(raw));
+      for (const raw of out.Items ?? []) items.push(convert(unmarshall(raw)));
       start = out.LastEvaluatedKey;
     } while (start);
     return items;

@@ -3,6 +3,7 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { controllerImageNodeFlags } from './image-flags.ts';
 import type { ChildRequest, ChildSpec, ChildStats } from './protocol.ts';
 
 const RUN_TS = fileURLToPath(new URL('../../bin/run-ts.js', import.meta.url));
@@ -36,9 +37,15 @@ export async function startControllerChild(spec: ChildSpec): Promise<ControllerC
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // RUNNERCTL_BENCH_CPU_PROF=DIR: a V8 CPU profile of the controller process, for finding
     // where its time goes (open it in Chrome DevTools, or see docs/benchmark.md).
-    execArgv: process.env.RUNNERCTL_BENCH_CPU_PROF
-      ? ['--cpu-prof', '--cpu-prof-dir', process.env.RUNNERCTL_BENCH_CPU_PROF]
-      : [],
+    // The production image's Node flags (its GC settings shape the RSS), then
+    // RUNNERCTL_BENCH_NODE_FLAGS='--flag ...': extra ones, to try one out before it goes there.
+    execArgv: [
+      ...controllerImageNodeFlags(),
+      ...(process.env.RUNNERCTL_BENCH_CPU_PROF
+        ? ['--cpu-prof', '--cpu-prof-dir', process.env.RUNNERCTL_BENCH_CPU_PROF]
+        : []),
+      ...(process.env.RUNNERCTL_BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
+    ],
   });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 1;

@@ -5,6 +5,10 @@
 // requests over IPC: stats, reconcile once (timed), stop.
 
 import dc from 'node:diagnostics_channel';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
@@ -73,17 +77,70 @@ function main(): void {
     }
   });
 
-  let peakRss = process.memoryUsage().rss;
-  const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  }, 100);
+  // The RSS every 100 ms, and how it splits (heap, external, array buffers) when it peaks.
+  // The peak itself is the kernel's high-water mark of this process (/proc/self/status VmHWM,
+  // reset on stats(reset) through /proc/self/clear_refs), so a spike between two samples counts.
+  // Not process.resourceUsage().maxRSS: after fork+exec Linux keeps the parent's (the bench's,
+  // ~400 MiB) high-water mark in it.
+  // RUNNERCTL_BENCH_MEM_TRACE=FILE: every sample as a JSON line, to see when the peak comes
+  // (RUNNERCTL_BENCH_MEM_SAMPLE_MS: another interval than 100 ms).
+  // RUNNERCTL_BENCH_HEAP_SNAPSHOT=DIR[:MiB]: one heap snapshot the first time heapUsed reaches
+  // MiB (default 100), to see what holds it (open it in Chrome DevTools' Memory tab).
+  const trace = process.env.RUNNERCTL_BENCH_MEM_TRACE;
+  if (trace) writeFileSync(trace, '');
+  const [snapshotDir, snapshotMiB = '100'] = (
+    process.env.RUNNERCTL_BENCH_HEAP_SNAPSHOT ?? ''
+  ).split(':');
+  let snapshotTaken = !snapshotDir;
+  const startedAt = Date.now();
+  let peakRss = Math.max(process.memoryUsage().rss, highWaterMark() ?? 0);
+  let lifetimePeakRss = peakRss;
+  let atPeak: ChildStats['atPeak'] = split(process.memoryUsage());
+  const sample = (mem: NodeJS.MemoryUsage) => {
+    if (mem.rss > peakRss) atPeak = split(mem);
+    peakRss = Math.max(peakRss, mem.rss, highWaterMark() ?? 0);
+    lifetimePeakRss = Math.max(lifetimePeakRss, peakRss);
+    if (trace) {
+      appendFileSync(trace, JSON.stringify({ ms: Date.now() - startedAt, ...mem, peakRss }) + '\n');
+    }
+    if (!snapshotTaken && mem.heapUsed >= Number(snapshotMiB) * 2 ** 20) {
+      snapshotTaken = true;
+      const file = writeHeapSnapshot(join(snapshotDir!, `controller-${process.pid}.heapsnapshot`));
+      process.stderr.write(`bench controller: heap snapshot ${file}\n`);
+    }
+  };
+  const sampler = setInterval(
+    () => sample(process.memoryUsage()),
+    Number(process.env.RUNNERCTL_BENCH_MEM_SAMPLE_MS ?? 100),
+  );
   sampler.unref();
+  // RUNNERCTL_BENCH_ALLOC_PROF=FILE: a sampling heap profile of every allocation, collected
+  // ones included (what makes garbage, not only what stays), written at stop. Open it in
+  // Chrome DevTools (Memory, load a .heapprofile).
+  const allocFile = process.env.RUNNERCTL_BENCH_ALLOC_PROF;
+  const allocSession = allocFile ? new Session() : undefined;
+  if (allocSession) {
+    allocSession.connect();
+    allocSession.post('HeapProfiler.startSampling', {
+      samplingInterval: 16_384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  }
+  const writeAllocProfile = () =>
+    new Promise<void>((resolve) => {
+      if (!allocSession) return resolve();
+      allocSession.post('HeapProfiler.stopSampling', (err, result) => {
+        if (!err) writeFileSync(allocFile!, JSON.stringify(result.profile));
+        resolve();
+      });
+    });
   const loopDelay = monitorEventLoopDelay({ resolution: 20 });
   loopDelay.enable();
 
   const stats = (reset: boolean): ChildStats => {
     const mem = process.memoryUsage();
-    peakRss = Math.max(peakRss, mem.rss);
+    sample(mem);
     const cpu = process.cpuUsage();
     const out: ChildStats = {
       calls: { ...calls },
@@ -91,8 +148,9 @@ function main(): void {
       notModified: { ...notModified },
       rssBytes: mem.rss,
       peakRssBytes: peakRss,
-      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      maxRssBytes: lifetimePeakRss,
       heapUsedBytes: mem.heapUsed,
+      atPeak,
       cpuUserMs: cpu.user / 1000,
       cpuSystemMs: cpu.system / 1000,
       eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
@@ -102,7 +160,9 @@ function main(): void {
       for (const k of Object.keys(calls)) delete calls[k];
       for (const k of Object.keys(rateLimited)) delete rateLimited[k];
       for (const k of Object.keys(notModified)) delete notModified[k];
+      resetHighWaterMark();
       peakRss = mem.rss;
+      atPeak = split(mem);
       loopDelay.reset();
     }
     return out;
@@ -142,8 +202,10 @@ function main(): void {
         }
         case 'stop':
           app.stop().then(
-            () => {
-              reply(stats(false));
+            async () => {
+              const last = stats(false);
+              await writeAllocProfile();
+              reply(last);
               destination.flushSync();
               setTimeout(() => process.exit(0), 50);
             },
@@ -165,6 +227,33 @@ function main(): void {
     process.stderr.write(`bench controller failed to start: ${(err as Error).stack ?? err}\n`);
     process.exit(1);
   });
+}
+
+/** The kernel's peak RSS of this process (Linux), in bytes. */
+function highWaterMark(): number | undefined {
+  try {
+    const kb = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+function resetHighWaterMark(): void {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+  } catch {
+    // Not Linux (or not allowed): the sampled peak alone.
+  }
+}
+
+function split(mem: NodeJS.MemoryUsage): ChildStats['atPeak'] {
+  return {
+    heapTotalBytes: mem.heapTotal,
+    heapUsedBytes: mem.heapUsed,
+    externalBytes: mem.external,
+    arrayBuffersBytes: mem.arrayBuffers,
+  };
 }
 
 main();

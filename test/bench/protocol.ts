@@ -21,11 +21,18 @@ export interface ChildStats {
   /** GitHub calls answered 304 Not Modified, by route (free: off the primary rate limit). */
   notModified: Record<string, number>;
   rssBytes: number;
-  /** Highest RSS sampled (every 100 ms) since the last reset. */
+  /** Highest RSS since the last reset: the kernel's high-water mark (Linux), else sampled every 100 ms. */
   peakRssBytes: number;
-  /** process.resourceUsage().maxRSS: the peak over the process lifetime, in bytes. */
+  /** Highest RSS over the process lifetime, resets ignored (not resourceUsage().maxRSS: see controller-process.ts). */
   maxRssBytes: number;
   heapUsedBytes: number;
+  /** How the RSS split when it peaked (process.memoryUsage()). */
+  atPeak: {
+    heapTotalBytes: number;
+    heapUsedBytes: number;
+    externalBytes: number;
+    arrayBuffersBytes: number;
+  };
   cpuUserMs: number;
   cpuSystemMs: number;
   eventLoopDelayP99Ms: number;

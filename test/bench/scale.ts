@@ -27,6 +27,7 @@ import { fakeRunnerRuntime } from '../../controller/sandbox/ecs/index.ts';
 import { OctokitGitHubProvider } from '../../controller/github/octokit-provider.ts';
 import { randomSuffix, runnerName } from '../../controller/reconcile/names.ts';
 import type { ContainerRuntime } from '../../controller/sandbox/ecs/runtime.ts';
+import type { ChildStats } from './protocol.ts';
 import { credentialProof, decodeJitConfig } from '../../controller/sandbox/github/jitconfig.ts';
 import {
   sandboxCredentials,
@@ -125,6 +126,7 @@ export interface ScaleResult {
     peakRssBytes: number;
     maxRssBytes: number;
     heapUsedBytes: number;
+    atPeak: ChildStats['atPeak'];
     cpuUserMs: number;
     eventLoopDelayP99Ms: number;
   };
@@ -741,6 +743,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
         peakRssBytes: stats.peakRssBytes,
         maxRssBytes: stats.maxRssBytes,
         heapUsedBytes: stats.heapUsedBytes,
+        atPeak: stats.atPeak,
         cpuUserMs: round(stats.cpuUserMs, 0),
         eventLoopDelayP99Ms: round(stats.eventLoopDelayP99Ms),
       },

@@ -7,6 +7,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } fr
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { controllerImageNodeFlags } from '../bench/image-flags.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const instructions = readFileSync(resolve(REPO, 'Dockerfile'), 'utf8')
@@ -112,9 +113,22 @@ describe('controller Dockerfile', () => {
 
   it('runs `node bin/runnerctl.js controller` as the unprivileged node user, no HEALTHCHECK', () => {
     expect(instructions.filter((line) => line.startsWith('USER ')).at(-1)).toBe('USER node');
-    expect(instructions).toContain('ENTRYPOINT ["node", "bin/runnerctl.js"]');
+    expect(instructions).toContain(
+      'ENTRYPOINT ["node", "--heap-growing-percent=50", "bin/runnerctl.js"]',
+    );
     expect(instructions.at(-1)).toBe('CMD ["controller"]');
     expect(instructions.some((line) => line.startsWith('HEALTHCHECK'))).toBe(false);
+  });
+
+  it('starts Node with flags this Node accepts (the benchmark reads the same ones)', () => {
+    const flags = controllerImageNodeFlags();
+    expect(flags).toEqual(['--heap-growing-percent=50']);
+    const run = spawnSync(process.execPath, [...flags, '-e', '0'], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(() => controllerImageNodeFlags('ENTRYPOINT node bin/runnerctl.js\n')).toThrow(
+      /Dockerfile: ENTRYPOINT must be the exec form/,
+    );
   });
 
   it('copies only paths that the build context lets through', () => {

@@ -255,6 +255,9 @@ describe('cluster and controller service', () => {
     expect(container.LinuxParameters).toMatchObject({ InitProcessEnabled: true });
     expect(container.PortMappings).toEqual([{ ContainerPort: 8080, Protocol: 'tcp' }]);
     expect(JSON.stringify(container.Image)).toContain('/runnerctl/controller:0.1.0');
+    // The image's ENTRYPOINT (with its Node memory flags, docs/operations.md) is not overridden.
+    expect(container.EntryPoint).toBeUndefined();
+    expect(container.Command).toBeUndefined();
     const healthCheck = container.HealthCheck as { Command: string[] };
     expect(healthCheck.Command.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
     expect(healthCheck.Command[3]).toContain('http://127.0.0.1:8080/healthz');
