@@ -26,7 +26,7 @@ import type { EcsTaskEvent } from '../events/ecs-task-event.ts';
 import { ingest } from '../events/ingest.ts';
 import type { WorkflowJobEvent } from '../events/normalise.ts';
 import { SqsConsumer } from '../events/sqs-consumer.ts';
-import { OctokitGitHubProvider } from '../github/octokit-provider.ts';
+import { DEFAULT_REST_PER_HOUR, OctokitGitHubProvider } from '../github/octokit-provider.ts';
 import { jobTimings } from '../observability/job-timings.ts';
 import { ControllerMetrics } from '../observability/metrics.ts';
 import { controllerReadiness } from '../observability/probes.ts';
@@ -37,6 +37,7 @@ import {
   type Controller,
   type ControllerConfig as ReconcileConfig,
 } from '../reconcile/controller.ts';
+import { DEFAULT_LISTING_BUDGET_SHARE } from '../reconcile/runner-listing.ts';
 import { metricsHandler, readyzHandler } from '../server/health.ts';
 import { HttpServer } from '../server/http-server.ts';
 import { webhookHandler } from '../server/webhook.ts';
@@ -126,6 +127,12 @@ export function reconcileConfigOf(
     taskEvents: Boolean(config.queueUrl),
     // A pass never waits for a listing paced by the REST budget (100 pages of 100 at 5,000/h).
     backgroundListing: true,
+    // Listed again once its pages fit the budget share, at most once per resync period.
+    listingBudget: {
+      restPerHour: config.pacing.restPerHour ?? DEFAULT_REST_PER_HOUR,
+      share: DEFAULT_LISTING_BUDGET_SHARE,
+      minPeriodMs: config.resyncSeconds * 1000,
+    },
     runnerNamePrefix: config.runnerNamePrefix,
     prices: mergePrices(config.cost?.prices),
     ...(config.runnerNetwork ? { allowedNetwork: config.runnerNetwork } : {}),

@@ -332,7 +332,10 @@ export class OctokitGitHubProvider implements GitHubProvider {
     const { base, params } = scopeBase(scope);
     const runners: GitHubRunner[] = [];
     const kind = options.background ? 'background' : 'rest';
+    // Not conditional: every registration, removal or busy flip changes a page (and shifts the
+    // later ones), so a 304 is rare, while the remembered bodies would double the listing's memory.
     for (let page = 1; ; page++) {
+      options.pages = page;
       const res = await this.call(kind, client, `GET ${base}/actions/runners`, {
         ...params,
         per_page: PER_PAGE,

@@ -87,6 +87,8 @@ export interface ListRunnersOptions {
    * REST budget left above the reserve kept for calls an event or a launch waits on.
    */
   background?: boolean;
+  /** Set by the provider to the pages the listing read (what it cost). */
+  pages?: number;
 }
 
 export interface GitHubProvider {

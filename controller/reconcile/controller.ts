@@ -18,7 +18,7 @@ import { DEFAULT_SETTINGS, type ReconcileContext, type ReconcileSettings } from 
 import { createGarbageCollector } from './gc.ts';
 import { poolServesJob } from './jobs.ts';
 import { ownedPrefix, randomSuffix, runnerNamePrefixProblem } from './names.ts';
-import { createRunnerListing } from './runner-listing.ts';
+import { createRunnerListing, type ListingBudget } from './runner-listing.ts';
 import { RepositoryVisibilities } from './visibility.ts';
 import { createPoolReconciler } from './pool/reconcile.ts';
 import { createJobResync } from './resync.ts';
@@ -74,6 +74,12 @@ export interface ControllerConfig extends Partial<ReconcileSettings> {
    * (runner-listing.ts), instead of waiting for it. Default false; the controller app turns it on.
    */
   backgroundListing?: boolean;
+  /**
+   * With `backgroundListing`: the share of the REST budget the runner listings may spend; a scope
+   * is listed again once the period this allows has passed (runner-listing.ts). Without: once
+   * per pass and `listingTtlMs`.
+   */
+  listingBudget?: ListingBudget;
   /** Keys reconciled at once. Default 4. */
   concurrency?: number;
   /** Backoff of failing keys. */
@@ -213,7 +219,16 @@ export function createController(options: ControllerOptions): Controller {
       clock,
       ownedPrefix(settings.runnerNamePrefix),
       config.listingTtlMs ?? Math.min(5_000, settings.runnerPollMs / 2),
-      { background: config.backgroundListing ?? false },
+      {
+        background: config.backgroundListing ?? false,
+        ...(config.listingBudget
+          ? {
+              budget: config.listingBudget,
+              onPeriod: (periodMs: number, pages: number) =>
+                log.info({ periodMs, pages }, 'runner listing period'),
+            }
+          : {}),
+      },
     ),
   };
 

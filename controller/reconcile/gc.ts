@@ -13,6 +13,7 @@ import type { RunnerRecord } from '../store/types.ts';
 import { listOurRunners, type ReconcileContext } from './context.ts';
 import { githubScope, scopeKey } from './names.ts';
 import { describeAll } from './pool/observe.ts';
+import { lastEventAt } from './runner/record.ts';
 
 export interface GcReport {
   runnersDeleted: string[];
@@ -62,10 +63,11 @@ export function createGarbageCollector(ctx: ReconcileContext) {
     }
 
     // 1. The outside world.
-    const ghRunners: { scope: GitHubScope; runner: GitHubRunner }[] = [];
+    const ghRunners: { scope: GitHubScope; runner: GitHubRunner; listedAtMs: number }[] = [];
     for (const scope of scopes.values()) {
-      for (const runner of (await listOurRunners(ctx, scope)).runners) {
-        ghRunners.push({ scope, runner });
+      const listed = await listOurRunners(ctx, scope);
+      for (const runner of listed.runners) {
+        ghRunners.push({ scope, runner, listedAtMs: listed.startedAtMs });
       }
     }
     const taskArns = new Map<string, string[]>();
@@ -84,11 +86,15 @@ export function createGarbageCollector(ctx: ReconcileContext) {
     };
 
     // GitHub runners with no live record. Re-read before deleting; busy means keep.
-    for (const { scope, runner } of ghRunners) {
+    for (const { scope, runner, listedAtMs } of ghRunners) {
       const listed = byName.get(runner.name);
       if (listed && listed.state !== 'finished') continue;
       const record = await recordOf(runner.name);
       if (record && record.state !== 'finished') continue;
+      // Finished after the listing started: the listing says nothing about what is left (GitHub
+      // removes a JIT runner after its job); the next listing does.
+      const finishedAt = record ? lastEventAt(record, 'finished') : undefined;
+      if (finishedAt !== undefined && finishedAt >= listedAtMs) continue;
       if (!record && !graceOver(`runner/${runner.name}`, seen)) {
         report.waiting.push(runner.name);
         continue;

@@ -113,6 +113,16 @@ export async function stepRunner(
       }
       const deadline = launchedAt(record) + timeouts.registrationMs;
       if (now >= deadline) {
+        // The background listing may be minutes old (its period follows the REST budget): before
+        // giving up on the runner, one direct look at its registration.
+        const fresh = await registrationNow(ctx, pool, record, obs);
+        if (fresh?.busy) return { record: await markBusy(ctx, record, job), requeueAfterMs: poll };
+        if (fresh?.status === 'online') {
+          return {
+            record: await saveRunner(ctx, record, { state: 'idle' }, 'idle'),
+            requeueAfterMs: poll,
+          };
+        }
         return failAttempt(
           ctx,
           pool,
@@ -245,6 +255,24 @@ function ranOwnJob(record: RunnerRecord, obs: RunnerObservation): boolean {
   // Its task exited 0: a JIT runner exits 0 only after its one job, and with the task gone there
   // is nothing a busy flag could protect.
   return taskStopped(record, obs.task) && obs.task?.exitCode === 0;
+}
+
+/**
+ * The runner's registration now: what the listing behind `obs` showed when it is younger than
+ * one runner poll period (or a direct look), else one direct GET.
+ */
+async function registrationNow(
+  ctx: ReconcileContext,
+  pool: PoolRecord,
+  record: RunnerRecord,
+  obs: RunnerObservation,
+): Promise<GitHubRunner | undefined> {
+  if (record.githubRunnerId === undefined) return obs.ghRunner;
+  const listedAt = obs.ghListedAtMs;
+  if (listedAt === undefined || ctx.clock.now() - listedAt <= ctx.settings.runnerPollMs) {
+    return obs.ghRunner;
+  }
+  return ctx.github.getRunner(githubScope(pool.spec.github), record.githubRunnerId);
 }
 
 /**

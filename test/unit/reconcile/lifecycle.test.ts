@@ -121,8 +121,29 @@ describe('runner lifecycle', () => {
     w.github.runners.set(leftover.id, { ...leftover, busy: false, status: 'offline' });
     await c.reconcileOnce();
     expect((await w.store.getRunner(r!.name))!.state).toBe('finished');
+    // The next listing (started after the record finished) shows the leftover: GC deletes it.
+    await w.clock.advance(1_000);
     await c.reconcileOnce();
     expect(w.github.runnerByName(r!.name)).toBeUndefined();
+  });
+
+  it('at the registration deadline a runner the old background listing does not show is looked up directly', async () => {
+    const w = new World();
+    await w.pool('linux');
+    await w.queue(1, ['linux']);
+    // The listing's period is far longer than the registration timeout (5 min).
+    const c = w.controller({
+      backgroundListing: true,
+      listingBudget: { restPerHour: 5_000, share: 0.4, minPeriodMs: 3_600_000 },
+      resyncMs: 24 * 3600_000,
+    });
+    await c.reconcileOnce();
+    w.bootTasks(); // online on GitHub, after the only listing so far
+    await w.clock.advance(6 * 60_000);
+    await c.reconcileOnce();
+    const [r] = await w.live();
+    expect(r).toMatchObject({ state: 'idle', attempts: 1 });
+    expect(w.github.runnerByName(r!.name)).toBeDefined();
   });
 
   it('a task STOPPED under a busy runner: GitHub runner deleted first, record finished', async () => {

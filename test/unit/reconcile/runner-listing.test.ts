@@ -4,7 +4,10 @@ import type {
   GitHubRunner,
   GitHubScope,
 } from '../../../controller/github/types.ts';
-import { createRunnerListing } from '../../../controller/reconcile/runner-listing.ts';
+import {
+  createRunnerListing,
+  listingPeriodMs,
+} from '../../../controller/reconcile/runner-listing.ts';
 import type { Clock } from '../../../controller/util/clock.ts';
 
 /** A clock moved by hand. */
@@ -134,5 +137,60 @@ describe('runner listing', () => {
     const listing = createRunnerListing(github, clock, 'rc-', 5_000);
     await expect(listing.list(scope)).rejects.toThrow('boom');
     expect((await listing.list(scope)).runners).toEqual([]);
+  });
+});
+
+describe('runner listing on a REST budget', () => {
+  const budget = { restPerHour: 5_000, share: 0.4, minPeriodMs: 60_000 };
+
+  it('the period lets all listings spend at most the share of the budget, and no less than the floor', () => {
+    // 40 % of 5,000 an hour = 2,000 calls: 100 pages (10,000 runners) fit 20 listings = 3 min.
+    expect(listingPeriodMs(100, budget)).toBe(180_000);
+    expect(listingPeriodMs(200, budget)).toBe(360_000);
+    // One page could go every 1.8 s; the floor holds it at one listing per minute.
+    expect(listingPeriodMs(1, budget)).toBe(60_000);
+    expect(listingPeriodMs(0, budget)).toBe(60_000);
+    for (const pages of [1, 7, 33, 100, 250, 1_000]) {
+      const perHour = (3_600_000 / listingPeriodMs(pages, budget)) * pages;
+      expect(perHour).toBeLessThanOrEqual(5_000 * 0.4 + 1e-9);
+    }
+    expect(() => listingPeriodMs(1, { ...budget, share: 0 })).toThrow(/share/);
+    expect(() => listingPeriodMs(1, { ...budget, restPerHour: 0 })).toThrow(/restPerHour/);
+  });
+
+  it('lists a scope again only once the period has passed since the last listing completed', async () => {
+    const clock = manualClock();
+    let calls = 0;
+    const github = {
+      listRunners: async (_s: GitHubScope, _p: string, info?: { pages?: number }) => {
+        calls++;
+        if (info) info.pages = 100;
+        return [runner(`rc-${calls}`)];
+      },
+    } as unknown as GitHubProvider;
+    const periods: number[] = [];
+    const listing = createRunnerListing(github, clock, 'rc-', 5_000, {
+      background: true,
+      budget,
+      onPeriod: (ms) => periods.push(ms),
+    });
+    // The first listing is waited for (the synced gate).
+    expect((await listing.list(scope)).runners).toEqual([runner('rc-1')]);
+    // New passes and many callers within the period: the last listing, no new call.
+    for (let i = 0; i < 10; i++) {
+      listing.nextPass();
+      clock.advance(10_000);
+      expect((await listing.list(scope)).runners).toEqual([runner('rc-1')]);
+    }
+    expect(calls).toBe(1);
+    expect(listing.periodMs()).toBe(180_000);
+    expect(periods).toContain(180_000);
+    // Past 100 pages' period (3 min): one listing in the background, the caller gets the last one.
+    clock.advance(80_000);
+    expect((await listing.list(scope)).runners).toEqual([runner('rc-1')]);
+    await tick();
+    expect(calls).toBe(2);
+    expect((await listing.list(scope)).runners).toEqual([runner('rc-2')]);
+    expect(calls).toBe(2);
   });
 });

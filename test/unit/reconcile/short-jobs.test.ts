@@ -43,7 +43,9 @@ describe('a job that skips in_progress', () => {
     expect(after.state).toBe('finished');
     expect(after.jobId).toBe(1);
     expect(w.ecs.running()).toEqual([]);
-    // The registration GitHub has not removed yet goes with garbage collection (finished record).
+    // The registration GitHub has not removed yet goes with garbage collection (finished record),
+    // once a listing taken after the runner finished shows it.
+    await w.clock.advance(1_000);
     await c.reconcileOnce();
     expect(w.github.runnerByName(record.name)).toBeUndefined();
   });
