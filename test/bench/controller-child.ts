@@ -1,13 +1,56 @@
 // Forks test/bench/controller-process.ts and talks to it: the controller under benchmark runs
-// in its own process, so its RSS and CPU are not mixed with the local cloud's.
+// in its own process, so its RSS and CPU are not mixed with the local cloud's. It runs as the
+// image runs it: compiled to JavaScript (tsconfig.build.json, type checks skipped), started by
+// plain Node with the image's flags. Run through tsx instead (RUNNERCTL_BENCH_TSX=1, no compile
+// step) its RSS would count tsx's loader thread too, about 24 MiB that production never has.
 
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { controllerImageNodeFlags } from './image-flags.ts';
 import type { ChildRequest, ChildSpec, ChildStats } from './protocol.ts';
 
-const RUN_TS = fileURLToPath(new URL('../../bin/run-ts.js', import.meta.url));
-const ENTRY = fileURLToPath(new URL('./controller-process.ts', import.meta.url));
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const RUN_TS = join(REPO, 'bin/run-ts.js');
+const ENTRY = join(REPO, 'test/bench/controller-process.ts');
+
+let compiled: Promise<string> | undefined;
+
+/** controller-process.ts and what it imports, compiled once per benchmark process: its entry. */
+function compiledEntry(): Promise<string> {
+  compiled ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runnerctl-bench-controller-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const out = join(dir, 'app');
+    // tsc resolves `types` (@types/node) from the config's folder.
+    symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        extends: join(REPO, 'tsconfig.build.json'),
+        compilerOptions: { outDir: out, rootDir: REPO, noCheck: true },
+        files: [ENTRY],
+        include: [],
+      }),
+    );
+    await promisify(execFile)(process.execPath, [
+      join(REPO, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      join(dir, 'tsconfig.json'),
+    ]).catch((err: Error & { stdout?: string }) => {
+      throw new Error(`bench: compiling the controller failed: ${err.stdout || err.message}`);
+    });
+    // What the compiled code reads beside itself, as in the image.
+    copyFileSync(join(REPO, 'package.json'), join(out, 'package.json'));
+    symlinkSync(join(REPO, 'crds'), join(out, 'crds'));
+    symlinkSync(join(REPO, 'node_modules'), join(out, 'node_modules'));
+    return join(out, 'test/bench/controller-process.js');
+  })();
+  return compiled;
+}
 
 type Reply = { id: number; result?: unknown; error?: string };
 type Ready = { ready: true; webhookUrl?: string; url: string };
@@ -28,7 +71,9 @@ export interface ControllerChild {
 }
 
 export async function startControllerChild(spec: ChildSpec): Promise<ControllerChild> {
-  const child: ChildProcess = fork(RUN_TS, [ENTRY], {
+  const fromSource = process.env.RUNNERCTL_BENCH_TSX === '1';
+  const [modulePath, args] = fromSource ? [RUN_TS, [ENTRY]] : [await compiledEntry(), []];
+  const child: ChildProcess = fork(modulePath, args, {
     env: {
       ...process.env,
       RUNNERCTL_BENCH_CHILD: JSON.stringify(spec),
