@@ -394,7 +394,7 @@ async function main(): Promise<void> {
     };
   } else if (values.only === 'steady') {
     // The burst and scale figures of the file stay; the steady figures and machine facts are replaced.
-    const previous = JSON.parse(await readFile(out, 'utf8').catch(() => '{}')) as BenchResults;
+    const previous = await previousResults(out);
     const started = Date.now();
     const before = loadavg().map((n) => round(n, 2));
     const steady = await runSteadyOnly(options);
