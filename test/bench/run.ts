@@ -240,6 +240,18 @@ export function table(r: BenchResults): string {
       `median ${round((s.floorMsMedian ?? 0) / 1000, 2)} s (raw Query of the live records); pass/floor ${s.passToFloorRatio}`,
     ],
     ['  first pass (cache sync)', `${round((s.firstPassMs ?? 0) / 1000, 2)} s`],
+    ...(s.withoutHistory && s.historyWrite
+      ? ([
+          [
+            '  pass without history',
+            `median ${round(s.withoutHistory.passMsMedian / 1000, 2)} s (same run); with/without ${s.historyPassRatio}x`,
+          ],
+          [
+            '  history written',
+            `${s.history} finished records in ${s.historyWrite.seconds} s (${s.historyWrite.itemsPerSecond}/s)`,
+          ],
+        ] as [string, string][])
+      : []),
     [
       '  settings',
       `REST ${s.restPerHour}/h, ${s.inProgressJobs} in-progress jobs, ${s.history} finished records, ${s.churnPerPass} launches + removals per pass`,
@@ -382,7 +394,7 @@ async function main(): Promise<void> {
     };
   } else if (values.only === 'steady') {
     // The burst and scale figures of the file stay; the steady figures and machine facts are replaced.
-    const previous = JSON.parse(await readFile(out, 'utf8').catch(() => '{}')) as BenchResults;
+    const previous = await previousResults(out);
     const started = Date.now();
     const before = loadavg().map((n) => round(n, 2));
     const steady = await runSteadyOnly(options);
@@ -408,6 +420,9 @@ async function main(): Promise<void> {
     const s = results.scale;
     process.stdout.write(
       `\nscale: pass median ${s.passMsMedian} ms, floor median ${s.floorMsMedian} ms (${s.passToFloorRatio}x), peak RSS ${s.peakRssMiB} MiB\n` +
+        (s.withoutHistory
+          ? `history: ${s.history} finished records; pass median without ${s.withoutHistory.passMsMedian} ms, with ${s.passMsMedian} ms (${s.historyPassRatio}x)\n`
+          : '') +
         (s.latency
           ? `latency: event -> RunTask p99 ${s.latency.eventToRunTaskMs.p99} ms, completed -> removed p50 ${s.latency.completedToRemovedMs.p50} ms (${s.latency.samples} jobs, ${s.latency.liveRunners} live runners)\n`
           : '') +

@@ -119,6 +119,7 @@ export interface ScaleResult {
   liveAfter: number;
   /** Calls of the controller from its start to the end of the timed passes (not the samples). */
   calls: Record<string, number>;
+  /** Calls made while the timed passes ran (background loops included), per pass. */
   callsPerPass: { github: number; ecs: number; dynamodb: number };
   controller: {
     rssAtStartBytes: number;
@@ -643,13 +644,20 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     const history = options.history ?? 0;
     /** `passes` timed passes, each after its floor and the churn. */
     let passNo = 0;
+    /** Calls made while a timed pass ran (not between passes, e.g. while history is written). */
+    const passCalls: Record<string, number> = {};
     const timedPasses = async (label: string) => {
       const passMs: number[] = [];
       const floorMs: number[] = [];
       for (let i = 0; i < options.passes; i++) {
         floorMs.push(round(await floor(), 0));
         await stir(++passNo);
+        const callsBefore = (await child.stats()).calls;
         const { ms, leader } = await child.reconcileOnce();
+        for (const [k, n] of Object.entries((await child.stats()).calls)) {
+          const d = n - (callsBefore[k] ?? 0);
+          if (d) passCalls[k] = (passCalls[k] ?? 0) + d;
+        }
         if (!leader) throw new Error('the controller did not take the lease');
         passMs.push(round(ms, 0));
         log(
@@ -687,7 +695,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     ).length;
     const per = (prefix: string) =>
       round(
-        Object.entries(passStats.calls)
+        Object.entries(passCalls)
           .filter(([k]) => k.startsWith(prefix))
           .reduce((a, [, n]) => a + n, 0) / timedPassCount,
         0,
