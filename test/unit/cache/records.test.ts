@@ -99,7 +99,11 @@ describe('record cache memory', () => {
       T0,
     );
     cache.putJob(job(4, 'in_progress'));
-    const [a, b, c] = [1, 2, 3].map((i) => cache.runner(`rctl-linux-${i}`)!);
+    const [a, b, c] = [1, 2, 3].map((i) => cache.runner(`rctl-linux-${i}`)!) as [
+      RunnerRecord,
+      RunnerRecord,
+      RunnerRecord,
+    ];
     expect(a.labels).toBe(b.labels);
     expect(cache.job(4)!.labels).toBe(a.labels);
     expect(c.labels).not.toBe(a.labels);
