@@ -7,6 +7,7 @@
 // the runners that finished a moment ago: late job events, launch backoff), except those with an
 // unhandled spot interruption, which stay until the re-run decision is written.
 
+import { Interner } from './intern.ts';
 import {
   awaitsSpotDecision,
   type JobRecord,
@@ -20,15 +21,39 @@ export const OPEN_JOB_STATUSES: readonly JobStatus[] = ['queued', 'waiting', 'in
 /**
  * The cache's own copy of a record, frozen because it is shared (copy it with a spread to change
  * it). Copied with Object.assign, not a spread: on V8 a spread copy gets a hidden class of its
- * own (about 300 bytes more per record, 10,000 runner records), an assign copy shares one.
+ * own (about 300 bytes more per record, 10,000 runner records), an assign copy shares one. With
+ * an interner, the `strings` fields and the labels take its shared copies.
  */
-export function cachedCopy<T extends object>(record: T): T {
-  const copy = Object.assign({}, record);
-  for (const value of Object.values(copy)) {
-    if (Array.isArray(value)) Object.freeze(value);
+export function cachedCopy<T extends object>(
+  record: T,
+  intern?: { interner: Interner; strings: readonly (keyof T & string)[] },
+): T {
+  const copy = Object.assign({}, record) as Record<string, unknown>;
+  for (const key of intern?.strings ?? []) {
+    const value = copy[key];
+    if (typeof value === 'string') copy[key] = intern!.interner.string(value);
   }
-  return Object.freeze(copy);
+  for (const [key, value] of Object.entries(copy)) {
+    if (!Array.isArray(value)) continue;
+    if (intern && key === 'labels') copy[key] = intern.interner.list(value as string[]);
+    else Object.freeze(value);
+  }
+  return Object.freeze(copy) as T;
 }
+
+/** Fields with few distinct values across thousands of records. */
+const RUNNER_STRINGS = ['pool', 'state', 'size', 'capacityProvider'] as const;
+const JOB_STRINGS = [
+  'repository',
+  'owner',
+  'status',
+  'conclusion',
+  'name',
+  'workflowName',
+  'visibility',
+  'confirmation',
+  'pool',
+] as const;
 
 export interface RecordCacheOptions {
   now: () => number;
@@ -45,6 +70,7 @@ export const needsSpotDecision = awaitsSpotDecision;
 
 export class RecordCache {
   readonly #opts: RecordCacheOptions;
+  readonly #interner = new Interner();
   readonly #pools = new Map<string, PoolRecord>();
   /** Clock time of the last change taken from a write or a point read, per record. */
   readonly #poolTouch = new Map<string, number>();
@@ -164,7 +190,7 @@ export class RecordCache {
         this.#closedJobs.delete(this.#closedJobs.keys().next().value!);
       return true;
     }
-    const job = cachedCopy(record);
+    const job = cachedCopy(record, { interner: this.#interner, strings: JOB_STRINGS });
     this.#jobs.set(record.id, job);
     if (job.status === 'in_progress' && job.runnerName)
       this.#jobByRunner.set(job.runnerName, job.id);
@@ -230,7 +256,7 @@ export class RecordCache {
     if (old && old.version > record.version) return;
     // A finished record that is evicted already (or was never live here) stays out.
     if (record.state === 'finished' && !old && !needsSpotDecision(record)) return;
-    const runner = cachedCopy(record);
+    const runner = cachedCopy(record, { interner: this.#interner, strings: RUNNER_STRINGS });
     if (old?.taskArn && old.taskArn !== runner.taskArn) this.#byTask.delete(old.taskArn);
     if (runner.taskArn) this.#byTask.set(runner.taskArn, runner.name);
     this.#runners.set(runner.name, runner);
@@ -323,5 +349,6 @@ export class RecordCache {
     ]) {
       m.clear();
     }
+    this.#interner.clear();
   }
 }

@@ -9,6 +9,7 @@
 import { TASK_STARTED_BY, TASK_TAG_RUNNER } from '../api/constants.ts';
 import type { EcsTaskEvent } from '../events/ecs-task-event.ts';
 import type { EcsProvider, RunnerTask } from '../ecs/types.ts';
+import { Interner } from './intern.ts';
 
 interface Entry {
   cluster: string;
@@ -37,9 +38,22 @@ export interface TaskLookup {
 
 const stopped = (t: RunnerTask) => t.lastStatus === 'STOPPED';
 
+/** Fields with few distinct values across thousands of tasks. */
+const TASK_STRINGS = [
+  'cluster',
+  'lastStatus',
+  'desiredStatus',
+  'startedBy',
+  'group',
+  'capacityProvider',
+  'stopCode',
+  'cpuArchitecture',
+] as const;
+
 export class TaskCache {
   readonly #now: () => number;
   readonly #keepMs: number;
+  readonly #interner = new Interner();
   readonly #tasks = new Map<string, Entry>();
   readonly #byRunner = new Map<string, Set<string>>();
   /** Running task ARNs per cluster as of its last relist. */
@@ -76,12 +90,13 @@ export class TaskCache {
   }
 
   /** A RunTask or DescribeTasks answer about a task of `cluster` (as the controller names it). */
-  put(cluster: string, task: RunnerTask): void {
-    const e = this.#tasks.get(task.arn);
+  put(cluster: string, described: RunnerTask): void {
+    const e = this.#tasks.get(described.arn);
     // A description older than a stop already seen (answers of concurrent calls) is ignored.
-    if (e?.task && stopped(e.task) && !stopped(task)) return;
+    if (e?.task && stopped(e.task) && !stopped(described)) return;
+    const task = this.#compact(described);
     const entry: Entry = {
-      cluster,
+      cluster: this.#interner.string(cluster),
       task,
       stale: false,
       gone: false,
@@ -95,6 +110,22 @@ export class TaskCache {
       if (!arns) this.#byRunner.set(runner, (arns = new Set()));
       arns.add(task.arn);
     }
+  }
+
+  /** The cache's copy: repeated values (statuses, cluster, the pool tag) shared across tasks. */
+  #compact(task: RunnerTask): RunnerTask {
+    const copy = Object.assign({}, task) as unknown as Record<string, unknown>;
+    for (const key of TASK_STRINGS) {
+      const value = copy[key];
+      if (typeof value === 'string') copy[key] = this.#interner.string(value);
+    }
+    const tags: Record<string, string> = {};
+    for (const [key, value] of Object.entries(task.tags)) {
+      // The runner tag is one of a kind; the others (pool, managed-by) repeat.
+      tags[key] = key === TASK_TAG_RUNNER ? value : this.#interner.string(value);
+    }
+    copy.tags = tags;
+    return copy as unknown as RunnerTask;
   }
 
   /** Asked for and not in DescribeTasks' answer: ECS no longer knows it. */
@@ -207,6 +238,7 @@ export class TaskCache {
   }
 
   clear(): void {
+    this.#interner.clear();
     this.#tasks.clear();
     this.#byRunner.clear();
     this.#listed.clear();

@@ -54,8 +54,13 @@ export function needsConfirmation(job: Pick<JobRecord, 'confirmation' | 'claimed
 export const DEFAULT_CONFIRMATION_RUNS = 1_000;
 export const DEFAULT_RELIST_MS = 10_000;
 
+/** How often one process records a confirmed job's repository as seen (its expiry is days). */
+export const REPOSITORY_TOUCH_MS = 60_000;
+
 export class JobConfirmer {
   readonly #runs = new Map<string, RunListing>();
+  /** Repositories recorded as seen after a confirmation, and when (lower case, oldest first). */
+  readonly #touched = new Map<string, number>();
   readonly #inFlight = new Map<string, Promise<RunListing>>();
   readonly #maxRuns: number;
   readonly #relistMs: number;
@@ -106,6 +111,26 @@ export class JobConfirmer {
       retryInMs: this.#relistAfter(listing),
       reason: unlisted(job, listing),
     };
+  }
+
+  /**
+   * Should a confirmation record its repository as seen? Not again within REPOSITORY_TOUCH_MS
+   * of the last time it did: the write sits before the launch, and one a minute keeps the
+   * repository's expiry (days) as fresh as one per job.
+   */
+  touchDue(repository: string): boolean {
+    const at = this.#touched.get(repository.toLowerCase());
+    return at === undefined || this.options.clock.now() - at >= REPOSITORY_TOUCH_MS;
+  }
+
+  /** The repository was recorded as seen now. */
+  touched(repository: string): void {
+    const key = repository.toLowerCase();
+    this.#touched.delete(key);
+    this.#touched.set(key, this.options.clock.now());
+    while (this.#touched.size > this.#maxRuns) {
+      this.#touched.delete(this.#touched.keys().next().value!);
+    }
   }
 
   /** A run GitHub does not have is asked about less often (forged events name such runs). */
@@ -231,7 +256,10 @@ export async function settleJob(
       },
       ctx.fenced(),
     );
-    await ctx.store.touchRepository(job.repository, nowIso);
+    if (ctx.confirmer.touchDue(job.repository)) {
+      await ctx.store.touchRepository(job.repository, nowIso);
+      ctx.confirmer.touched(job.repository);
+    }
     return { job: record, demand: true };
   } catch (err) {
     if (!(err instanceof ConflictError)) throw err;

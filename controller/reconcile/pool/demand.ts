@@ -79,6 +79,26 @@ function byPreference(a: SupplyRunner, b: SupplyRunner): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
+/** Supply that a job can have been given to (a pending runner has nothing outside yet). */
+const STARTED: readonly RunnerState[] = ['configured', 'launching', 'idle'];
+
+/**
+ * The state a runner counts with in the plan. A pass observes its runners before it reads the
+ * demand, so a runner whose job's in_progress event arrived in between still shows idle or
+ * launching while its job is no longer queued: counted as supply, it would leave the next job
+ * queued without a runner until another pass. A runner that `jobNow` (the job the cache binds
+ * to it now) names as running a job is busy: a JIT runner takes one job.
+ */
+export function planState(
+  runner: { name: string; state: RunnerState },
+  jobNow?: { status: string; runnerName?: string },
+): RunnerState {
+  if (!STARTED.includes(runner.state) || !jobNow || jobNow.runnerName !== runner.name) {
+    return runner.state;
+  }
+  return jobNow.status === 'in_progress' || jobNow.status === 'completed' ? 'busy' : runner.state;
+}
+
 export function planPool(input: PlanInput): Plan {
   const needBySize = new Map<string, { label: string; count: number }>();
   let unsizedJobs = 0;

@@ -30,6 +30,7 @@ import {
   describeHeld,
   describeSpills,
   planPool,
+  planState,
   routeDemand,
   summariseSpills,
   type DemandJob,
@@ -498,7 +499,8 @@ export function createPoolReconciler(ctx: ReconcileContext) {
       ].map((r) => ({ size: r.size })),
       runners: current.map((r) => ({
         name: r.name,
-        state: r.state,
+        // What the cache says now, not at the observation: the demand was read after it.
+        state: planState(r, ctx.cache?.records.jobOfRunner(r.name)),
         size: r.size,
         idleSinceMs: lastEventAt(r, 'idle'),
       })),

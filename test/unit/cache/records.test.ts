@@ -4,6 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 
+import { Interner } from '../../../controller/cache/intern.ts';
 import { cachedCopy, RecordCache } from '../../../controller/cache/records.ts';
 import type { JobRecord, RunnerRecord } from '../../../controller/store/types.ts';
 
@@ -89,5 +90,36 @@ describe('record cache memory', () => {
     expect(copy).toEqual(original);
     expect(Object.isFrozen(copy)).toBe(true);
     expect(Object.isFrozen(original)).toBe(false);
+  });
+
+  it('shares one frozen label list among the records that have equal labels', () => {
+    const cache = new RecordCache({ now: () => T0, finishedTailMs: 60_000, indexLagMs: 0 });
+    cache.relistRunners(
+      [runner(1), runner(2), { ...runner(3), labels: ['self-hosted', 'arm'] }],
+      T0,
+    );
+    cache.putJob(job(4, 'in_progress'));
+    const [a, b, c] = [1, 2, 3].map((i) => cache.runner(`rctl-linux-${i}`)!) as [
+      RunnerRecord,
+      RunnerRecord,
+      RunnerRecord,
+    ];
+    expect(a.labels).toBe(b.labels);
+    expect(cache.job(4)!.labels).toBe(a.labels);
+    expect(c.labels).not.toBe(a.labels);
+    expect(c.labels).toEqual(['self-hosted', 'arm']);
+    expect(Object.isFrozen(a.labels)).toBe(true);
+  });
+});
+
+describe('interner', () => {
+  it('never takes one list for another, and stops growing at its bound', () => {
+    const interner = new Interner(3);
+    // Both join to the same key: still two lists.
+    expect(interner.list(['a\u0000', 'b'])).toEqual(['a\u0000', 'b']);
+    expect(interner.list(['a', '\u0000b'])).toEqual(['a', '\u0000b']);
+    expect(interner.list(['x'])).toBe(interner.list(['x']));
+    for (let i = 0; i < 100; i++) expect(interner.string(`value-${i}`)).toBe(`value-${i}`);
+    expect(interner.size).toBeLessThanOrEqual(6);
   });
 });

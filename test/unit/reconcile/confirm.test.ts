@@ -97,6 +97,29 @@ describe('job confirmation', () => {
     expect((await w.store.listRepositories()).map((r) => r.fullName)).toEqual([REPO]);
   });
 
+  it('a confirmation records its repository as seen at most once a minute, before the launch', async () => {
+    const { w, reconcile, deliver } = setup();
+    await w.pool('ci', { maxRunners: 10 });
+    const seenAt = async () => (await w.store.listRepositories())[0]?.lastSeenAt;
+    const queue = async (id: number, runId: number) => {
+      w.github.queueJob({ id, runId, labels: ['self-hosted', 'linux'], repository: REPO });
+      await deliver(event({ id, runId }, 'queued', 'eventbridge'));
+      await reconcile('ci');
+    };
+    await queue(201, 61);
+    const first = await seenAt();
+    expect(first).toBeDefined();
+    await w.clock.advance(30_000);
+    await queue(202, 62);
+    // Confirmed and launched, without a second write of the repository.
+    expect((await w.store.getJob(202))!.confirmation).toBe('confirmed');
+    expect(await w.live()).toHaveLength(2);
+    expect(await seenAt()).toBe(first);
+    await w.clock.advance(30_000);
+    await queue(203, 63);
+    expect(Date.parse((await seenAt())!)).toBeGreaterThan(Date.parse(first!));
+  });
+
   it('a job GitHub already shows running is recorded so, not launched for', async () => {
     const { w, reconcile, deliver } = setup();
     await w.pool('ci');

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   describeSpills,
   planPool,
+  planState,
   routeDemand,
   summariseSpills,
   type PlanInput,
@@ -165,6 +166,36 @@ describe('planPool (counted, not paired)', () => {
     expect(plan).toMatchObject({ atMaxRunners: true, demand: 2, supply: 0 });
     const idle = planPool({ ...base, runners: [r('a', 'idle', { idleSinceMs: NOW - 45_000 })] });
     expect(idle.nextIdleExpiryMs).toBe(15_000);
+  });
+});
+
+describe('planState (what the cache says now, not at the observation)', () => {
+  it('a runner given a job since it was observed is busy, not supply for the next job', () => {
+    // Observed idle and launching; then both runners' jobs went in progress, and the pass read
+    // the demand: only job 3 is still queued.
+    const observed = [r('a', 'idle'), r('b', 'launching')];
+    const now = {
+      a: { status: 'in_progress', runnerName: 'a' },
+      b: { status: 'in_progress', runnerName: 'b' },
+    } as Record<string, { status: string; runnerName: string }>;
+    const stale = planPool({ ...base, jobs: [{}], runners: observed });
+    expect(stale.launch).toHaveLength(0);
+    const runners = observed.map((x) => ({ ...x, state: planState(x, now[x.name]) }));
+    expect(runners.map((x) => x.state)).toEqual(['busy', 'busy']);
+    expect(planPool({ ...base, jobs: [{}], runners }).launch).toHaveLength(1);
+  });
+
+  it('keeps the state without a job naming the runner, or for one still queued or pending', () => {
+    expect(planState(r('a', 'idle'))).toBe('idle');
+    expect(planState(r('a', 'idle'), { status: 'in_progress', runnerName: 'b' })).toBe('idle');
+    expect(planState(r('a', 'idle'), { status: 'queued', runnerName: 'a' })).toBe('idle');
+    expect(planState(r('a', 'pending'), { status: 'in_progress', runnerName: 'a' })).toBe(
+      'pending',
+    );
+    expect(planState(r('a', 'draining'), { status: 'in_progress', runnerName: 'a' })).toBe(
+      'draining',
+    );
+    expect(planState(r('a', 'configured'), { status: 'completed', runnerName: 'a' })).toBe('busy');
   });
 });
 
