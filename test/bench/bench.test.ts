@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { runBurst } from './burst.ts';
 import { runScale } from './scale.ts';
+import { runSteady } from './steady.ts';
 
 const log = () => {};
 
@@ -62,5 +63,30 @@ describe('benchmark harness', () => {
     expect(r.latency?.completedToRemovedMs.max).toBeLessThan(60_000);
     expect(r.controller.peakRssBytes).toBeGreaterThan(10 * 2 ** 20);
     expect(r.callsPerPass.github).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('steady: spaced runs all complete, every GitHub call is charged to their jobs, nothing is left', async () => {
+    const r = await runSteady({
+      speed: 20,
+      phaseMinutes: 1,
+      jobMs: 5_000,
+      pools: 2,
+      restPerHour: 5_000,
+      phases: ['mix'],
+      drainTimeoutMs: 120_000,
+      log,
+    });
+    const mix = r.phases.mix!;
+    expect(mix.jobs).toBeGreaterThan(0);
+    expect(mix.completed).toBe(mix.jobs);
+    // Each job needs its runner's JIT config; 304s are a part of all calls.
+    expect(
+      r.perJobByRoute['POST /orgs/:org/actions/runners/generate-jitconfig'],
+    ).toBeGreaterThanOrEqual(1);
+    expect(r.githubCallsPerJob).toBeGreaterThanOrEqual(r.githubChargedCallsPerJob);
+    expect(r.rateLimitErrors).toBe(0);
+    expect(r.leftovers.liveTasks).toBeLessThanOrEqual(r.leftovers.idleRunners);
+    expect(r.leftovers.githubRunners).toBeLessThanOrEqual(r.leftovers.idleRunners);
+    expect(r.leftovers.unfinishedRecords).toBe(0);
   }, 300_000);
 });

@@ -101,7 +101,10 @@ function main(): void {
     peakRss = Math.max(peakRss, mem.rss, highWaterMark() ?? 0);
     lifetimePeakRss = Math.max(lifetimePeakRss, peakRss);
     if (trace) {
-      appendFileSync(trace, JSON.stringify({ ms: Date.now() - startedAt, ...mem, peakRss }) + '\n');
+      appendFileSync(
+        trace,
+        JSON.stringify({ ms: Date.now() - startedAt, ...mem, peakRss, ...rssKinds() }) + '\n',
+      );
     }
     if (!snapshotTaken && mem.heapUsed >= Number(snapshotMiB) * 2 ** 20) {
       snapshotTaken = true;
@@ -236,6 +239,20 @@ function highWaterMark(): number | undefined {
     return kb === undefined ? undefined : Number(kb) * 1024;
   } catch {
     return undefined;
+  }
+}
+
+/** Anonymous (heap, malloc), file-backed (code of the node binary, mapped files) and shared RSS. */
+function rssKinds(): Record<string, number> {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const out: Record<string, number> = {};
+    for (const m of status.matchAll(/^(RssAnon|RssFile|RssShmem):\s+(\d+) kB$/gm)) {
+      out[m[1]!] = Number(m[2]) * 1024;
+    }
+    return out;
+  } catch {
+    return {};
   }
 }
 

@@ -76,7 +76,13 @@ export interface SteadyResult {
   simulatedMinutes: number;
   realSeconds: number;
   rateLimitErrors: number;
-  leftovers: { githubRunners: number; liveTasks: number; unfinishedRecords: number };
+  /** Idle runners may stay (surplus; they expire after the pool's idle timeout). */
+  leftovers: {
+    githubRunners: number;
+    liveTasks: number;
+    idleRunners: number;
+    unfinishedRecords: number;
+  };
 }
 
 const perJob = (calls: Record<string, number>, jobs: number) =>
@@ -202,6 +208,7 @@ export async function runSteady(options: SteadyOptions): Promise<SteadyResult> {
           r.name.startsWith('rctl-'),
         ).length,
         liveTasks: cloud.ecs.tasks().filter((t) => t.lastStatus !== 'STOPPED').length,
+        idleRunners: records.filter((r) => r.state === 'idle').length,
         unfinishedRecords: records.filter((r) => r.state !== 'finished' && r.state !== 'idle')
           .length,
       },

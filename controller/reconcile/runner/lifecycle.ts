@@ -163,8 +163,9 @@ export async function stepRunner(
     case 'busy': {
       if (job?.status === 'completed') return finish(ctx, pool, record, obs, 'job completed');
       if (taskStopped(record, obs.task)) {
-        // A busy runner's task that exited 0 ran its job to the end (a JIT runner exits after it).
-        const ranJob = obs.task?.exitCode === 0;
+        // A busy runner's task that exited 0 ran its job to the end (a JIT runner exits after
+        // it), unless AWS reclaimed the spot task under it.
+        const ranJob = obs.task?.exitCode === 0 && obs.task.stopCode !== SPOT_INTERRUPTION;
         return finish(
           ctx,
           pool,
@@ -254,7 +255,13 @@ function ranOwnJob(record: RunnerRecord, obs: RunnerObservation): boolean {
   if (obs.job?.status === 'completed' && obs.job.runnerName === record.name) return true;
   // Its task exited 0: a JIT runner exits 0 only after its one job, and with the task gone there
   // is nothing a busy flag could protect.
-  return taskStopped(record, obs.task) && obs.task?.exitCode === 0;
+  // (Not a spot reclaim: a runner stopped mid-job may exit 0 on SIGTERM while GitHub still
+  // shows it busy; its removal waits for GitHub as before.)
+  return (
+    taskStopped(record, obs.task) &&
+    obs.task?.exitCode === 0 &&
+    obs.task.stopCode !== SPOT_INTERRUPTION
+  );
 }
 
 /**

@@ -108,9 +108,14 @@ export class World {
     });
   }
 
-  /** A job queued on GitHub, and the event about it recorded. */
-  async queue(id: number, labels: string[], repository = REPO) {
-    const job = this.github.queueJob({ id, labels: ['self-hosted', ...labels], repository });
+  /** A job queued on GitHub, and the event about it recorded (`runId`: a matrix's shared run). */
+  async queue(id: number, labels: string[], repository = REPO, runId?: number) {
+    const job = this.github.queueJob({
+      id,
+      labels: ['self-hosted', ...labels],
+      repository,
+      ...(runId !== undefined ? { runId } : {}),
+    });
     await this.store.touchRepository(repository, new Date(this.clock.now()).toISOString());
     // As the webhook says: the fake's repositories are private unless `github.visibilities` says.
     const visibility = this.github.visibilities.get(repository.toLowerCase()) ?? 'private';

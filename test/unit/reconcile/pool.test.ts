@@ -423,6 +423,40 @@ describe('pool reconcile', () => {
     expect(await w.store.getJob(1)).toMatchObject({ status: 'completed', conclusion: 'success' });
   });
 
+  it('lost completed events of a matrix are read back with one listing of the run, after the grace', async () => {
+    const w = new World();
+    await w.pool('linux');
+    await w.queue(1, ['linux'], undefined, 100);
+    await w.queue(2, ['linux'], undefined, 100);
+    const c = w.controller();
+    await c.reconcileOnce();
+    w.bootTasks();
+    await c.reconcileOnce();
+    const [a, b] = await w.runners();
+    await w.start(1, a!.name);
+    await w.start(2, b!.name);
+    await c.reconcileOnce();
+    // Both jobs complete on GitHub; neither completed event arrives; the tasks exit.
+    for (const [id, r] of [
+      [1, a!],
+      [2, b!],
+    ] as const) {
+      w.github.complete(id);
+      w.ecs.setStatus(r.taskArn!, 'STOPPED', { exitCode: 0 });
+    }
+    await c.reconcileOnce();
+    expect((await w.live()).length).toBe(0);
+    expect((await w.store.getJob(1))!.status).toBe('in_progress');
+    await w.clock.advance(DEFAULT_SETTINGS.completedEventGraceMs + 60_000);
+    w.github.calls = [];
+    await c.reconcileOnce();
+    expect((await w.store.getJob(1))!.status).toBe('completed');
+    expect((await w.store.getJob(2))!.status).toBe('completed');
+    // One listing of run 100 answers for both jobs: no GET per job.
+    expect(w.github.calls.filter((k) => k === 'getJob')).toEqual([]);
+    expect(w.github.calls.filter((k) => k === 'listRunJobs').length).toBeLessThanOrEqual(1);
+  });
+
   it('a throttled RunTask is retried with the same registration, not a new JIT config', async () => {
     const w = new World();
     await w.pool('linux');
