@@ -100,7 +100,7 @@ export class TokenBucket {
   takeSpare(n = 1, reserve = 0, signal?: AbortSignal): Promise<void> {
     this.check(n);
     const keep = Math.max(0, Math.min(reserve, this.capacity - n));
-    return this.spareQueue.run(() => this.acquireSpare(n, keep, signal), signal);
+    return this.spareQueue.run(() => this.acquire(n, signal, keep, true), signal);
   }
 
   /** Gives back tokens for a call that turned out free (e.g. a 304 answer), up to capacity. */
@@ -140,7 +140,16 @@ export class TokenBucket {
     this.lastRefillMs = now;
   }
 
-  private async acquireSpare(n: number, keep: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Waits until `n` tokens are there above `keep`, then takes them. `yieldToTakers`: background
+   * work, which goes only while no take() waits (and then looks again after one token's time).
+   */
+  private async acquire(
+    n: number,
+    signal?: AbortSignal,
+    keep = 0,
+    yieldToTakers = false,
+  ): Promise<void> {
     for (;;) {
       if (signal?.aborted) throw signal.reason;
       const now = this.clock.now();
@@ -149,31 +158,13 @@ export class TokenBucket {
         continue;
       }
       this.refill();
-      if (this.queue.waiting === 0 && this.tokens >= n + keep) {
+      const yielding = yieldToTakers && this.queue.waiting > 0;
+      if (!yielding && this.tokens >= n + keep) {
         this.tokens -= n;
         return;
       }
-      // Until the reserve is full again (or, with callers waiting, one token's time).
-      const short = this.queue.waiting > 0 ? 1 : n + keep - this.tokens;
+      const short = yielding ? 1 : n + keep - this.tokens;
       const waitMs = Math.ceil((Math.max(short, 0.001) / this.refillPerSecond) * 1000);
-      await this.clock.sleep(Math.max(1, waitMs), signal);
-    }
-  }
-
-  private async acquire(n: number, signal?: AbortSignal): Promise<void> {
-    for (;;) {
-      if (signal?.aborted) throw signal.reason;
-      const now = this.clock.now();
-      if (now < this.pausedUntilMs) {
-        await this.clock.sleep(this.pausedUntilMs - now, signal);
-        continue;
-      }
-      this.refill();
-      if (this.tokens >= n) {
-        this.tokens -= n;
-        return;
-      }
-      const waitMs = Math.ceil(((n - this.tokens) / this.refillPerSecond) * 1000);
       await this.clock.sleep(Math.max(1, waitMs), signal);
     }
   }
