@@ -110,6 +110,9 @@ export interface ControllerApp {
   stop(): Promise<void>;
 }
 
+/** Least time between two repository discoveries of an organization in the controller app. */
+export const DISCOVERY_MS = 10 * 60_000;
+
 function defaultLeaseHolderId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
@@ -121,6 +124,9 @@ export function reconcileConfigOf(
 ): ReconcileConfig {
   return {
     resyncMs: config.resyncSeconds * 1000,
+    // Repositories seen in events are known at once: discovery only finds those whose every
+    // event was lost (and all of them when the controller starts), so every 10 minutes.
+    discoveryMs: Math.max(config.resyncSeconds * 1000, DISCOVERY_MS),
     leaseMs: config.leaseSeconds * 1000,
     ...(config.cache ? { relistMs: config.cache.relistSeconds * 1000 } : {}),
     // The queue carries the cluster's ECS task events (the stack's second rule).

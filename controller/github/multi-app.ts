@@ -16,6 +16,7 @@ import type {
   JitConfig,
   JitConfigRequest,
   RateLimitSnapshot,
+  OpenRun,
   RunJobs,
   WorkflowJob,
 } from './types.ts';
@@ -160,6 +161,10 @@ export class MultiAppGitHubProvider implements GitHubProvider {
 
   listQueuedJobs(repository: string): Promise<WorkflowJob[]> {
     return this.forRepository(repository).listQueuedJobs(repository);
+  }
+
+  listOpenRuns(repository: string): Promise<OpenRun[]> {
+    return this.forRepository(repository).listOpenRuns(repository);
   }
 
   getJob(repository: string, jobId: number): Promise<WorkflowJob | undefined> {

@@ -29,6 +29,7 @@ import type {
   GitHubRunner,
   GitHubScope,
   InstallationRepositories,
+  OpenRun,
   RunJobs,
   JitConfig,
   JitConfigRequest,
@@ -421,10 +422,10 @@ export class OctokitGitHubProvider implements GitHubProvider {
 
   // --- jobs --------------------------------------------------------------------------------
 
-  async listQueuedJobs(repository: string): Promise<WorkflowJob[]> {
+  async listOpenRuns(repository: string): Promise<OpenRun[]> {
     const { owner, repo } = splitRepository(repository);
     const client = await this.clientForOwner(owner);
-    const runIds = new Set<number>();
+    const runs = new Map<number, OpenRun>();
     // Queued jobs also sit in in_progress runs (a matrix with one leg running) and in waiting
     // runs (a sibling job waits for environment approval), so all three run states are read.
     for (const status of ['queued', 'in_progress', 'waiting']) {
@@ -436,23 +437,29 @@ export class OctokitGitHubProvider implements GitHubProvider {
           { owner, repo, status, per_page: PER_PAGE, page },
           { conditional: true },
         );
-        const runs = ((res.data as { workflow_runs?: unknown[] }).workflow_runs ?? []) as {
+        const listed = ((res.data as { workflow_runs?: unknown[] }).workflow_runs ?? []) as {
           id: number;
+          status?: string | null;
+          run_attempt?: number;
         }[];
-        for (const run of runs) runIds.add(run.id);
-        if (runs.length < PER_PAGE) break;
+        for (const run of listed) {
+          runs.set(run.id, {
+            id: run.id,
+            status: run.status ?? status,
+            runAttempt: typeof run.run_attempt === 'number' ? run.run_attempt : 1,
+          });
+        }
+        if (listed.length < PER_PAGE) break;
       }
     }
+    return [...runs.values()];
+  }
+
+  async listQueuedJobs(repository: string): Promise<WorkflowJob[]> {
     const jobs = new Map<number, WorkflowJob>();
-    for (const runId of runIds) {
-      for (let page = 1; page <= MAX_PAGES; page++) {
-        const res = await this.runJobsPage(client, owner, repo, runId, page);
-        const batch = ((res.data as { jobs?: unknown[] }).jobs ?? []).map((j) =>
-          toJob(j, repository),
-        );
-        for (const job of batch) if (job.status === 'queued') jobs.set(job.id, job);
-        if (batch.length < PER_PAGE) break;
-      }
+    for (const run of await this.listOpenRuns(repository)) {
+      const listed = await this.listRunJobs(repository, run.id);
+      for (const job of listed?.jobs ?? []) if (job.status === 'queued') jobs.set(job.id, job);
     }
     return [...jobs.values()];
   }

@@ -61,6 +61,14 @@ export interface InstallationRepositories {
 }
 
 /** The jobs of one workflow run (latest attempt), as GET .../actions/runs/{run_id}/jobs lists them. */
+/** A workflow run GitHub lists as open (queued, in_progress or waiting). */
+export interface OpenRun {
+  id: number;
+  status: string;
+  /** The run's latest attempt: a re-run raises it and brings new jobs. */
+  runAttempt: number;
+}
+
 export interface RunJobs {
   jobs: WorkflowJob[];
   /** GitHub answered 304 for every page: the jobs are the ones the last call returned. */
@@ -117,6 +125,12 @@ export interface GitHubProvider {
    * (a sibling awaits environment approval) runs.
    */
   listQueuedJobs(repository: string): Promise<WorkflowJob[]>;
+  /**
+   * The repository's open runs: GET /repos/{owner}/{repo}/actions/runs with status queued,
+   * in_progress and waiting (one status per listing: the endpoint takes one), every page,
+   * conditional. A run in two listings (it moved meanwhile) appears once.
+   */
+  listOpenRuns(repository: string): Promise<OpenRun[]>;
   getJob(repository: string, jobId: number): Promise<WorkflowJob | undefined>;
   /**
    * Every job of the run's latest attempt (GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs,

@@ -13,6 +13,7 @@ import type {
   ListRunnersOptions,
   GitHubScope,
   InstallationRepositories,
+  OpenRun,
   RunJobs,
   JitConfig,
   JitConfigRequest,
@@ -103,6 +104,9 @@ export class InstrumentedGitHubProvider implements GitHubProvider {
   }
   listQueuedJobs(repository: string): Promise<WorkflowJob[]> {
     return this.call('listQueuedJobs', () => this.inner.listQueuedJobs(repository));
+  }
+  listOpenRuns(repository: string): Promise<OpenRun[]> {
+    return this.call('listOpenRuns', () => this.inner.listOpenRuns(repository));
   }
   getJob(repository: string, jobId: number): Promise<WorkflowJob | undefined> {
     return this.call('getJob', () => this.inner.getJob(repository, jobId));

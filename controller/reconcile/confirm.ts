@@ -36,10 +36,14 @@ export interface JobConfirmerOptions {
   onCall?: (result: ConfirmationCallResult) => void;
 }
 
-interface RunListing {
+/** One listing of a run's latest attempt, as held in memory. */
+export interface RunListing {
+  /** Clock time the listing was requested. */
   atMs: number;
   /** Undefined: GitHub has no such run in that repository. */
   jobs: Map<number, WorkflowJob> | undefined;
+  /** The attempt the listed jobs belong to (0 when nothing was listed). */
+  attempt: number;
 }
 
 export type ConfirmableJob = Pick<JobRecord, 'id' | 'runId' | 'repository'> & {
@@ -62,6 +66,8 @@ export class JobConfirmer {
   /** Repositories recorded as seen after a confirmation, and when (lower case, oldest first). */
   readonly #touched = new Map<string, number>();
   readonly #inFlight = new Map<string, Promise<RunListing>>();
+  /** When a job of a run last completed (events), oldest first, at most maxRuns. */
+  readonly #completedAt = new Map<string, number>();
   readonly #maxRuns: number;
   readonly #relistMs: number;
 
@@ -76,7 +82,7 @@ export class JobConfirmer {
   }
 
   async confirm(job: ConfirmableJob): Promise<ConfirmOutcome> {
-    const key = `${job.repository.toLowerCase()}#${job.runId}`;
+    const key = runKey(job.repository, job.runId);
     const now = this.options.clock.now();
     // A claim is settled only by a listing taken after it arrived (or one showing the end).
     const notBefore = job.claimedCompletion ? Date.parse(job.claimedCompletion.claimedAt) : 0;
@@ -96,7 +102,7 @@ export class JobConfirmer {
       }
     }
     try {
-      listing = await this.#list(key, job);
+      listing = await this.#list(job.repository, job.runId);
     } catch (err) {
       return {
         kind: 'unknown',
@@ -133,6 +139,37 @@ export class JobConfirmer {
     }
   }
 
+  /**
+   * The listing of a run held in memory, if any (the job resync reuses it instead of listing
+   * the run again: docs/reconcile.md "Job resync").
+   */
+  held(repository: string, runId: number): (RunListing & { outdated: boolean }) | undefined {
+    const key = runKey(repository, runId);
+    const listing = this.#get(key);
+    if (!listing) return undefined;
+    // A job of the run completed after the listing was requested: jobs that `needs` it may
+    // have been created since, so the listing no longer shows the whole run.
+    return { ...listing, outdated: (this.#completedAt.get(key) ?? -Infinity) >= listing.atMs };
+  }
+
+  /** Lists the run now (shared with a listing of it in flight) and holds the answer. */
+  listRun(repository: string, runId: number): Promise<RunListing> {
+    return this.#list(repository, runId, false);
+  }
+
+  /**
+   * A job of the run completed: the held listing may miss jobs created since (a job that
+   * `needs` it), so the next resync lists the run again instead of reusing it.
+   */
+  jobCompleted(repository: string, runId: number): void {
+    const key = runKey(repository, runId);
+    this.#completedAt.delete(key);
+    this.#completedAt.set(key, this.options.clock.now());
+    while (this.#completedAt.size > this.#maxRuns) {
+      this.#completedAt.delete(this.#completedAt.keys().next().value!);
+    }
+  }
+
   /** A run GitHub does not have is asked about less often (forged events name such runs). */
   #relistAfter(listing: RunListing): number {
     return listing.jobs ? this.#relistMs : this.#relistMs * 6;
@@ -149,10 +186,13 @@ export class JobConfirmer {
   }
 
   /** One listing per run at a time: concurrent confirmations of a matrix share it. */
-  #list(key: string, job: ConfirmableJob): Promise<RunListing> {
+  #list(repository: string, runId: number, confirming = true): Promise<RunListing> {
+    const key = runKey(repository, runId);
     let pending = this.#inFlight.get(key);
     if (!pending) {
-      pending = this.#fetch(job).finally(() => this.#inFlight.delete(key));
+      pending = this.#fetch(repository, runId, confirming).finally(() =>
+        this.#inFlight.delete(key),
+      );
       this.#inFlight.set(key, pending);
     }
     return pending.then((listing) => {
@@ -163,18 +203,26 @@ export class JobConfirmer {
     });
   }
 
-  async #fetch(job: ConfirmableJob): Promise<RunListing> {
+  /** `confirming`: the call is counted as a confirmation (the resync's own listings are not). */
+  async #fetch(repository: string, runId: number, confirming: boolean): Promise<RunListing> {
     const atMs = this.options.clock.now();
+    const onCall = confirming ? this.options.onCall : undefined;
     try {
-      const run = await this.options.github.listRunJobs(job.repository, job.runId);
-      this.options.onCall?.(!run ? 'not_found' : run.notModified ? 'not_modified' : 'listed');
-      return { atMs, jobs: run && new Map(run.jobs.map((j) => [j.id, j])) };
+      const run = await this.options.github.listRunJobs(repository, runId);
+      onCall?.(!run ? 'not_found' : run.notModified ? 'not_modified' : 'listed');
+      return {
+        atMs,
+        jobs: run && new Map(run.jobs.map((j) => [j.id, j])),
+        attempt: Math.max(0, ...(run?.jobs ?? []).map((j) => j.runAttempt)),
+      };
     } catch (err) {
-      this.options.onCall?.('failed');
+      onCall?.('failed');
       throw err;
     }
   }
 }
+
+const runKey = (repository: string, runId: number) => `${repository.toLowerCase()}#${runId}`;
 
 function outcome(job: WorkflowJob): ConfirmOutcome {
   // pending/requested jobs have not started either: GitHub will offer them to a runner.

@@ -38,6 +38,12 @@ export const poolKey = (name: string) => `${POOL_KEY_PREFIX}${name}`;
 export interface ControllerConfig extends Partial<ReconcileSettings> {
   /** Period of the full resync (every pool, garbage collection, queued jobs). Default 60 s. */
   resyncMs?: number;
+  /**
+   * Least time between two listings of an organization's installation repositories (repository
+   * discovery). Default: the resync period. The controller app uses 10 minutes: repositories
+   * seen in events are known at once; discovery is for those whose every event was lost.
+   */
+  discoveryMs?: number;
   /** Lease time to live; renewed every third of it. Default 15 s. */
   leaseMs?: number;
   /**
@@ -235,7 +241,8 @@ export function createController(options: ControllerOptions): Controller {
   const reconcilePool = createPoolReconciler(ctx);
   const collectGarbage = createGarbageCollector(ctx);
   const resyncJobs = createJobResync(ctx, (job) => onJobChanged(job), {
-    discoveryIntervalMs: config.resyncMs ?? 60_000,
+    periodMs: config.resyncMs ?? 60_000,
+    discoveryIntervalMs: config.discoveryMs ?? config.resyncMs ?? 60_000,
   });
 
   async function dispatch(key: string): Promise<ReconcileResult | void> {
@@ -425,6 +432,8 @@ export function createController(options: ControllerOptions): Controller {
     }
     // Every replica keeps its cache warm.
     informer.observeJob(job);
+    // Jobs that `needs` it may exist now: the resync lists the run again, not from memory.
+    if (job.status === 'completed') ctx.confirmer?.jobCompleted(job.repository, job.runId);
     if (!leader) return;
     const pools = await listPoolsShared();
     const candidates = pools.filter((p) => !p.deletionRequestedAt && poolServesJob(job, p.spec));

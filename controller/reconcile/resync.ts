@@ -15,7 +15,7 @@
 // completed event was lost) are read back too: one listing of each such job's run answers for
 // every job of it (docs/reconcile.md "GitHub calls").
 
-import type { WorkflowJob } from '../github/types.ts';
+import type { OpenRun, WorkflowJob } from '../github/types.ts';
 import type { JobRecord } from '../store/types.ts';
 import { isoNow, type ReconcileContext } from './context.ts';
 import { jobRecordFrom } from './jobs.ts';
@@ -41,7 +41,22 @@ export interface ResyncReport {
 export interface ResyncOptions {
   /** Least time between two installation listings of one organization. Default 60 s. */
   discoveryIntervalMs?: number;
+  /** The resync period: how old a held run listing may be and still stand in (default 60 s). */
+  periodMs?: number;
 }
+
+/** A run listing the resync uses, and whether it was taken by this resync. */
+interface UsedListing {
+  jobs: Map<number, WorkflowJob> | undefined;
+  fresh: boolean;
+}
+
+/** A held listing older than this many periods is not reused, whatever else holds. */
+const MAX_REUSE_PERIODS = 10;
+/** A run with a job stored as queued is listed again once its held listing is this old. */
+const QUEUED_REUSE_PERIODS = 2;
+
+const runKeyOf = (repository: string, runId: number) => `${repository.toLowerCase()}#${runId}`;
 
 export function createJobResync(
   ctx: ReconcileContext,
@@ -49,6 +64,7 @@ export function createJobResync(
   options: ResyncOptions = {},
 ) {
   const discoveryIntervalMs = options.discoveryIntervalMs ?? 60_000;
+  const periodMs = options.periodMs ?? 60_000;
   const visibilities =
     ctx.visibilities ?? new RepositoryVisibilities({ github: ctx.github, clock: ctx.clock });
   /** Per organization (lower case): when it was last listed and what the listing said. */
@@ -142,27 +158,68 @@ export function createJobResync(
     return overdue;
   }
 
+  /** Lists a run now; through the confirmer's memory when there is one, so it is held. */
+  async function listFresh(repository: string, runId: number): Promise<UsedListing> {
+    if (ctx.confirmer) {
+      const listing = await ctx.confirmer.listRun(repository, runId);
+      return { jobs: listing.jobs, fresh: true };
+    }
+    const listed = await ctx.github.listRunJobs(repository, runId);
+    return { jobs: listed && new Map(listed.jobs.map((j) => [j.id, j])), fresh: true };
+  }
+
+  /**
+   * The listing of an open run this resync uses: the one held in memory (a confirmation or an
+   * earlier resync took it) while it still shows the whole run, else a new one. Held is whole
+   * when it is of the run's current attempt, no job of the run completed since it was taken
+   * (no job that `needs` one can have appeared), no job of the run is stored as waiting (an
+   * approval has no event of its own to rely on), no job stored as queued has waited two
+   * periods on it, and it is younger than ten periods.
+   */
+  async function listingOf(
+    repository: string,
+    run: OpenRun,
+    storedOfRun: JobRecord[],
+  ): Promise<UsedListing> {
+    const held = ctx.confirmer?.held(repository, run.id);
+    if (held?.jobs && !held.outdated && held.attempt >= run.runAttempt) {
+      const age = ctx.clock.now() - held.atMs;
+      const waited = storedOfRun.some(
+        (j) =>
+          j.status === 'waiting' ||
+          (j.status === 'queued' && age >= QUEUED_REUSE_PERIODS * periodMs),
+      );
+      if (!waited && age < MAX_REUSE_PERIODS * periodMs) return { jobs: held.jobs, fresh: false };
+    }
+    return listFresh(repository, run.id);
+  }
+
   /**
    * Reads `jobs` back from GitHub: one listing of each run (latest attempt) answers for every
-   * job of it; a job the listing does not show (an older attempt) is read alone.
+   * job of it; a job the listing does not show (an older attempt) is read alone. A listing this
+   * resync used stands in when it shows the job (and, for `needFresh` jobs, was taken now).
    */
   async function readBack(
     jobs: JobRecord[],
+    needFresh: Set<number>,
+    used: Map<string, UsedListing>,
     record: (job: Omit<JobRecord, 'version' | 'updatedAt'>) => Promise<void>,
     failed: (repository: string, err: unknown) => void,
   ): Promise<void> {
     const byRun = new Map<string, JobRecord[]>();
     for (const job of jobs) {
-      const key = `${job.repository.toLowerCase()}#${job.runId}`;
+      const key = runKeyOf(job.repository, job.runId);
       byRun.set(key, [...(byRun.get(key) ?? []), job]);
     }
-    for (const group of byRun.values()) {
+    for (const [key, group] of byRun) {
       const { repository, runId } = group[0]!;
       try {
-        const listed = await ctx.github.listRunJobs(repository, runId);
-        const byId = new Map<number, WorkflowJob>((listed?.jobs ?? []).map((j) => [j.id, j]));
+        let listing = used.get(key);
+        const stale = (l: UsedListing) =>
+          !l.fresh && group.some((j) => needFresh.has(j.id) || !l.jobs?.has(j.id));
+        if (!listing || stale(listing)) listing = await listFresh(repository, runId);
         for (const job of group) {
-          const fresh = byId.get(job.id) ?? (await ctx.github.getJob(repository, job.id));
+          const fresh = listing.jobs?.get(job.id) ?? (await ctx.github.getJob(repository, job.id));
           if (fresh) {
             await record({
               ...jobRecordFrom(fresh, isoNow(ctx)),
@@ -224,33 +281,50 @@ export function createJobResync(
       ctx.log.warn({ repository, err }, 'job resync failed for repository');
     };
     const gone: JobRecord[] = [];
+    const used = new Map<string, UsedListing>();
     for (const repository of [...repositories].sort()) {
       try {
-        const queued = await ctx.github.listQueuedJobs(repository);
-        const ids = new Set(queued.map((j) => j.id));
+        const storedHere = stored.filter(
+          (j) => j.repository.toLowerCase() === repository.toLowerCase(),
+        );
+        const queued = new Map<number, WorkflowJob>();
+        for (const run of await ctx.github.listOpenRuns(repository)) {
+          const listing = await listingOf(
+            repository,
+            run,
+            storedHere.filter((j) => j.runId === run.id),
+          );
+          used.set(runKeyOf(repository, run.id), listing);
+          for (const job of listing.jobs?.values() ?? []) {
+            if (job.status === 'queued') queued.set(job.id, job);
+          }
+        }
         // REST jobs carry no repository object: its visibility comes from GET /repos (cached).
-        const visibility = queued.length ? await visibilities.get(repository) : undefined;
-        for (const job of queued) {
+        const visibility = queued.size ? await visibilities.get(repository) : undefined;
+        for (const job of queued.values()) {
           await record({
             ...jobRecordFrom(job, isoNow(ctx)),
             ...(visibility ? { visibility } : {}),
           });
         }
-        gone.push(
-          ...stored.filter(
-            (j) => j.repository.toLowerCase() === repository.toLowerCase() && !ids.has(j.id),
-          ),
-        );
+        gone.push(...storedHere.filter((j) => !queued.has(j.id)));
       } catch (err) {
         failed(repository, err);
       }
     }
     // Stored as queued, no longer listed as queued (started, ended or deleted), and in-progress
-    // jobs whose completed event was lost: read back, one listing per run.
+    // jobs whose completed event was lost (these need a listing taken now): read back, one
+    // listing per run.
     const overdue = await overdueInProgress(record);
     report.settled = overdue.length;
     const seen = new Set(gone.map((j) => j.id));
-    await readBack([...gone, ...overdue.filter((j) => !seen.has(j.id))], record, failed);
+    await readBack(
+      [...gone, ...overdue.filter((j) => !seen.has(j.id))],
+      new Set(overdue.map((j) => j.id)),
+      used,
+      record,
+      failed,
+    );
     return report;
   };
 }

@@ -15,6 +15,7 @@ import type {
   InstallationRepositories,
   JitConfig,
   JitConfigRequest,
+  OpenRun,
   RunJobs,
   WorkflowJob,
 } from '../../../controller/github/types.ts';
@@ -34,6 +35,7 @@ export type GitHubCall =
   | 'findRunnerByName'
   | 'listInstallationRepositories'
   | 'listQueuedJobs'
+  | 'listOpenRuns'
   | 'listRunJobs'
   | 'getJob'
   | 'getRepositoryVisibility'
@@ -148,6 +150,29 @@ export class FakeGitHub implements GitHubProvider {
     return [...this.jobs.values()]
       .filter((j) => j.repository === repository && j.status === 'queued')
       .map((j) => ({ ...j }));
+  }
+
+  /** Runs whose latest attempt has a job that is not completed, with GitHub's run status. */
+  async listOpenRuns(repository: string): Promise<OpenRun[]> {
+    this.#before('listOpenRuns', repository);
+    const byRun = new Map<number, WorkflowJob[]>();
+    for (const j of this.jobs.values()) {
+      if (j.repository.toLowerCase() !== repository.toLowerCase()) continue;
+      byRun.set(j.runId, [...(byRun.get(j.runId) ?? []), j]);
+    }
+    const open: OpenRun[] = [];
+    for (const [id, all] of byRun) {
+      const runAttempt = Math.max(...all.map((j) => j.runAttempt));
+      const latest = all.filter((j) => j.runAttempt === runAttempt);
+      if (latest.every((j) => j.status === 'completed')) continue;
+      const status = latest.some((j) => j.status === 'in_progress' || j.status === 'completed')
+        ? 'in_progress'
+        : latest.some((j) => j.status === 'waiting')
+          ? 'waiting'
+          : 'queued';
+      open.push({ id, status, runAttempt });
+    }
+    return open;
   }
 
   async getJob(_repository: string, jobId: number) {
