@@ -3,6 +3,11 @@
 // holds as queued or waiting that GitHub no longer lists as queued. A lost event is recovered
 // within one resync period.
 //
+// Per repository: its open runs (listOpenRuns), then each open run's jobs. A run listing held in
+// memory (the confirmer's, or an earlier resync's) stands in while it still shows the whole run
+// (see listingOf), so a run costs its confirmation listing and is listed again only when a job
+// of it completed, it was re-run, a job waits on approval or has stayed queued for two periods.
+//
 // Known repositories: those seen in an event (the store's repository items), those of stored
 // queued jobs, those repo-scoped pools name, and those the App's installation on each org-scoped
 // pool's organization can access (discovery: GET /installation/repositories, conditional, at

@@ -73,6 +73,7 @@ describe('benchmark harness', () => {
       pools: 2,
       restPerHour: 5_000,
       phases: ['mix'],
+      idleMinutes: 1,
       drainTimeoutMs: 120_000,
       log,
     });
@@ -83,7 +84,10 @@ describe('benchmark harness', () => {
     expect(
       r.perJobByRoute['POST /orgs/:org/actions/runners/generate-jitconfig'],
     ).toBeGreaterThanOrEqual(1);
-    expect(r.githubCallsPerJob).toBeGreaterThanOrEqual(r.githubChargedCallsPerJob);
+    expect(r.grossGithubCallsPerJob).toBeGreaterThanOrEqual(r.githubChargedCallsPerJob);
+    // The floor is measured, and a job costs at least its JIT POST above it.
+    expect(r.idleFloor.callsPerMinute).toBeGreaterThan(0);
+    expect(r.githubCallsPerJob).toBeLessThanOrEqual(r.grossGithubCallsPerJob);
     expect(r.rateLimitErrors).toBe(0);
     expect(r.leftovers.liveTasks).toBeLessThanOrEqual(r.leftovers.idleRunners);
     expect(r.leftovers.githubRunners).toBeLessThanOrEqual(r.leftovers.idleRunners);

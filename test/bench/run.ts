@@ -431,10 +431,13 @@ async function main(): Promise<void> {
   } else if (values.only === 'steady') {
     const st = results.steady!;
     const kinds = Object.values(st.phases)
-      .map((p) => `${p.kind} ${p.githubCallsPerJob} (${p.githubChargedCallsPerJob} charged)`)
+      .map(
+        (p) =>
+          `${p.kind} ${p.githubCallsPerJob} (${p.grossGithubCallsPerJob} gross, ${p.githubChargedCallsPerJob} charged)`,
+      )
       .join(', ');
     process.stdout.write(
-      `\nsteady: ${st.githubCallsPerJob} GitHub calls per job (${st.githubChargedCallsPerJob} charged) over ${st.jobs} jobs in ${st.runs} runs; ${kinds}; load ${results.machine.loadAverageBefore[0]} -> ${results.machine.loadAverageAfter[0]}\nper job by route: ${JSON.stringify(st.perJobByRoute)}\n\nwrote ${out}\n`,
+      `\nsteady: ${st.githubCallsPerJob} GitHub calls per job above the idle floor of ${st.idleFloor.callsPerMinute}/min (${st.grossGithubCallsPerJob} gross, ${st.githubChargedCallsPerJob} charged) over ${st.jobs} jobs in ${st.runs} runs; ${kinds}; load ${results.machine.loadAverageBefore[0]} -> ${results.machine.loadAverageAfter[0]}\nper job by route: ${JSON.stringify(st.perJobByRoute)}\n\nwrote ${out}\n`,
     );
   } else {
     process.stdout.write(`\n${table(results)}\n\nwrote ${out}\n`);

@@ -2,8 +2,10 @@
 // controller in its own process at production settings (REST budget 5,000 an hour, resync every
 // 60 s, the background runner listing). Measures what GitHub calls a job costs when jobs arrive
 // one run at a time: single-job runs, matrix runs, and a mix of both, each in its own phase so
-// that each kind has its own figure. Every call the controller makes in a phase (background
-// listing and resync included) is charged to that phase's jobs.
+// that each kind has its own figure. First an idle phase with no jobs measures the floor: what
+// the controller calls per minute when nothing happens (the resync's run listings, discovery,
+// the background runner listing). A phase's calls per job are its calls above that floor (its
+// minutes x the floor rate); the gross figure (every call of the phase) is reported beside it.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,6 +33,8 @@ export interface SteadyOptions {
   speed: number;
   /** Simulated minutes of runs per phase (the drain after the last run comes on top). */
   phaseMinutes: number;
+  /** Simulated minutes of the idle phase that measures the background floor. */
+  idleMinutes?: number;
   /** How long each job runs once a runner took it (simulated ms). */
   jobMs: number;
   pools: number;
@@ -51,8 +55,11 @@ export interface SteadyPhase {
   githubCalls: number;
   /** GitHub calls answered 304 (free: not counted against the primary rate limit). */
   githubNotModified: number;
+  /** Calls above the idle floor (floor rate x the phase's minutes), per job. */
   githubCallsPerJob: number;
-  /** Calls per job without the 304s: what the primary rate limit is charged. */
+  /** Every call of the phase, per job (the floor included). */
+  grossGithubCallsPerJob: number;
+  /** Calls per job without the 304s: what the primary rate limit is charged (gross). */
   githubChargedCallsPerJob: number;
   /** GitHub calls per job by route (all answers, 304s included). */
   perJobByRoute: Record<string, number>;
@@ -64,9 +71,13 @@ export interface SteadyPhase {
 export interface SteadyResult {
   speed: number;
   restPerHour: number;
-  /** Over every phase: all calls / all jobs. */
+  /** Over every phase: calls above the idle floor / all jobs. */
   githubCallsPerJob: number;
+  /** Over every phase: all calls / all jobs. */
+  grossGithubCallsPerJob: number;
   githubChargedCallsPerJob: number;
+  /** The idle phase: GitHub calls per simulated minute with no jobs, and by route. */
+  idleFloor: { minutes: number; callsPerMinute: number; calls: Record<string, number> };
   jobs: number;
   runs: number;
   mix: Record<string, number>;
@@ -124,9 +135,17 @@ export async function runSteady(options: SteadyOptions): Promise<SteadyResult> {
       await new Promise((r) => setTimeout(r, 100));
     }
     await child.stats(true);
+    // The floor: what the controller calls while nothing happens, measured in this run.
+    const idleStart = clock.now();
+    await clock.sleep((options.idleMinutes ?? 5) * 60_000);
+    const idleStats = await child.stats(true);
+    const idleMinutes = (clock.now() - idleStart) / 60_000;
+    const floorPerMinute = callsOf(idleStats.calls, 'github ') / idleMinutes;
+    log(`  idle: ${round(floorPerMinute, 2)} GitHub calls per simulated minute`);
     const phases: Record<string, SteadyPhase> = {};
     let rateLimitErrors = 0;
     let runIndex = 0;
+    let floorCalls = 0;
     for (const kind of options.phases ?? (['single', 'matrix', 'mix'] as SteadyPhaseKind[])) {
       const phaseStart = clock.now();
       const sizes = PHASE_SIZES[kind];
@@ -158,6 +177,8 @@ export async function runSteady(options: SteadyOptions): Promise<SteadyResult> {
       rateLimitErrors += sum(Object.values(stats.rateLimited));
       const githubCalls = callsOf(stats.calls, 'github ');
       const githubNotModified = callsOf(stats.notModified, 'github ');
+      const phaseMinutes = (clock.now() - phaseStart) / 60_000;
+      const aboveFloor = Math.max(0, githubCalls - floorPerMinute * phaseMinutes);
       const phase: SteadyPhase = {
         kind,
         runs: runIds.length,
@@ -166,16 +187,18 @@ export async function runSteady(options: SteadyOptions): Promise<SteadyResult> {
         mix,
         githubCalls,
         githubNotModified,
-        githubCallsPerJob: round(githubCalls / jobs, 3),
+        githubCallsPerJob: round(aboveFloor / jobs, 3),
+        grossGithubCallsPerJob: round(githubCalls / jobs, 3),
         githubChargedCallsPerJob: round((githubCalls - githubNotModified) / jobs, 3),
         perJobByRoute: perJob(stats.calls, jobs),
         calls: stats.calls,
         notModified: stats.notModified,
-        simulatedMinutes: round((clock.now() - phaseStart) / 60_000, 1),
+        simulatedMinutes: round(phaseMinutes, 1),
       };
+      floorCalls += floorPerMinute * phaseMinutes;
       phases[kind] = phase;
       log(
-        `  ${kind}: ${phase.runs} runs, ${jobs} jobs (${completed} completed), GitHub ${phase.githubCallsPerJob} calls/job (${phase.githubChargedCallsPerJob} charged) over ${phase.simulatedMinutes} simulated min`,
+        `  ${kind}: ${phase.runs} runs, ${jobs} jobs (${completed} completed), GitHub ${phase.githubCallsPerJob} calls/job above the floor (${phase.grossGithubCallsPerJob} gross, ${phase.githubChargedCallsPerJob} charged) over ${phase.simulatedMinutes} simulated min`,
       );
     }
     const all = Object.values(phases);
@@ -192,8 +215,16 @@ export async function runSteady(options: SteadyOptions): Promise<SteadyResult> {
     return {
       speed: options.speed,
       restPerHour: options.restPerHour,
-      githubCallsPerJob: round(githubCalls / jobs, 3),
+      githubCallsPerJob: round(Math.max(0, githubCalls - floorCalls) / jobs, 3),
+      grossGithubCallsPerJob: round(githubCalls / jobs, 3),
       githubChargedCallsPerJob: round((githubCalls - notModified) / jobs, 3),
+      idleFloor: {
+        minutes: round(idleMinutes, 1),
+        callsPerMinute: round(floorPerMinute, 3),
+        calls: Object.fromEntries(
+          Object.entries(idleStats.calls).filter(([k]) => k.startsWith('github ')),
+        ),
+      },
       jobs,
       runs: sum(all.map((p) => p.runs)),
       mix,
