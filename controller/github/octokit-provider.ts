@@ -439,15 +439,11 @@ export class OctokitGitHubProvider implements GitHubProvider {
         );
         const listed = ((res.data as { workflow_runs?: unknown[] }).workflow_runs ?? []) as {
           id: number;
-          status?: string | null;
           run_attempt?: number;
         }[];
         for (const run of listed) {
-          runs.set(run.id, {
-            id: run.id,
-            status: run.status ?? status,
-            runAttempt: typeof run.run_attempt === 'number' ? run.run_attempt : 1,
-          });
+          const runAttempt = typeof run.run_attempt === 'number' ? run.run_attempt : 1;
+          runs.set(run.id, { id: run.id, runAttempt });
         }
         if (listed.length < PER_PAGE) break;
       }

@@ -60,15 +60,14 @@ export interface InstallationRepositories {
   notModified: boolean;
 }
 
-/** The jobs of one workflow run (latest attempt), as GET .../actions/runs/{run_id}/jobs lists them. */
 /** A workflow run GitHub lists as open (queued, in_progress or waiting). */
 export interface OpenRun {
   id: number;
-  status: string;
   /** The run's latest attempt: a re-run raises it and brings new jobs. */
   runAttempt: number;
 }
 
+/** The jobs of one workflow run (latest attempt), as GET .../actions/runs/{run_id}/jobs lists them. */
 export interface RunJobs {
   jobs: WorkflowJob[];
   /** GitHub answered 304 for every page: the jobs are the ones the last call returned. */

@@ -131,12 +131,7 @@ export class JobConfirmer {
 
   /** The repository was recorded as seen now. */
   touched(repository: string): void {
-    const key = repository.toLowerCase();
-    this.#touched.delete(key);
-    this.#touched.set(key, this.options.clock.now());
-    while (this.#touched.size > this.#maxRuns) {
-      this.#touched.delete(this.#touched.keys().next().value!);
-    }
+    setNewest(this.#touched, repository.toLowerCase(), this.options.clock.now(), this.#maxRuns);
   }
 
   /**
@@ -162,12 +157,12 @@ export class JobConfirmer {
    * `needs` it), so the next resync lists the run again instead of reusing it.
    */
   jobCompleted(repository: string, runId: number): void {
-    const key = runKey(repository, runId);
-    this.#completedAt.delete(key);
-    this.#completedAt.set(key, this.options.clock.now());
-    while (this.#completedAt.size > this.#maxRuns) {
-      this.#completedAt.delete(this.#completedAt.keys().next().value!);
-    }
+    setNewest(
+      this.#completedAt,
+      runKey(repository, runId),
+      this.options.clock.now(),
+      this.#maxRuns,
+    );
   }
 
   /** A run GitHub does not have is asked about less often (forged events name such runs). */
@@ -196,9 +191,7 @@ export class JobConfirmer {
       this.#inFlight.set(key, pending);
     }
     return pending.then((listing) => {
-      this.#runs.delete(key);
-      this.#runs.set(key, listing);
-      while (this.#runs.size > this.#maxRuns) this.#runs.delete(this.#runs.keys().next().value!);
+      setNewest(this.#runs, key, listing, this.#maxRuns);
       return listing;
     });
   }
@@ -222,7 +215,15 @@ export class JobConfirmer {
   }
 }
 
-const runKey = (repository: string, runId: number) => `${repository.toLowerCase()}#${runId}`;
+/** The key of a run in the memories here and in the resync. */
+export const runKey = (repository: string, runId: number) => `${repository.toLowerCase()}#${runId}`;
+
+/** Sets `key` as the newest entry of an insertion-ordered map, dropping the oldest beyond `max`. */
+function setNewest<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > max) map.delete(map.keys().next().value!);
+}
 
 function outcome(job: WorkflowJob): ConfirmOutcome {
   // pending/requested jobs have not started either: GitHub will offer them to a runner.

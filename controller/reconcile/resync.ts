@@ -23,6 +23,7 @@
 import type { OpenRun, WorkflowJob } from '../github/types.ts';
 import type { JobRecord } from '../store/types.ts';
 import { isoNow, type ReconcileContext } from './context.ts';
+import { runKey } from './confirm.ts';
 import { jobRecordFrom } from './jobs.ts';
 import { ownedPrefix } from './names.ts';
 import { RAN_A_JOB, lastEventAt } from './runner/record.ts';
@@ -60,8 +61,6 @@ interface UsedListing {
 const MAX_REUSE_PERIODS = 10;
 /** A run with a job stored as queued is listed again once its held listing is this old. */
 const QUEUED_REUSE_PERIODS = 2;
-
-const runKeyOf = (repository: string, runId: number) => `${repository.toLowerCase()}#${runId}`;
 
 export function createJobResync(
   ctx: ReconcileContext,
@@ -213,7 +212,7 @@ export function createJobResync(
   ): Promise<void> {
     const byRun = new Map<string, JobRecord[]>();
     for (const job of jobs) {
-      const key = runKeyOf(job.repository, job.runId);
+      const key = runKey(job.repository, job.runId);
       byRun.set(key, [...(byRun.get(key) ?? []), job]);
     }
     for (const [key, group] of byRun) {
@@ -292,14 +291,13 @@ export function createJobResync(
         const storedHere = stored.filter(
           (j) => j.repository.toLowerCase() === repository.toLowerCase(),
         );
+        const storedByRun = new Map<number, JobRecord[]>();
+        for (const j of storedHere)
+          storedByRun.set(j.runId, [...(storedByRun.get(j.runId) ?? []), j]);
         const queued = new Map<number, WorkflowJob>();
         for (const run of await ctx.github.listOpenRuns(repository)) {
-          const listing = await listingOf(
-            repository,
-            run,
-            storedHere.filter((j) => j.runId === run.id),
-          );
-          used.set(runKeyOf(repository, run.id), listing);
+          const listing = await listingOf(repository, run, storedByRun.get(run.id) ?? []);
+          used.set(runKey(repository, run.id), listing);
           for (const job of listing.jobs?.values() ?? []) {
             if (job.status === 'queued') queued.set(job.id, job);
           }

@@ -152,7 +152,7 @@ export class FakeGitHub implements GitHubProvider {
       .map((j) => ({ ...j }));
   }
 
-  /** Runs whose latest attempt has a job that is not completed, with GitHub's run status. */
+  /** Runs whose latest attempt has a job that is not completed. */
   async listOpenRuns(repository: string): Promise<OpenRun[]> {
     this.#before('listOpenRuns', repository);
     const byRun = new Map<number, WorkflowJob[]>();
@@ -165,12 +165,7 @@ export class FakeGitHub implements GitHubProvider {
       const runAttempt = Math.max(...all.map((j) => j.runAttempt));
       const latest = all.filter((j) => j.runAttempt === runAttempt);
       if (latest.every((j) => j.status === 'completed')) continue;
-      const status = latest.some((j) => j.status === 'in_progress' || j.status === 'completed')
-        ? 'in_progress'
-        : latest.some((j) => j.status === 'waiting')
-          ? 'waiting'
-          : 'queued';
-      open.push({ id, status, runAttempt });
+      open.push({ id, runAttempt });
     }
     return open;
   }
